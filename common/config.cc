@@ -1,0 +1,335 @@
+#include "common/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+
+namespace sluice::common {
+namespace {
+
+constexpr absl::string_view kDefaultConfigToml = R"toml(# sluice built-in defaults.
+# A sluice.toml only needs the keys it changes.
+
+[server]
+# Shard threads; 0 means one per CPU.
+shards = 0
+# Spool and state live here.
+data_dir = "data"
+
+[log]
+# debug, info, warning or error.
+level = "info"
+
+[listen]
+# Numeric address and port; IPv6 as "[::1]:25".
+relay = "127.0.0.1:2525"
+submission = "127.0.0.1:2587"
+submissions = "127.0.0.1:2465"
+http = "127.0.0.1:8025"
+)toml";
+
+// One error found while binding, kept with its position so all of them can
+// be reported in file order.
+struct ConfigError {
+  int line = 0;
+  int column = 0;
+  std::string text;
+};
+
+class ErrorList {
+ public:
+  explicit ErrorList(absl::string_view source) : source_(source) {}
+
+  void Add(const toml::source_position& where, std::string text) {
+    errors_.push_back({static_cast<int>(where.line), static_cast<int>(where.column),
+                       absl::StrCat(source_, ":", where.line, ":", where.column, ": ", text)});
+  }
+
+  absl::Status ToStatus() {
+    if (errors_.empty()) return absl::OkStatus();
+    std::stable_sort(errors_.begin(), errors_.end(),
+                     [](const ConfigError& a, const ConfigError& b) {
+                       return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+                     });
+    return absl::InvalidArgumentError(absl::StrJoin(
+        errors_, "\n", [](std::string* out, const ConfigError& e) { out->append(e.text); }));
+  }
+
+ private:
+  std::string source_;
+  std::vector<ConfigError> errors_;
+};
+
+absl::string_view TypeName(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::none:
+      return "nothing";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+  }
+  return "unknown";
+}
+
+absl::string_view View(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// Binds the keys of one TOML table to explicitly declared fields. Each call
+// declares a key and, if the table has it, checks and stores its value;
+// Finish() then refuses every key nobody declared, so a typo is an error
+// instead of a silently ignored setting.
+class TableBinder {
+ public:
+  // `path` is the dotted name of `table` ("" for the document root).
+  TableBinder(const toml::table& table, std::string path, ErrorList* errors)
+      : table_(table), path_(std::move(path)), errors_(errors) {}
+
+  void Int(absl::string_view key, int64_t min, int64_t max, int* out) {
+    const toml::node* node = Declare(key);
+    if (node == nullptr) return;
+    const toml::value<int64_t>* value = node->as_integer();
+    if (value == nullptr) {
+      TypeError(*node, key, "an integer");
+      return;
+    }
+    if (value->get() < min || value->get() > max) {
+      errors_->Add(node->source().begin,
+                   absl::StrCat("key '", KeyPath(key), "' must be between ", min, " and ", max));
+      return;
+    }
+    *out = static_cast<int>(value->get());
+  }
+
+  void String(absl::string_view key, std::string* out) {
+    const toml::node* node = Declare(key);
+    if (node == nullptr) return;
+    const toml::value<std::string>* value = node->as_string();
+    if (value == nullptr) {
+      TypeError(*node, key, "a string");
+      return;
+    }
+    *out = value->get();
+  }
+
+  // A string turned into a T by `parse`, whose error message is reported
+  // after the key's name.
+  template <typename T>
+  void Parsed(absl::string_view key, T* out, absl::StatusOr<T> (*parse)(absl::string_view)) {
+    ParsedString(key, [&](absl::string_view text) -> absl::Status {
+      SLUICE_ASSIGN_OR_RETURN(*out, parse(text));
+      return absl::OkStatus();
+    });
+  }
+
+  // A sub-table: `bind` declares its keys, then unknown ones are refused.
+  void Table(absl::string_view key, absl::FunctionRef<void(TableBinder&)> bind) {
+    const toml::node* node = Declare(key);
+    if (node == nullptr) return;
+    const toml::table* table = node->as_table();
+    if (table == nullptr) {
+      TypeError(*node, key, "a table");
+      return;
+    }
+    TableBinder child(*table, KeyPath(key), errors_);
+    bind(child);
+    child.Finish();
+  }
+
+  // Reports every key of the table that no call above declared.
+  void Finish() {
+    for (const auto& [key, node] : table_) {
+      const absl::string_view name = View(key.str());
+      if (declared_.contains(name)) continue;
+      errors_->Add(key.source().begin, absl::StrCat("unknown ", node.is_table() ? "table" : "key",
+                                                    " '", KeyPath(name), "'"));
+    }
+  }
+
+ private:
+  const toml::node* Declare(absl::string_view key) {
+    declared_.insert(std::string(key));
+    return table_.get(std::string_view(key.data(), key.size()));
+  }
+
+  void ParsedString(absl::string_view key, absl::FunctionRef<absl::Status(absl::string_view)> set) {
+    const toml::node* node = Declare(key);
+    if (node == nullptr) return;
+    const toml::value<std::string>* value = node->as_string();
+    if (value == nullptr) {
+      TypeError(*node, key, "a string");
+      return;
+    }
+    const absl::Status status = set(value->get());
+    if (!status.ok()) {
+      errors_->Add(node->source().begin,
+                   absl::StrCat("key '", KeyPath(key), "': ", status.message()));
+    }
+  }
+
+  void TypeError(const toml::node& node, absl::string_view key, absl::string_view wanted) {
+    errors_->Add(node.source().begin, absl::StrCat("key '", KeyPath(key), "' must be ", wanted,
+                                                   ", got ", TypeName(node.type())));
+  }
+
+  std::string KeyPath(absl::string_view key) const {
+    return path_.empty() ? std::string(key) : absl::StrCat(path_, ".", key);
+  }
+
+  const toml::table& table_;
+  const std::string path_;
+  ErrorList* const errors_;
+  absl::flat_hash_set<std::string> declared_;
+};
+
+// The whole schema: every section and key sluice understands.
+void BindConfig(TableBinder& root, Config* config) {
+  root.Table("server", [&](TableBinder& server) {
+    server.Int("shards", 0, 256, &config->server.shards);
+    server.String("data_dir", &config->server.data_dir);
+  });
+  root.Table("log",
+             [&](TableBinder& log) { log.Parsed("level", &config->log.level, &ParseLogLevel); });
+  root.Table("listen", [&](TableBinder& listen) {
+    listen.Parsed("relay", &config->listen.relay, &ParseListenAddress);
+    listen.Parsed("submission", &config->listen.submission, &ParseListenAddress);
+    listen.Parsed("submissions", &config->listen.submissions, &ParseListenAddress);
+    listen.Parsed("http", &config->listen.http, &ParseListenAddress);
+  });
+  root.Finish();
+}
+
+// Parses `text` and binds the keys it contains into *config.
+absl::Status ApplyToml(absl::string_view text, absl::string_view source, Config* config) {
+  toml::parse_result result =
+      toml::parse(std::string_view(text.data(), text.size()), std::string(source));
+  if (!result) {
+    const toml::parse_error& error = result.error();
+    return absl::InvalidArgumentError(absl::StrCat(source, ":", error.source().begin.line, ":",
+                                                   error.source().begin.column, ": ",
+                                                   View(error.description())));
+  }
+  ErrorList errors(source);
+  TableBinder root(result.table(), "", &errors);
+  BindConfig(root, config);
+  return errors.ToStatus();
+}
+
+bool AllDigits(absl::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), absl::ascii_isdigit);
+}
+
+bool IsAddress(int family, absl::string_view host) {
+  const std::string terminated(host);
+  unsigned char buffer[sizeof(struct in6_addr)];
+  return inet_pton(family, terminated.c_str(), buffer) == 1;
+}
+
+}  // namespace
+
+std::string ListenAddress::ToString() const {
+  if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
+  return absl::StrCat(host, ":", port);
+}
+
+absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text) {
+  auto invalid = [text](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid listen address '", text, "': ", why));
+  };
+  absl::string_view host;
+  absl::string_view port_text;
+  if (absl::StartsWith(text, "[")) {
+    const size_t close = text.find(']');
+    if (close == absl::string_view::npos) return invalid("missing ']'");
+    host = text.substr(1, close - 1);
+    const absl::string_view rest = text.substr(close + 1);
+    if (!absl::StartsWith(rest, ":")) return invalid("expected ':port' after ']'");
+    port_text = rest.substr(1);
+    if (!IsAddress(AF_INET6, host)) {
+      return invalid(absl::StrCat("'", host, "' is not a numeric IPv6 address"));
+    }
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == absl::string_view::npos) return invalid("expected host:port");
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (host.find(':') != absl::string_view::npos) {
+      return invalid("an IPv6 address must be in brackets, like [::1]:25");
+    }
+    if (!IsAddress(AF_INET, host)) {
+      return invalid(absl::StrCat("host '", host, "' is not a numeric IPv4 address"));
+    }
+  }
+  // At most 5 digits, so the value below cannot overflow.
+  if (!AllDigits(port_text) || port_text.size() > 5) {
+    return invalid("the port must be a number from 0 to 65535");
+  }
+  uint32_t port = 0;
+  for (const char c : port_text) port = port * 10 + static_cast<uint32_t>(c - '0');
+  if (port > 65535) return invalid("the port must be a number from 0 to 65535");
+  return ListenAddress{std::string(host), static_cast<uint16_t>(port)};
+}
+
+absl::string_view DefaultConfigToml() { return kDefaultConfigToml; }
+
+absl::StatusOr<Config> LoadConfig(absl::string_view toml_text, absl::string_view source_name) {
+  Config config;
+  const absl::Status defaults = ApplyToml(kDefaultConfigToml, "<defaults>", &config);
+  if (!defaults.ok()) {
+    // Only a broken build gets here; report it rather than run half-configured.
+    return absl::InternalError(absl::StrCat("built-in defaults: ", defaults.message()));
+  }
+  SLUICE_RETURN_IF_ERROR(ApplyToml(toml_text, source_name, &config));
+  return config;
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot read config file '", path, "'"));
+  std::string contents;
+  char buffer[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      ::close(fd);
+      return absl::ErrnoToStatus(error, absl::StrCat("cannot read config file '", path, "'"));
+    }
+    contents.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return LoadConfig(contents, path);
+}
+
+}  // namespace sluice::common

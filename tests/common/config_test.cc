@@ -1,0 +1,168 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+#include <string>
+
+#include "absl/strings/match.h"
+
+namespace sluice::common {
+namespace {
+
+// The error message of loading `toml` as sluice.toml ("" if it loaded).
+std::string LoadError(absl::string_view toml) {
+  const absl::StatusOr<Config> config = LoadConfig(toml, "sluice.toml");
+  if (config.ok()) return "";
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(config.status().message());
+}
+
+TEST(ConfigTest, EmptyFileGivesTheBuiltInDefaults) {
+  const absl::StatusOr<Config> config = LoadConfig("", "sluice.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server.shards, 0);
+  EXPECT_EQ(config->server.data_dir, "data");
+  EXPECT_EQ(config->log.level, LogLevel::kInfo);
+  EXPECT_EQ(config->listen.relay, (ListenAddress{"127.0.0.1", 2525}));
+  EXPECT_EQ(config->listen.submission, (ListenAddress{"127.0.0.1", 2587}));
+  EXPECT_EQ(config->listen.submissions, (ListenAddress{"127.0.0.1", 2465}));
+  EXPECT_EQ(config->listen.http, (ListenAddress{"127.0.0.1", 8025}));
+}
+
+TEST(ConfigTest, FileOverridesOnlyTheKeysItSets) {
+  const absl::StatusOr<Config> config = LoadConfig(R"(
+[server]
+shards = 8
+
+[log]
+level = "debug"
+
+[listen]
+relay = "[::]:25"
+)",
+                                                   "sluice.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server.shards, 8);
+  EXPECT_EQ(config->server.data_dir, "data");
+  EXPECT_EQ(config->log.level, LogLevel::kDebug);
+  EXPECT_EQ(config->listen.relay, (ListenAddress{"::", 25}));
+  EXPECT_EQ(config->listen.submission, (ListenAddress{"127.0.0.1", 2587}));
+}
+
+TEST(ConfigTest, AcceptsDottedKeysAndInlineTables) {
+  const absl::StatusOr<Config> config =
+      LoadConfig("server = { shards = 2 }\nlisten.http = \"0.0.0.0:80\"\n", "sluice.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server.shards, 2);
+  EXPECT_EQ(config->listen.http, (ListenAddress{"0.0.0.0", 80}));
+}
+
+TEST(ConfigTest, RefusesUnknownKeyWithLine) {
+  EXPECT_EQ(LoadError("[listen]\nrelay = \"127.0.0.1:25\"\nsmpt = \"127.0.0.1:26\"\n"),
+            "sluice.toml:3:1: unknown key 'listen.smpt'");
+}
+
+TEST(ConfigTest, RefusesUnknownTableWithLine) {
+  EXPECT_EQ(LoadError("[server]\nshards = 1\n\n[lisen]\nrelay = \"127.0.0.1:25\"\n"),
+            "sluice.toml:4:2: unknown table 'lisen'");
+}
+
+TEST(ConfigTest, RefusesWrongTypeWithLineAndColumn) {
+  EXPECT_EQ(LoadError("[server]\nshards = \"four\"\n"),
+            "sluice.toml:2:10: key 'server.shards' must be an integer, got string");
+  EXPECT_EQ(LoadError("[server]\ndata_dir = 3.5\n"),
+            "sluice.toml:2:12: key 'server.data_dir' must be a string, got float");
+  EXPECT_EQ(LoadError("server = 5\n"),
+            "sluice.toml:1:10: key 'server' must be a table, got integer");
+}
+
+TEST(ConfigTest, RefusesShardsOutOfRange) {
+  EXPECT_EQ(LoadError("[server]\nshards = 257\n"),
+            "sluice.toml:2:10: key 'server.shards' must be between 0 and 256");
+  EXPECT_EQ(LoadError("[server]\nshards = -1\n"),
+            "sluice.toml:2:10: key 'server.shards' must be between 0 and 256");
+  EXPECT_EQ(LoadError("[server]\nshards = 256\n"), "");
+}
+
+TEST(ConfigTest, RefusesBadLogLevelWithParserMessage) {
+  EXPECT_EQ(LoadError("[log]\nlevel = \"loud\"\n"),
+            "sluice.toml:2:9: key 'log.level': unknown log level 'loud' "
+            "(expected debug, info, warning or error)");
+}
+
+TEST(ConfigTest, RefusesHostNameAsListenAddress) {
+  EXPECT_EQ(LoadError("[listen]\nrelay = \"localhost:25\"\n"),
+            "sluice.toml:2:9: key 'listen.relay': invalid listen address 'localhost:25': host "
+            "'localhost' is not a numeric IPv4 address");
+}
+
+TEST(ConfigTest, ReportsEveryErrorInFileOrder) {
+  EXPECT_EQ(LoadError("[listen]\nbogus = 1\n[server]\nshards = \"x\"\n"),
+            "sluice.toml:2:1: unknown key 'listen.bogus'\n"
+            "sluice.toml:4:10: key 'server.shards' must be an integer, got string");
+}
+
+TEST(ConfigTest, ReportsSyntaxErrorsWithPosition) {
+  const std::string error = LoadError("[server]\nshards = = 3\n");
+  EXPECT_TRUE(absl::StartsWith(error, "sluice.toml:2:")) << error;
+  EXPECT_GT(error.size(), std::string("sluice.toml:2:1: ").size()) << error;
+}
+
+TEST(ConfigTest, DefaultTomlIsValidOnItsOwn) {
+  const absl::StatusOr<Config> config = LoadConfig(DefaultConfigToml(), "defaults");
+  EXPECT_TRUE(config.ok()) << config.status();
+}
+
+TEST(ConfigTest, LoadConfigFileReadsTheFile) {
+  const std::string path = std::string(getenv("TEST_TMPDIR")) + "/sluice.toml";
+  std::ofstream(path) << "[server]\nshards = 4\n";
+  const absl::StatusOr<Config> config = LoadConfigFile(path);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server.shards, 4);
+
+  std::ofstream(path) << "[server]\nshard = 4\n";
+  EXPECT_EQ(LoadConfigFile(path).status().message(), path + ":2:1: unknown key 'server.shard'");
+}
+
+TEST(ConfigTest, LoadConfigFileNamesPathAndErrnoWhenMissing) {
+  const absl::StatusOr<Config> config = LoadConfigFile("/nonexistent/sluice.toml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(config.status().message(),
+            "cannot read config file '/nonexistent/sluice.toml': No such file or directory");
+}
+
+TEST(ListenAddressTest, ParsesIPv4AndBracketedIPv6) {
+  EXPECT_EQ(ParseListenAddress("10.0.0.1:25").value(), (ListenAddress{"10.0.0.1", 25}));
+  EXPECT_EQ(ParseListenAddress("[::1]:25").value(), (ListenAddress{"::1", 25}));
+  EXPECT_EQ(ParseListenAddress("[2001:db8::5]:65535").value(),
+            (ListenAddress{"2001:db8::5", 65535}));
+  EXPECT_EQ(ParseListenAddress("0.0.0.0:0").value(), (ListenAddress{"0.0.0.0", 0}));
+}
+
+TEST(ListenAddressTest, RefusesWhatIsNotANumericAddressAndPort) {
+  for (const char* bad : {"", "localhost:25", "10.0.0.1", "10.0.0.1:", "10.0.0.1:65536",
+                          "10.0.0.1:-1", "10.0.0.1:+25", "10.0.0.1:2x", "::1:25", "[::1]25", "[::1",
+                          "[10.0.0.1]:25", "[]:25", ":25", "300.0.0.1:25", "10.0.0.1:0000025"}) {
+    const absl::StatusOr<ListenAddress> address = ParseListenAddress(bad);
+    EXPECT_FALSE(address.ok()) << "accepted '" << bad << "'";
+    if (!address.ok()) {
+      EXPECT_TRUE(absl::StartsWith(address.status().message(),
+                                   std::string("invalid listen address '") + bad + "': "))
+          << address.status();
+    }
+  }
+}
+
+TEST(ListenAddressTest, ToStringRoundTrips) {
+  for (const char* text : {"127.0.0.1:2525", "[::1]:25", "[fe80::1]:0"}) {
+    const absl::StatusOr<ListenAddress> address = ParseListenAddress(text);
+    ASSERT_TRUE(address.ok()) << address.status();
+    EXPECT_EQ(address->ToString(), text);
+  }
+}
+
+}  // namespace
+}  // namespace sluice::common
