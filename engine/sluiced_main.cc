@@ -1,0 +1,184 @@
+// sluiced: the sluice daemon.
+//
+// Starts one shard per CPU (or --shards), opens the configured listeners on
+// every shard with SO_REUSEPORT, and then waits for signals on the main
+// thread, which is not a shard and may block: SIGTERM or SIGINT drain and
+// stop (exit 0); SIGHUP reloads the configuration file. Errors in the
+// configuration or in opening a listener are reported on stderr and exit 1.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "api/health_server.h"
+#include "common/config.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "engine/shard_group.h"
+#include "engine/sharded.h"
+#include "engine/socket_address.h"
+#include "engine/tcp_listener.h"
+
+ABSL_FLAG(std::string, config, "",
+          "TOML configuration file, layered over the embedded defaults "
+          "(sluiced --print_default_config shows them)");
+ABSL_FLAG(std::string, data_dir, "", "spool folder; overrides server.data_dir");
+ABSL_FLAG(int, shards, -1, "shard threads; overrides server.shards (0: one per CPU)");
+ABSL_FLAG(bool, print_default_config, false, "print the embedded default configuration and exit");
+
+namespace sluice {
+namespace {
+
+using common::Config;
+
+absl::StatusOr<Config> LoadConfiguration() {
+  const std::string path = absl::GetFlag(FLAGS_config);
+  SLUICE_ASSIGN_OR_RETURN(Config config, path.empty() ? common::LoadConfig("", "defaults")
+                                                      : common::LoadConfigFile(path));
+  if (const std::string dir = absl::GetFlag(FLAGS_data_dir); !dir.empty()) {
+    config.server.data_dir = dir;
+  }
+  if (const int shards = absl::GetFlag(FLAGS_shards); shards >= 0) config.server.shards = shards;
+  return config;
+}
+
+int ShardCount(const Config& config) {
+  if (config.server.shards > 0) return config.server.shards;
+  const unsigned cpus = std::thread::hardware_concurrency();
+  return cpus == 0 ? 1 : static_cast<int>(cpus);
+}
+
+absl::StatusOr<engine::SocketAddress> ToSocketAddress(const common::ListenAddress& listen) {
+  return engine::SocketAddress::FromHostPort(listen.host, listen.port);
+}
+
+// Applies the parts of a reloaded configuration that can change while
+// running. Later features add their own (routes, limits, users, keys).
+void ApplyReload(const Config& old_config, const Config& new_config) {
+  common::SetLogLevel(new_config.log.level);
+  if (new_config.server.shards != old_config.server.shards ||
+      new_config.server.data_dir != old_config.server.data_dir) {
+    SLUICE_LOG(kWarning, "server.shards and server.data_dir take effect only after a restart");
+  }
+}
+
+int Run() {
+  absl::StatusOr<Config> loaded = LoadConfiguration();
+  if (!loaded.ok()) {
+    fprintf(stderr, "sluiced: %s\n", std::string(loaded.status().message()).c_str());
+    return 1;
+  }
+  Config config = *std::move(loaded);
+  common::SetLogLevel(config.log.level);
+  common::StartAsyncLogging();
+
+  std::error_code fs_error;
+  std::filesystem::create_directories(config.server.data_dir, fs_error);
+  if (fs_error) {
+    SLUICE_LOG(kError, "cannot create data folder")
+        .Field("data_dir", config.server.data_dir)
+        .Field("error", fs_error.message());
+    common::StopAsyncLogging();
+    return 1;
+  }
+
+  engine::ShardGroupOptions group_options;
+  group_options.shards = ShardCount(config);
+  absl::StatusOr<std::unique_ptr<engine::ShardGroup>> group =
+      engine::ShardGroup::Start(group_options);
+  if (!group.ok()) {
+    SLUICE_LOG(kError, "cannot start shards").Field("error", group.status());
+    common::StopAsyncLogging();
+    return 1;
+  }
+
+  engine::Sharded<api::HealthServer> http(**group);
+  engine::SocketAddress http_address;
+  absl::Status started = [&]() -> absl::Status {
+    SLUICE_ASSIGN_OR_RETURN(engine::SocketAddress address, ToSocketAddress(config.listen.http));
+    SLUICE_ASSIGN_OR_RETURN(std::vector<int> fds,
+                            engine::TcpListener::OpenReusePort(address, (*group)->size()));
+    // The bound address, which differs from the configured one for port 0.
+    SLUICE_ASSIGN_OR_RETURN(http_address, engine::SocketAddress::LocalOf(fds[0]));
+    return http.Start([fds](int shard, engine::Reactor& reactor) {
+      return api::HealthServer::Create(reactor, fds[shard], api::HealthServer::Options{});
+    });
+  }();
+  if (!started.ok()) {
+    SLUICE_LOG(kError, "cannot open the HTTP listener").Field("error", started);
+    (*group)->Stop();
+    common::StopAsyncLogging();
+    return 1;
+  }
+  SLUICE_LOG(kInfo, "sluiced started")
+      .Field("shards", (*group)->size())
+      .Field("http", http_address.ToString())
+      .Field("data_dir", config.server.data_dir);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  while (true) {
+    siginfo_t info;
+    if (sigwaitinfo(&signals, &info) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (info.si_signo != SIGHUP) {
+      SLUICE_LOG(kInfo, "stopping").Field("signal", strsignal(info.si_signo));
+      break;
+    }
+    absl::StatusOr<Config> reloaded = LoadConfiguration();
+    if (!reloaded.ok()) {
+      SLUICE_LOG(kError, "configuration reload failed; keeping the running configuration")
+          .Field("error", reloaded.status());
+      continue;
+    }
+    ApplyReload(config, *reloaded);
+    config = *std::move(reloaded);
+    SLUICE_LOG(kInfo, "configuration reloaded");
+  }
+
+  http.Stop();
+  (*group)->Stop();
+  SLUICE_LOG(kInfo, "sluiced stopped");
+  common::StopAsyncLogging();
+  return 0;
+}
+
+}  // namespace
+}  // namespace sluice
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("sluiced: the sluice mail engine. Flags override the config file.");
+  absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_print_default_config)) {
+    const absl::string_view defaults = sluice::common::DefaultConfigToml();
+    fwrite(defaults.data(), 1, defaults.size(), stdout);
+    return 0;
+  }
+  // Every thread inherits this mask, so the signals reach only the main
+  // thread's sigwaitinfo and never interrupt a shard.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return sluice::Run();
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# sluiced as an operator runs it: starts on a configuration file, answers
+# /healthz to curl, reloads on SIGHUP (keeping the running configuration
+# when the new file is broken), refuses a bad file at start with the line
+# and key, and exits 0 on SIGTERM and SIGINT.
+#
+# Waits are on sluiced's own log lines, read from a pipe with a deadline;
+# nothing sleeps.
+set -uo pipefail
+
+SLUICED="$TEST_SRCDIR/sluice/engine/sluiced"
+WORK="${TEST_TMPDIR:-$(mktemp -d)}"
+failures=0
+checks=0
+cases=""  # JUnit <testcase> elements, one per check
+
+check() {  # check NAME COMMAND...
+  local name=$1
+  shift
+  checks=$((checks + 1))
+  if "$@"; then
+    echo "PASS $name"
+    cases+="<testcase name=\"$name\"/>"
+  else
+    echo "FAIL $name"
+    cases+="<testcase name=\"$name\"><failure message=\"failed\"/></testcase>"
+    failures=$((failures + 1))
+  fi
+}
+
+write_config() {  # write_config FILE LEVEL
+  cat >"$1" <<TOML
+[server]
+shards = 2
+data_dir = "$WORK/data"
+
+[log]
+level = "$2"
+
+[listen]
+http = "127.0.0.1:0"
+TOML
+}
+
+# Reads sluiced's log (fd 3) until a line matches, for at most 30 s.
+# Leaves the line in $LINE.
+wait_for_log() {
+  local pattern=$1
+  while IFS= read -r -t 30 -u 3 LINE; do
+    echo "  log: $LINE"
+    [[ $LINE == *$pattern* ]] && return 0
+  done
+  echo "  no log line matching '$pattern'"
+  return 1
+}
+
+start_sluiced() {  # start_sluiced ARGS...: sets PID, PORT
+  exec 3< <(exec "$SLUICED" "$@" 2>&1)
+  PID=$!
+  wait_for_log "sluiced started" || return 1
+  PORT=$(sed -n 's/.* http=127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$LINE")
+  [[ -n $PORT ]]
+}
+
+http_status() {  # http_status METHOD PATH -> prints the status code
+  curl -s -o /dev/null -w '%{http_code}' -X "$1" "http://127.0.0.1:$PORT$2"
+}
+
+expect_eq() { [[ $1 == "$2" ]] || { echo "  expected '$2', got '$1'"; return 1; }; }
+
+# --- a running daemon ---------------------------------------------------
+write_config "$WORK/sluice.toml" info
+check "starts on a config file with an ephemeral port" start_sluiced --config "$WORK/sluice.toml"
+check "creates the data folder" test -d "$WORK/data"
+check "GET /healthz is 200 ok" expect_eq "$(curl -s "http://127.0.0.1:$PORT/healthz")" "ok"
+check "unknown path is 404" expect_eq "$(http_status GET /nope)" 404
+check "POST /healthz is 405" expect_eq "$(http_status POST /healthz)" 405
+check "keep-alive: two requests on one connection" expect_eq \
+  "$(curl -s "http://127.0.0.1:$PORT/healthz" "http://127.0.0.1:$PORT/healthz" \
+      -w '%{num_connects}\n' | tr -d '\n')" "ok1ok0"
+
+printf 'server = [broken' >"$WORK/sluice.toml"
+kill -HUP "$PID"
+check "a broken file on SIGHUP is reported" wait_for_log "configuration reload failed"
+check "and the daemon keeps serving" expect_eq "$(http_status GET /healthz)" 200
+
+write_config "$WORK/sluice.toml" debug
+kill -HUP "$PID"
+check "a valid file on SIGHUP is applied" wait_for_log "configuration reloaded"
+
+kill -TERM "$PID"
+check "SIGTERM logs the stop" wait_for_log "sluiced stopped"
+wait "$PID"
+check "SIGTERM exits 0" expect_eq "$?" 0
+exec 3<&-
+
+# --- Ctrl-C ---------------------------------------------------------------
+write_config "$WORK/sluice.toml" info
+check "starts again" start_sluiced --config "$WORK/sluice.toml" --shards 1
+kill -INT "$PID"
+check "SIGINT logs the stop" wait_for_log "sluiced stopped"
+wait "$PID"
+check "SIGINT exits 0" expect_eq "$?" 0
+exec 3<&-
+
+# --- refused configurations -----------------------------------------------
+printf '[server]\nshards = 2\n[listen]\nsmpt = "127.0.0.1:25"\n' >"$WORK/bad.toml"
+out=$("$SLUICED" --config "$WORK/bad.toml" 2>&1)
+code=$?
+check "an unknown key at start exits 1" expect_eq "$code" 1
+check "and names the file, line and key" expect_eq \
+  "$(grep -c "bad.toml:4:1: unknown key 'listen.smpt'" <<<"$out")" 1
+out=$("$SLUICED" --config "$WORK/missing.toml" 2>&1)
+check "a missing file exits 1 naming it" expect_eq "$?$(grep -c missing.toml <<<"$out")" 11
+
+echo "$((checks - failures)) passed, $failures failed"
+if [[ -n ${XML_OUTPUT_FILE:-} ]]; then
+  printf '<?xml version="1.0"?><testsuites><testsuite name="sluiced_test" tests="%d" failures="%d">%s</testsuite></testsuites>\n' \
+    "$checks" "$failures" "$cases" >"$XML_OUTPUT_FILE"
+fi
+((failures == 0))
