@@ -1,0 +1,787 @@
+#include "queue/rocksdb_spool.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "common/thread_shard.h"
+#include "queue/spool_keys.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
+
+namespace sluice::queue {
+namespace {
+
+// Bumped only for a change that an older sluice could not read; adding
+// protobuf fields is not such a change.
+constexpr absl::string_view kFormatKey = "format";
+constexpr absl::string_view kFormatVersion = "1";
+
+constexpr absl::string_view kBodies = "bodies";
+constexpr absl::string_view kEnvelopes = "envelopes";
+constexpr absl::string_view kSchedule = "schedule";
+constexpr absl::string_view kQuarantine = "quarantine";
+
+rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+
+absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
+  if (status.ok()) return absl::OkStatus();
+  const std::string text = absl::StrCat(what, ": ", status.ToString());
+  if (status.IsNotFound()) return absl::NotFoundError(text);
+  if (status.IsCorruption()) return absl::DataLossError(text);
+  return absl::UnavailableError(text);
+}
+
+std::string EncodeScheduleEntry(const Envelope& envelope) {
+  proto::ScheduleEntry entry;
+  entry.set_domain(envelope.domain());
+  entry.set_queue(envelope.queue());
+  return entry.SerializeAsString();
+}
+
+}  // namespace
+
+// One submission from a shard (or any thread).
+struct RocksDbSpool::Request {
+  enum class Kind { kEnqueue, kUpdate, kRemove, kReschedule };
+  Kind kind = Kind::kEnqueue;
+  int origin_shard = -1;
+  // Status, and how many envelopes a kRemove or kReschedule changed.
+  absl::AnyInvocable<void(absl::Status, uint64_t)> done;
+  NewMessage message;                  // kEnqueue
+  Envelope envelope;                   // kUpdate
+  std::vector<common::MessageId> ids;  // kRemove, kReschedule
+  int64_t due_unix_ms = 0;             // kReschedule
+  size_t bytes = 0;
+  uint64_t affected = 0;
+};
+
+// What one batch will change in the writer's own bookkeeping once (and
+// only if) the write succeeds.
+struct RocksDbSpool::BatchState {
+  // New reference counts of shared bodies touched by this batch.
+  absl::flat_hash_map<common::MessageId, uint32_t> body_refs;
+  // Envelopes written with a due time the loader has already passed.
+  std::vector<ScheduledMessage> due;
+  // Envelopes this batch rewrote (or removed: nullopt), so a later request
+  // in the same batch sees them as they will be.
+  absl::flat_hash_map<common::MessageId, std::optional<Envelope>> touched;
+  bool sync = false;
+};
+
+bool SpoolFilter::Matches(const Envelope& envelope) const {
+  return (site.empty() || envelope.site() == site) &&
+         (domain.empty() || envelope.domain() == domain) &&
+         (tenant.empty() || envelope.tenant() == tenant) &&
+         (campaign.empty() || envelope.campaign() == campaign) &&
+         (queue.empty() || envelope.queue() == queue);
+}
+
+RocksDbSpool::RocksDbSpool(RocksDbSpoolOptions options)
+    : options_(std::move(options)), requests_(options_.queue_capacity) {}
+
+absl::StatusOr<std::unique_ptr<RocksDbSpool>> RocksDbSpool::Open(RocksDbSpoolOptions options) {
+  std::unique_ptr<RocksDbSpool> spool(new RocksDbSpool(std::move(options)));
+  SLUICE_RETURN_IF_ERROR(spool->OpenDb(/*read_only=*/false));
+  SLUICE_ASSIGN_OR_RETURN(spool->recovery_, spool->Recover());
+  // The loader starts at the beginning of the schedule: everything overdue
+  // is due now, and is handed out again.
+  spool->loader_resume_key_.clear();
+  spool->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (spool->wake_fd_ < 0) {
+    return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
+  }
+  spool->reader_ =
+      std::make_unique<common::TaskThread>("spool-reader", spool->options_.queue_capacity);
+  spool->operations_ = std::make_unique<common::TaskThread>("spool-ops", 64);
+  spool->writer_ = std::thread([s = spool.get()] {
+    pthread_setname_np(pthread_self(), "spool-writer");
+    s->WriterLoop();
+  });
+  return spool;
+}
+
+absl::Status RocksDbSpool::OpenDb(bool read_only) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.db_write_buffer_size = options_.write_buffer_bytes * 2;
+  if (options_.env != nullptr) db_options.env = options_.env;
+
+  rocksdb::ColumnFamilyOptions small_records;
+  small_records.write_buffer_size = options_.write_buffer_bytes;
+  // Bodies go to blob files: compaction then moves only small references,
+  // not the message bytes, and a deleted body is reclaimed by blob GC.
+  rocksdb::ColumnFamilyOptions bodies = small_records;
+  bodies.enable_blob_files = true;
+  bodies.min_blob_size = 512;
+  bodies.enable_blob_garbage_collection = true;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, small_records}, {std::string(kBodies), bodies},
+      {std::string(kEnvelopes), small_records},           {std::string(kSchedule), small_records},
+      {std::string(kQuarantine), small_records},
+  };
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status status =
+      read_only ? rocksdb::DB::OpenForReadOnly(db_options, options_.path, families, &handles, &db_)
+                : rocksdb::DB::Open(db_options, options_.path, families, &handles, &db_);
+  read_only_ = read_only;
+  if (!status.ok()) {
+    db_ = nullptr;
+    return absl::UnavailableError(
+        absl::StrCat("cannot open spool at '", options_.path, "': ", status.ToString()));
+  }
+  default_cf_ = handles[0];
+  bodies_cf_ = handles[1];
+  envelopes_cf_ = handles[2];
+  schedule_cf_ = handles[3];
+  quarantine_cf_ = handles[4];
+
+  std::string format;
+  status = db_->Get(rocksdb::ReadOptions(), default_cf_, ToSlice(kFormatKey), &format);
+  if (status.IsNotFound() && !read_only) {
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    return FromRocks(db_->Put(sync, default_cf_, ToSlice(kFormatKey), ToSlice(kFormatVersion)),
+                     "write spool format");
+  }
+  SLUICE_RETURN_IF_ERROR(FromRocks(status, "read spool format"));
+  if (format != kFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat("spool at '", options_.path, "' has format ",
+                                                      format, ", which this sluice (format ",
+                                                      kFormatVersion, ") cannot read"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RecoveryStats> RocksDbSpool::Recover() {
+  const common::SteadyTime start = options_.clock->SteadyNow();
+  RecoveryStats stats;
+  absl::flat_hash_map<common::MessageId, uint32_t> body_refs;
+  rocksdb::WriteBatch quarantine;
+  {
+    rocksdb::ReadOptions scan;
+    scan.fill_cache = false;  // one pass over everything: keep the cache for delivery
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, envelopes_cf_));
+    Envelope envelope;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const absl::string_view key = ToView(it->key());
+      const absl::string_view value = ToView(it->value());
+      std::string reason;
+      absl::StatusOr<common::MessageId> id = ParseIdKey(key);
+      absl::StatusOr<common::MessageId> body_id = absl::InvalidArgumentError("unparsed");
+      if (!id.ok()) {
+        reason = absl::StrCat("bad key: ", id.status().message());
+      } else if (!envelope.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+        reason = "envelope record does not decode";
+      } else if (envelope.id() != key) {
+        reason = "envelope id does not match its key";
+      } else if (body_id = ParseIdKey(envelope.body_id()); !body_id.ok()) {
+        reason = absl::StrCat("bad body id: ", body_id.status().message());
+      }
+      if (!reason.empty()) {
+        // Never dropped, never fatal: kept aside for an operator.
+        proto::Quarantined record;
+        record.set_column_family(std::string(kEnvelopes));
+        record.set_key(std::string(key));
+        record.set_value(std::string(value));
+        record.set_reason(reason);
+        record.set_quarantined_unix_ms(absl::ToUnixMillis(options_.clock->Now()));
+        quarantine.Put(quarantine_cf_, it->key(), record.SerializeAsString());
+        quarantine.Delete(envelopes_cf_, it->key());
+        SLUICE_LOG(kError, "spool record quarantined")
+            .Field("key_bytes", static_cast<int64_t>(key.size()))
+            .Field("reason", reason);
+        ++stats.quarantined;
+        continue;
+      }
+      ++body_refs[*body_id];
+      ++stats.envelopes;
+    }
+    SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "scan envelopes"));
+  }
+  if (quarantine.Count() > 0) {
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    SLUICE_RETURN_IF_ERROR(FromRocks(db_->Write(sync, &quarantine), "write quarantine"));
+  }
+  shared_bodies_.clear();
+  for (const auto& [body_id, refs] : body_refs) {
+    if (refs > 1) shared_bodies_[body_id] = refs;
+  }
+  stats.bodies_shared = shared_bodies_.size();
+  stats.took = absl::FromChrono(options_.clock->SteadyNow() - start);
+  SLUICE_LOG(kInfo, "spool recovered")
+      .Field("path", options_.path)
+      .Field("envelopes", static_cast<int64_t>(stats.envelopes))
+      .Field("quarantined", static_cast<int64_t>(stats.quarantined))
+      .Field("took", stats.took);
+  return stats;
+}
+
+void RocksDbSpool::CloseDb() {
+  if (db_ == nullptr) return;
+  for (rocksdb::ColumnFamilyHandle** cf :
+       {&default_cf_, &bodies_cf_, &envelopes_cf_, &schedule_cf_, &quarantine_cf_}) {
+    if (*cf != nullptr) db_->DestroyColumnFamilyHandle(*cf);
+    *cf = nullptr;
+  }
+  db_->Close();
+  delete db_;
+  db_ = nullptr;
+}
+
+absl::Status RocksDbSpool::ResumeWriting() {
+  // After a failed flush or compaction RocksDB resumes in place, once the
+  // disk has room again.
+  if (db_ != nullptr && !read_only_ && db_->Resume().ok()) return absl::OkStatus();
+  // A failed WAL write stops it for good: reopen, which replays what did
+  // reach the disk. A failed batch can reappear that way (its submitter
+  // was told to try again, so at worst the message goes out twice); the
+  // body reference counts are rebuilt from what is stored, and the loader
+  // keeps its place.
+  std::unique_lock<std::shared_mutex> lock(db_mutex_);
+  CloseDb();
+  absl::Status opened = OpenDb(/*read_only=*/false);
+  if (opened.ok()) return Recover().status();
+  // The disk still fails: keep serving reads (and the loader) from a
+  // read-only instance until the next attempt.
+  CloseDb();
+  if (absl::Status read_only = OpenDb(/*read_only=*/true); !read_only.ok()) {
+    SLUICE_LOG(kError, "spool cannot be reopened, not even read-only")
+        .Field("error", read_only.message());
+  }
+  return opened;
+}
+
+RocksDbSpool::~RocksDbSpool() {
+  // Operations first: they may still be feeding the writer.
+  operations_.reset();
+  if (writer_.joinable()) {
+    stopping_.store(true, std::memory_order_release);
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
+    writer_.join();  // commits what was submitted before returning
+  }
+  reader_.reset();
+  if (wake_fd_ >= 0) close(wake_fd_);
+  CloseDb();
+}
+
+void RocksDbSpool::Enqueue(NewMessage message, Done done) {
+  auto request = std::make_unique<Request>();
+  request->kind = Request::Kind::kEnqueue;
+  request->bytes = message.body.size() + 256 * message.envelopes.size();
+  request->message = std::move(message);
+  request->done = [done = std::move(done)](absl::Status status, uint64_t) mutable {
+    done(std::move(status));
+  };
+  Submit(std::move(request));
+}
+
+void RocksDbSpool::Update(Envelope envelope, Done done) {
+  auto request = std::make_unique<Request>();
+  request->kind = Request::Kind::kUpdate;
+  request->bytes = 256;
+  request->envelope = std::move(envelope);
+  request->done = [done = std::move(done)](absl::Status status, uint64_t) mutable {
+    done(std::move(status));
+  };
+  Submit(std::move(request));
+}
+
+void RocksDbSpool::Remove(common::MessageId id, Done done) {
+  auto request = std::make_unique<Request>();
+  request->kind = Request::Kind::kRemove;
+  request->bytes = 64;
+  request->ids.push_back(id);
+  request->done = [id, done = std::move(done)](absl::Status status, uint64_t affected) mutable {
+    if (status.ok() && affected == 0) {
+      status = absl::NotFoundError(absl::StrCat("message ", id.ToString(), " is not spooled"));
+    }
+    done(std::move(status));
+  };
+  Submit(std::move(request));
+}
+
+void RocksDbSpool::Submit(std::unique_ptr<Request> request) {
+  request->origin_shard = common::CurrentShard();
+  if (stopping_.load(std::memory_order_acquire) || !requests_.TryPush(std::move(request))) {
+    // Full (the disk cannot keep up) or shutting down: a temporary failure
+    // for the submitter, who still holds the message.
+    Complete(*request, absl::UnavailableError("spool is busy; try again later"));
+    return;
+  }
+  if (writer_sleeping_.exchange(false, std::memory_order_acq_rel)) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
+  }
+}
+
+void RocksDbSpool::Complete(Request& request, absl::Status status) {
+  auto done = std::move(request.done);
+  if (!done) return;
+  const uint64_t affected = request.affected;
+  if (request.origin_shard >= 0 && options_.post) {
+    options_.post(request.origin_shard,
+                  [done = std::move(done), status = std::move(status), affected]() mutable {
+                    done(std::move(status), affected);
+                  });
+  } else {
+    done(std::move(status), affected);
+  }
+}
+
+template <typename Result>
+void RocksDbSpool::RunOn(common::TaskThread& thread,
+                         absl::AnyInvocable<void(absl::StatusOr<Result>)> done,
+                         absl::AnyInvocable<absl::StatusOr<Result>()> work) {
+  struct Job {
+    RocksDbSpool* spool;
+    int origin;
+    absl::AnyInvocable<void(absl::StatusOr<Result>)> done;
+    absl::AnyInvocable<absl::StatusOr<Result>()> work;
+
+    void Answer(absl::StatusOr<Result> result) {
+      if (origin >= 0 && spool->options_.post) {
+        spool->options_.post(origin,
+                             [done = std::move(done), result = std::move(result)]() mutable {
+                               done(std::move(result));
+                             });
+      } else {
+        done(std::move(result));
+      }
+    }
+  };
+  auto job =
+      std::make_unique<Job>(Job{this, common::CurrentShard(), std::move(done), std::move(work)});
+  Job* raw = job.get();
+  common::TaskThread::Task task = [job = std::move(job)]() mutable { job->Answer(job->work()); };
+  // A refused task stays with us, and the job with it.
+  if (!thread.Post(std::move(task))) {
+    raw->Answer(absl::UnavailableError("spool is busy; try again later"));
+  }
+}
+
+absl::StatusOr<StoredMessage> RocksDbSpool::ReadNow(const common::MessageId& id) {
+  std::shared_lock<std::shared_mutex> lock(db_mutex_);
+  if (db_ == nullptr) return absl::UnavailableError("spool is reopening after a write failure");
+  StoredMessage message;
+  std::string value;
+  SLUICE_RETURN_IF_ERROR(FromRocks(
+      db_->Get(rocksdb::ReadOptions(), envelopes_cf_, IdKey(id), &value), "read envelope"));
+  if (!message.envelope.ParseFromString(value)) {
+    return absl::DataLossError(absl::StrCat("envelope ", id.ToString(), " does not decode"));
+  }
+  SLUICE_RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), bodies_cf_,
+                                            ToSlice(message.envelope.body_id()), &message.body),
+                                   "read body"));
+  return message;
+}
+
+void RocksDbSpool::Read(common::MessageId id,
+                        absl::AnyInvocable<void(absl::StatusOr<StoredMessage>)> done) {
+  RunOn<StoredMessage>(*reader_, std::move(done), [this, id] { return ReadNow(id); });
+}
+
+void RocksDbSpool::WaitForWork(absl::Duration timeout) {
+  // Announce, then look: a submitter that pushed before seeing the flag is
+  // found by the check; one that pushes after it writes the eventfd.
+  writer_sleeping_.exchange(true, std::memory_order_acq_rel);
+  if (requests_.Empty() && !stopping_.load(std::memory_order_acquire)) {
+    pollfd p{wake_fd_, POLLIN, 0};
+    const int ms = static_cast<int>(
+        std::max<int64_t>(1, absl::ToInt64Milliseconds(timeout + absl::Microseconds(999))));
+    poll(&p, 1, ms);
+    uint64_t drained;
+    [[maybe_unused]] ssize_t n = read(wake_fd_, &drained, sizeof(drained));
+  }
+  writer_sleeping_.store(false, std::memory_order_release);
+}
+
+void RocksDbSpool::WriterLoop() {
+  std::vector<std::unique_ptr<Request>> batch;
+  std::unique_ptr<Request> request;
+  while (true) {
+    if (options_.clock->SteadyNow() >= next_loader_run_) RunLoader();
+    if (requests_.Empty()) {
+      if (stopping_.load(std::memory_order_acquire)) break;
+      WaitForWork(absl::FromChrono(next_loader_run_ - options_.clock->SteadyNow()));
+      continue;
+    }
+    // Group commit: give other submitters a moment to join this batch.
+    if (options_.batch_delay > absl::ZeroDuration() && !stopping_.load(std::memory_order_acquire)) {
+      const int64_t ns = absl::ToInt64Nanoseconds(options_.batch_delay);
+      timespec delay{ns / 1'000'000'000, ns % 1'000'000'000};
+      nanosleep(&delay, nullptr);
+    }
+    size_t bytes = 0;
+    while (bytes < options_.max_batch_bytes && requests_.TryPop(&request)) {
+      bytes += request->bytes;
+      batch.push_back(std::move(request));
+    }
+    CommitBatch(batch);
+    batch.clear();
+  }
+}
+
+absl::StatusOr<Envelope> RocksDbSpool::CurrentEnvelope(const BatchState& state,
+                                                       const common::MessageId& id) {
+  if (auto it = state.touched.find(id); it != state.touched.end()) {
+    if (!it->second.has_value()) {
+      return absl::NotFoundError(absl::StrCat("message ", id.ToString(), " is not spooled"));
+    }
+    return *it->second;
+  }
+  std::string value;
+  const rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), envelopes_cf_, IdKey(id), &value);
+  SLUICE_RETURN_IF_ERROR(FromRocks(status, "read envelope"));
+  Envelope envelope;
+  if (!envelope.ParseFromString(value)) {
+    return absl::DataLossError(absl::StrCat("envelope ", id.ToString(), " does not decode"));
+  }
+  return envelope;
+}
+
+absl::Status RocksDbSpool::AddToBatch(Request& request, rocksdb::WriteBatch& batch,
+                                      BatchState& state) {
+  // Reference count of a shared body as this batch leaves it.
+  auto refs = [&](const common::MessageId& body_id) -> uint32_t& {
+    auto [it, inserted] = state.body_refs.try_emplace(body_id, 1);
+    if (inserted) {
+      auto shared = shared_bodies_.find(body_id);
+      if (shared != shared_bodies_.end()) it->second = shared->second;
+    }
+    return it->second;
+  };
+  // Writes the envelope and its schedule entry; an entry the loader has
+  // already passed is handed out with the batch instead.
+  auto put = [&](const common::MessageId& id, const Envelope& envelope) {
+    batch.Put(envelopes_cf_, IdKey(id), envelope.SerializeAsString());
+    const std::string key = ScheduleKey(envelope.next_due_unix_ms(), id);
+    batch.Put(schedule_cf_, key, EncodeScheduleEntry(envelope));
+    if (key < loader_resume_key_) {
+      state.due.push_back({id, envelope.next_due_unix_ms(), envelope.domain(), envelope.queue()});
+    }
+  };
+  switch (request.kind) {
+    case Request::Kind::kEnqueue: {
+      // Synced: this is the write a client's acknowledgement waits for.
+      state.sync = true;
+      const NewMessage& message = request.message;
+      std::vector<common::MessageId> ids;
+      for (const Envelope& envelope : message.envelopes) {
+        SLUICE_ASSIGN_OR_RETURN(common::MessageId id, ParseIdKey(envelope.id()));
+        if (envelope.body_id() != IdKey(message.body_id)) {
+          return absl::InvalidArgumentError("envelope does not name the message's body");
+        }
+        ids.push_back(id);
+      }
+      if (ids.empty()) return absl::InvalidArgumentError("message has no envelopes");
+      batch.Put(bodies_cf_, IdKey(message.body_id), message.body);
+      for (size_t i = 0; i < ids.size(); ++i) put(ids[i], message.envelopes[i]);
+      if (ids.size() > 1) refs(message.body_id) = static_cast<uint32_t>(ids.size());
+      return absl::OkStatus();
+    }
+    case Request::Kind::kUpdate: {
+      // Not synced on its own: if a crash loses it, the envelope comes back
+      // with its previous state and is simply tried again.
+      SLUICE_ASSIGN_OR_RETURN(common::MessageId id, ParseIdKey(request.envelope.id()));
+      // kNotFound when purged meanwhile: an update must not bring it back.
+      SLUICE_ASSIGN_OR_RETURN(Envelope stored, CurrentEnvelope(state, id));
+      if (stored.next_due_unix_ms() != request.envelope.next_due_unix_ms()) {
+        batch.Delete(schedule_cf_, ScheduleKey(stored.next_due_unix_ms(), id));
+      }
+      put(id, request.envelope);
+      state.touched[id] = request.envelope;
+      request.affected = 1;
+      return absl::OkStatus();
+    }
+    case Request::Kind::kReschedule: {
+      // Not synced: losing it leaves the envelope on its old schedule.
+      for (const common::MessageId& id : request.ids) {
+        absl::StatusOr<Envelope> stored = CurrentEnvelope(state, id);
+        if (absl::IsNotFound(stored.status())) continue;
+        SLUICE_RETURN_IF_ERROR(stored.status());
+        if (stored->next_due_unix_ms() <= request.due_unix_ms) continue;
+        batch.Delete(schedule_cf_, ScheduleKey(stored->next_due_unix_ms(), id));
+        stored->set_next_due_unix_ms(request.due_unix_ms);
+        put(id, *stored);
+        state.touched[id] = *std::move(stored);
+        ++request.affected;
+      }
+      return absl::OkStatus();
+    }
+    case Request::Kind::kRemove: {
+      // Not synced on its own: a lost delete means one more delivery
+      // attempt of an already delivered message (at least once), never a
+      // lost message. Removing what is already gone changes nothing, so a
+      // body shared by several envelopes is released exactly once per
+      // envelope.
+      for (const common::MessageId& id : request.ids) {
+        absl::StatusOr<Envelope> stored = CurrentEnvelope(state, id);
+        if (absl::IsNotFound(stored.status())) continue;
+        SLUICE_RETURN_IF_ERROR(stored.status());
+        SLUICE_ASSIGN_OR_RETURN(common::MessageId body_id, ParseIdKey(stored->body_id()));
+        batch.Delete(envelopes_cf_, IdKey(id));
+        batch.Delete(schedule_cf_, ScheduleKey(stored->next_due_unix_ms(), id));
+        uint32_t& count = refs(body_id);
+        if (count > 0) --count;
+        if (count == 0) batch.Delete(bodies_cf_, IdKey(body_id));
+        state.touched[id] = std::nullopt;
+        ++request.affected;
+      }
+      return absl::OkStatus();
+    }
+  }
+  return absl::OkStatus();
+}
+
+void RocksDbSpool::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
+  if (batch.empty()) return;
+  const common::SteadyTime now = options_.clock->SteadyNow();
+  auto fail_all = [&](const absl::Status& status) {
+    for (auto& request : batch) Complete(*request, status);
+  };
+  if (write_failed_) {
+    if (now < next_resume_attempt_) {
+      fail_all(
+          absl::UnavailableError("spool cannot write (disk full or failing); try again later"));
+      return;
+    }
+    if (absl::Status resumed = ResumeWriting(); !resumed.ok()) {
+      next_resume_attempt_ =
+          options_.clock->SteadyNow() + absl::ToChronoNanoseconds(options_.resume_interval);
+      fail_all(absl::UnavailableError(absl::StrCat("spool cannot write: ", resumed.message())));
+      return;
+    }
+    write_failed_ = false;
+    SLUICE_LOG(kInfo, "spool writes resumed");
+  }
+
+  rocksdb::WriteBatch write_batch;
+  BatchState state;
+  std::vector<absl::Status> results(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    results[i] = AddToBatch(*batch[i], write_batch, state);
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = state.sync;
+  const rocksdb::Status status = db_->Write(write_options, &write_batch);
+  if (!status.ok()) {
+    write_failed_ = true;
+    next_resume_attempt_ = now + absl::ToChronoNanoseconds(options_.resume_interval);
+    SLUICE_LOG(kError, "spool write failed")
+        .Field("requests", static_cast<int64_t>(batch.size()))
+        .Field("error", status.ToString());
+    fail_all(absl::UnavailableError(absl::StrCat("spool write failed: ", status.ToString())));
+    return;
+  }
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  for (const auto& [body_id, count] : state.body_refs) {
+    if (count > 1) {
+      shared_bodies_[body_id] = count;
+    } else {
+      shared_bodies_.erase(body_id);
+    }
+  }
+  if (!state.due.empty() && options_.due_sink) options_.due_sink(std::move(state.due));
+  for (size_t i = 0; i < batch.size(); ++i) Complete(*batch[i], std::move(results[i]));
+}
+
+void RocksDbSpool::RunLoader() {
+  const common::SteadyTime now = options_.clock->SteadyNow();
+  next_loader_run_ = now + absl::ToChronoNanoseconds(options_.loader_interval);
+  if (db_ == nullptr) return;  // reopening after a write failure
+  const int64_t limit_ms = absl::ToUnixMillis(options_.clock->Now() + options_.schedule_window);
+  const std::string limit_key = ScheduleKey(limit_ms, common::MessageId());
+  if (limit_key <= loader_resume_key_) return;
+  std::vector<ScheduledMessage> due;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), schedule_cf_));
+  proto::ScheduleEntry entry;
+  std::string resume_key = limit_key;
+  for (it->Seek(loader_resume_key_); it->Valid(); it->Next()) {
+    const absl::string_view key = ToView(it->key());
+    if (key >= limit_key) break;
+    if (due.size() >= options_.max_loaded_per_pass) {
+      // A big backlog: hand out this slice and go on right after the next
+      // commit instead of holding the writer up.
+      resume_key = std::string(key);
+      next_loader_run_ = now;
+      break;
+    }
+    absl::StatusOr<ScheduleKeyParts> parts = ParseScheduleKey(key);
+    if (!parts.ok()) continue;  // not ours to interpret; recovery reports envelopes
+    const absl::string_view value = ToView(it->value());
+    entry.Clear();
+    entry.ParseFromArray(value.data(), static_cast<int>(value.size()));
+    due.push_back({parts->id, parts->due_unix_ms, entry.domain(), entry.queue()});
+  }
+  if (!it->status().ok()) {
+    // Try again next pass from the same place; nothing is skipped.
+    SLUICE_LOG(kError, "spool schedule scan failed").Field("error", it->status().ToString());
+    return;
+  }
+  loader_resume_key_ = std::move(resume_key);
+  if (!due.empty() && options_.due_sink) options_.due_sink(std::move(due));
+}
+
+// Operations.
+
+absl::Status RocksDbSpool::ScanEnvelopes(const SpoolFilter& filter, const std::string& start,
+                                         absl::FunctionRef<bool(const Envelope&)> visit) {
+  std::shared_lock<std::shared_mutex> lock(db_mutex_);
+  if (db_ == nullptr) return absl::UnavailableError("spool is reopening after a write failure");
+  rocksdb::ReadOptions read_options;
+  // One consistent view; RocksDB iterators never block the writer.
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  read_options.snapshot = snapshot;
+  read_options.fill_cache = false;  // a full scan would evict what delivery reads
+  absl::Status status;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, envelopes_cf_));
+    Envelope envelope;
+    for (it->Seek(start); it->Valid(); it->Next()) {
+      const rocksdb::Slice value = it->value();
+      if (!envelope.ParseFromArray(value.data(), static_cast<int>(value.size()))) continue;
+      if (filter.Matches(envelope) && !visit(envelope)) break;
+    }
+    status = FromRocks(it->status(), "scan envelopes");
+  }
+  db_->ReleaseSnapshot(snapshot);
+  return status;
+}
+
+void RocksDbSpool::Count(SpoolFilter filter, SpoolGroupBy group_by, CountDone done) {
+  RunOn<std::vector<SpoolCount>>(
+      *operations_, std::move(done),
+      [this, filter = std::move(filter), group_by]() -> absl::StatusOr<std::vector<SpoolCount>> {
+        absl::flat_hash_map<std::string, SpoolCount> groups;
+        SLUICE_RETURN_IF_ERROR(ScanEnvelopes(filter, "", [&](const Envelope& envelope) {
+          const std::string* key = &envelope.site();
+          switch (group_by) {
+            case SpoolGroupBy::kSite:
+              break;
+            case SpoolGroupBy::kDomain:
+              key = &envelope.domain();
+              break;
+            case SpoolGroupBy::kTenant:
+              key = &envelope.tenant();
+              break;
+            case SpoolGroupBy::kCampaign:
+              key = &envelope.campaign();
+              break;
+          }
+          SpoolCount& count = groups[*key];
+          ++count.envelopes;
+          for (const proto::Recipient& recipient : envelope.recipients()) {
+            if (recipient.state() == proto::PENDING || recipient.state() == proto::DEFERRED) {
+              ++count.recipients;
+            }
+          }
+          return true;
+        }));
+        std::vector<SpoolCount> rows;
+        rows.reserve(groups.size());
+        for (auto& [key, count] : groups) {
+          count.key = key;
+          rows.push_back(std::move(count));
+        }
+        std::sort(rows.begin(), rows.end(), [](const SpoolCount& a, const SpoolCount& b) {
+          return a.envelopes != b.envelopes ? a.envelopes > b.envelopes : a.key < b.key;
+        });
+        return rows;
+      });
+}
+
+void RocksDbSpool::List(SpoolFilter filter, common::MessageId after, size_t limit, ListDone done) {
+  RunOn<std::vector<Envelope>>(
+      *operations_, std::move(done),
+      [this, filter = std::move(filter), after, limit]() -> absl::StatusOr<std::vector<Envelope>> {
+        std::vector<Envelope> page;
+        if (limit == 0) return page;
+        // The smallest key after `after`: its bytes with a zero appended.
+        std::string start = IdKey(after);
+        start.push_back('\0');
+        SLUICE_RETURN_IF_ERROR(ScanEnvelopes(filter, start, [&](const Envelope& envelope) {
+          page.push_back(envelope);
+          return page.size() < limit;
+        }));
+        return page;
+      });
+}
+
+absl::StatusOr<uint64_t> RocksDbSpool::ApplyToMatching(const SpoolFilter& filter, bool remove) {
+  constexpr size_t kChunk = 1000;
+  uint64_t affected = 0;
+  absl::Status failure;
+  std::vector<common::MessageId> chunk;
+  // Hands one chunk to the writer and waits for it; this is the operations
+  // thread, never a shard, so waiting is allowed here.
+  auto flush = [&]() -> bool {
+    if (chunk.empty()) return true;
+    auto request = std::make_unique<Request>();
+    request->kind = remove ? Request::Kind::kRemove : Request::Kind::kReschedule;
+    request->ids = std::move(chunk);
+    chunk.clear();
+    request->bytes = 64 * request->ids.size();
+    request->due_unix_ms = absl::ToUnixMillis(options_.clock->Now());
+    std::mutex mu;
+    std::condition_variable cv;
+    bool finished = false;
+    request->done = [&](absl::Status status, uint64_t n) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (status.ok()) {
+        affected += n;
+      } else {
+        failure = std::move(status);
+      }
+      finished = true;
+      cv.notify_one();
+    };
+    Submit(std::move(request));
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return finished; });
+    return failure.ok();
+  };
+  absl::Status scan = ScanEnvelopes(filter, "", [&](const Envelope& envelope) {
+    absl::StatusOr<common::MessageId> id = ParseIdKey(envelope.id());
+    if (id.ok()) chunk.push_back(*id);
+    return chunk.size() < kChunk || flush();
+  });
+  SLUICE_RETURN_IF_ERROR(scan);
+  flush();
+  SLUICE_RETURN_IF_ERROR(failure);
+  return affected;
+}
+
+void RocksDbSpool::Purge(SpoolFilter filter, AffectedDone done) {
+  RunOn<uint64_t>(*operations_, std::move(done), [this, filter = std::move(filter)] {
+    return ApplyToMatching(filter, /*remove=*/true);
+  });
+}
+
+void RocksDbSpool::RescheduleNow(SpoolFilter filter, AffectedDone done) {
+  RunOn<uint64_t>(*operations_, std::move(done), [this, filter = std::move(filter)] {
+    return ApplyToMatching(filter, /*remove=*/false);
+  });
+}
+
+}  // namespace sluice::queue

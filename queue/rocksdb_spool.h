@@ -1,0 +1,229 @@
+// RocksDbSpool: the Spool on RocksDB.
+//
+// Column families: "bodies" (message bytes, written once), "envelopes"
+// (the small record rewritten on every attempt), "schedule" (due time + id
+// -> routing info, the on-disk schedule index), "quarantine" (records that
+// could not be decoded) and "default" (the format version).
+//
+// Threads. One writer thread is the only caller of synced writes: it takes
+// everything the shards submitted since its last commit, writes it as one
+// WriteBatch with one WAL sync (group commit) and then completes each
+// request on the shard that made it. The same thread runs the scheduler's
+// loader, so the window it has loaded and the entries it commits never race.
+// A reader thread serves Read(). Shards only push requests into lock-free
+// queues.
+//
+// Scheduling. Only envelopes due within `schedule_window` are handed to the
+// delivery side (through `due_sink`); the rest stay in the schedule index on
+// disk and are loaded as their time comes, so a deep deferred queue costs
+// disk, not memory.
+//
+// Errors: a failed write fails every request of its batch with kUnavailable
+// and nothing of them is kept; later writes first try to resume the
+// database (after a disk-full error, once there is room again).
+//
+// Operations (counts, listings, purge, reschedule-now) run on their own
+// thread over a RocksDB snapshot, so a scan of millions of records never
+// holds the writer up; their changes go through the writer like any other.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/mpmc_queue.h"
+#include "common/task_thread.h"
+#include "queue/spool.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+class Env;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace sluice::queue {
+
+struct RocksDbSpoolOptions {
+  std::string path;
+  const common::Clock* clock = common::Clock::Real();
+
+  // Group commit: after the first request arrives, wait this long for more
+  // before writing (0: write at once; the sync itself then batches).
+  absl::Duration batch_delay = absl::Milliseconds(1);
+  // A batch is written without waiting further once it holds this much.
+  size_t max_batch_bytes = 16 << 20;
+  // Requests waiting for the writer (or the reader) before submitters get
+  // kUnavailable instead of queueing more.
+  size_t queue_capacity = 1 << 16;
+
+  // Envelopes due within this window are handed to `due_sink`.
+  absl::Duration schedule_window = absl::Minutes(5);
+  // How often the loader moves the window forward.
+  absl::Duration loader_interval = absl::Seconds(1);
+  // At most this many schedule entries are loaded per pass, so a large
+  // backlog is fed in slices between commits instead of stalling them.
+  size_t max_loaded_per_pass = 50'000;
+  // After a failed write, how long to wait before trying to resume.
+  absl::Duration resume_interval = absl::Milliseconds(500);
+
+  // Runs `task` on shard `shard`: how completions get back to their shard.
+  absl::AnyInvocable<void(int shard, absl::AnyInvocable<void()> task)> post;
+  // Receives envelopes as they come due within the window, on the writer
+  // thread; it must hand them on without blocking.
+  absl::AnyInvocable<void(std::vector<ScheduledMessage>)> due_sink;
+
+  // For tests: a RocksDB Env that injects faults.
+  rocksdb::Env* env = nullptr;
+  // RocksDB's own write buffer (memtable) size.
+  size_t write_buffer_bytes = 64 << 20;
+};
+
+// Selects envelopes for operations; an empty field matches anything.
+struct SpoolFilter {
+  std::string site;
+  std::string domain;
+  std::string tenant;
+  std::string campaign;
+  std::string queue;
+
+  bool Matches(const Envelope& envelope) const;
+};
+
+enum class SpoolGroupBy { kSite, kDomain, kTenant, kCampaign };
+
+// One row of Count(): a site, domain, tenant or campaign and how many
+// envelopes and undelivered recipients it has in the spool.
+struct SpoolCount {
+  std::string key;
+  uint64_t envelopes = 0;
+  uint64_t recipients = 0;
+};
+
+struct RecoveryStats {
+  uint64_t envelopes = 0;
+  uint64_t bodies_shared = 0;  // bodies used by more than one envelope
+  uint64_t quarantined = 0;
+  absl::Duration took;
+};
+
+class RocksDbSpool final : public Spool {
+ public:
+  // Opens (or creates) the spool and recovers it: every envelope is checked,
+  // undecodable records move to quarantine, and the loader starts from the
+  // beginning of the schedule, so every pending message is scheduled again.
+  static absl::StatusOr<std::unique_ptr<RocksDbSpool>> Open(RocksDbSpoolOptions options);
+  ~RocksDbSpool() override;
+
+  void Enqueue(NewMessage message, Done done) override;
+  void Update(Envelope envelope, Done done) override;
+  void Remove(common::MessageId id, Done done) override;
+  void Read(common::MessageId id,
+            absl::AnyInvocable<void(absl::StatusOr<StoredMessage>)> done) override;
+
+  // Operations. Each answers once, on the operations thread (or, when the
+  // caller is a shard, on that shard), with kUnavailable if the operations
+  // thread is busy with too many requests.
+  using CountDone = absl::AnyInvocable<void(absl::StatusOr<std::vector<SpoolCount>>)>;
+  using ListDone = absl::AnyInvocable<void(absl::StatusOr<std::vector<Envelope>>)>;
+  using AffectedDone = absl::AnyInvocable<void(absl::StatusOr<uint64_t>)>;
+  // Envelopes matching `filter`, grouped, largest group first.
+  void Count(SpoolFilter filter, SpoolGroupBy group_by, CountDone done);
+  // Up to `limit` envelopes matching `filter` with ids after `after`, in id
+  // (arrival) order; pass the last id of a page to get the next one.
+  void List(SpoolFilter filter, common::MessageId after, size_t limit, ListDone done);
+  // Removes every matching envelope (no delivery, no bounce: the admin API
+  // generates DSNs first where it wants them). Answers with how many.
+  void Purge(SpoolFilter filter, AffectedDone done);
+  // Makes every matching envelope due now. Answers with how many moved.
+  void RescheduleNow(SpoolFilter filter, AffectedDone done);
+
+  const RecoveryStats& recovery() const { return recovery_; }
+  // Synced writes so far; for tests and metrics.
+  uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Request;
+  struct BatchState;
+
+  explicit RocksDbSpool(RocksDbSpoolOptions options);
+  absl::Status OpenDb(bool read_only);
+  void CloseDb();
+  // Checks every envelope (quarantining what does not decode) and rebuilds
+  // the shared-body counts.
+  absl::StatusOr<RecoveryStats> Recover();
+  // After a failed write: resumes RocksDB, or reopens it. Writer thread.
+  absl::Status ResumeWriting();
+  void Submit(std::unique_ptr<Request> request);
+  void Complete(Request& request, absl::Status status);
+  // Runs `work` on `thread`; its answer goes to the caller's shard (or runs
+  // where it is produced, for a caller that is not a shard).
+  template <typename Result>
+  void RunOn(common::TaskThread& thread, absl::AnyInvocable<void(absl::StatusOr<Result>)> done,
+             absl::AnyInvocable<absl::StatusOr<Result>()> work);
+  absl::StatusOr<StoredMessage> ReadNow(const common::MessageId& id);
+  // Calls `visit` for each envelope matching `filter`, over one snapshot.
+  absl::Status ScanEnvelopes(const SpoolFilter& filter, const std::string& start,
+                             absl::FunctionRef<bool(const Envelope&)> visit);
+  // Sends ids to the writer in chunks (a remove or a reschedule) and waits;
+  // operations thread only.
+  absl::StatusOr<uint64_t> ApplyToMatching(const SpoolFilter& filter, bool remove);
+
+  void WriterLoop();
+  void WaitForWork(absl::Duration timeout);
+  void CommitBatch(std::vector<std::unique_ptr<Request>>& batch);
+  // Adds one request's writes to `batch`. An enqueue or update that fails
+  // here (bad input, a read error) adds nothing; a remove or reschedule of
+  // many ids keeps the ids it finished before the error.
+  absl::Status AddToBatch(Request& request, rocksdb::WriteBatch& batch, BatchState& state);
+  // The envelope as stored, with this batch's changes applied.
+  absl::StatusOr<Envelope> CurrentEnvelope(const BatchState& state, const common::MessageId& id);
+  void RunLoader();
+
+  RocksDbSpoolOptions options_;
+  RecoveryStats recovery_;
+  // Only the writer replaces db_ (when it reopens after a write failure),
+  // holding this exclusively; the reader and operations threads hold it
+  // shared while they use db_. The writer's own reads need no lock.
+  std::shared_mutex db_mutex_;
+  rocksdb::DB* db_ = nullptr;
+  bool read_only_ = false;  // serving reads only until writes resume
+  rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* bodies_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* envelopes_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* schedule_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* quarantine_cf_ = nullptr;
+
+  // Shards -> writer.
+  common::MpmcQueue<std::unique_ptr<Request>> requests_;
+  int wake_fd_ = -1;
+  std::atomic<bool> writer_sleeping_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> commits_{0};
+
+  // Writer thread only.
+  // Bodies shared by two or more live envelopes, with their count; a body
+  // missing here has exactly one.
+  absl::flat_hash_map<common::MessageId, uint32_t> shared_bodies_;
+  // Every schedule entry with a key below this has been handed to due_sink;
+  // the next loader pass starts here.
+  std::string loader_resume_key_;
+  common::SteadyTime next_loader_run_{};
+  bool write_failed_ = false;
+  common::SteadyTime next_resume_attempt_{};
+
+  std::thread writer_;
+  std::unique_ptr<common::TaskThread> reader_;
+  std::unique_ptr<common::TaskThread> operations_;
+};
+
+}  // namespace sluice::queue
