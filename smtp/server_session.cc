@@ -1,0 +1,753 @@
+#include "smtp/server_session.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "smtp/command.h"
+#include "smtp/reply.h"
+#include "smtp/xtext.h"
+
+namespace sluice::smtp {
+namespace {
+
+absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return absl::EqualsIgnoreCase(Absl(a), Absl(b));
+}
+
+constexpr size_t kMaxEnvidOctets = 100;  // RFC 3461 4.4
+constexpr size_t kMaxOrcptOctets = 500;  // RFC 3461 4.2
+
+// RFC 1870 size-value = 1*20DIGIT; a value past uint64 is simply too big.
+bool ParseSize(std::string_view digits, uint64_t* size) {
+  if (digits.empty() || digits.size() > 20) return false;
+  uint64_t value = 0;
+  for (char c : digits) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) {
+      value = UINT64_MAX;
+    } else {
+      value = value * 10 + digit;
+    }
+  }
+  *size = value;
+  return true;
+}
+
+bool DecodeBase64(std::string_view text, std::string* out) {
+  // absl accepts a few things RFC 4648 does not; refuse them here.
+  for (char c : text) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/' && c != '=') {
+      return false;
+    }
+  }
+  if (text.size() % 4 != 0) return false;
+  return absl::Base64Unescape(Absl(text), out);
+}
+
+struct ErrorReply {
+  int code;
+  std::string_view enhanced;
+  std::string text;
+};
+
+ErrorReply DataError(DataReader::Error error, const ServerOptions& options) {
+  switch (error) {
+    case DataReader::Error::kBareLf:
+      return {550, "5.5.2", "Error: bare LF in message; lines must end with CRLF; message refused"};
+    case DataReader::Error::kBareCr:
+      return {550, "5.5.2", "Error: bare CR in message; lines must end with CRLF; message refused"};
+    case DataReader::Error::kNul:
+      return {550, "5.6.0", "Error: NUL octet in message; message refused"};
+    case DataReader::Error::kLineTooLong:
+      return {550, "5.6.0",
+              absl::StrCat("Error: message line longer than ", options.max_text_line,
+                           " octets; message refused")};
+    case DataReader::Error::kTooBig:
+      return {552, "5.3.4", "Error: message size exceeds fixed maximum message size"};
+    case DataReader::Error::kNone:
+      break;
+  }
+  return {451, "4.3.0", "Error: internal error"};
+}
+
+}  // namespace
+
+MessageResult MessageResult::Accepted(std::string_view queue_id) {
+  return {250, "2.0.0", absl::StrCat("Ok: queued as ", Absl(queue_id))};
+}
+
+MessageResult MessageResult::TemporaryFailure(std::string_view text) {
+  return {451, "4.3.0", std::string(text)};
+}
+
+MessageResult MessageResult::InsufficientStorage() {
+  return {452, "4.3.1", "Insufficient system storage"};
+}
+
+MessageResult MessageResult::PermanentFailure(std::string_view text, int code,
+                                              std::string_view enhanced) {
+  return {code, std::string(enhanced), std::string(text)};
+}
+
+ServerSession::ServerSession(const ServerOptions& options, ServerPolicy* policy)
+    : options_(options),
+      policy_(policy != nullptr ? policy : &default_policy_),
+      tls_active_(options.implicit_tls) {}
+
+void ServerSession::Start() { Reply(220, "", absl::StrCat(options_.hostname, " ESMTP")); }
+
+ServerAction ServerSession::Refuse(std::string_view text) {
+  Reply(554, "5.7.1", text);
+  state_ = State::kClosed;
+  pending_.clear();
+  return action();
+}
+
+ServerAction ServerSession::Shutdown(std::string_view text) {
+  if (state_ != State::kClosed) {
+    Reply(421, "4.4.2", absl::StrCat(options_.hostname, " ", Absl(text)));
+    state_ = State::kClosed;
+  }
+  pending_.clear();
+  return action();
+}
+
+std::string ServerSession::TakeOutput() {
+  std::string out;
+  out.swap(output_);
+  return out;
+}
+
+ServerAction ServerSession::action() const {
+  switch (state_) {
+    case State::kAwaitAuth:
+      return ServerAction::kAuthenticate;
+    case State::kAwaitMessage:
+      return ServerAction::kMessage;
+    case State::kTlsPending:
+      return ServerAction::kStartTls;
+    case State::kClosed:
+      return ServerAction::kClose;
+    case State::kCommand:
+    case State::kAuthResponse:
+    case State::kData:
+    case State::kBdat:
+      break;
+  }
+  return ServerAction::kReadMore;
+}
+
+std::string_view ServerSession::protocol() const {
+  if (!esmtp_) return "SMTP";
+  const int index = (tls_active_ ? 2 : 0) + (authenticated() ? 1 : 0);
+  static constexpr std::string_view kEsmtp[] = {"ESMTP", "ESMTPA", "ESMTPS", "ESMTPSA"};
+  static constexpr std::string_view kUtf8[] = {"UTF8SMTP", "UTF8SMTPA", "UTF8SMTPS", "UTF8SMTPSA"};
+  return envelope_.smtputf8 ? kUtf8[index] : kEsmtp[index];
+}
+
+ServerAction ServerSession::Feed(std::string_view bytes) {
+  if (state_ == State::kClosed || state_ == State::kTlsPending) return action();
+  if (pending_.empty()) {
+    const size_t used = Process(bytes);
+    if (used < bytes.size()) pending_.assign(bytes.substr(used));
+    return action();
+  }
+  // Input is left over only as a partial line, or because the session
+  // waits. In the first case, while no line end arrives, only the limit
+  // needs checking (keeps byte-at-a-time input linear).
+  if ((state_ == State::kCommand || state_ == State::kAuthResponse) && !skipping_long_line_ &&
+      bytes.find('\n') == std::string_view::npos && pending_.size() + bytes.size() < LineLimit()) {
+    pending_.append(bytes);
+    return action();
+  }
+  pending_.append(bytes);
+  return Resume();
+}
+
+ServerAction ServerSession::Resume() {
+  if (!pending_.empty()) {
+    std::string input = std::move(pending_);
+    pending_.clear();
+    const size_t used = Process(input);
+    if (used < input.size()) pending_.assign(input, used, std::string::npos);
+  }
+  return action();
+}
+
+size_t ServerSession::Process(std::string_view input) {
+  size_t pos = 0;
+  while (true) {
+    switch (state_) {
+      case State::kClosed:
+      case State::kTlsPending:
+        // After STARTTLS, anything the client pipelined in plaintext is
+        // discarded (RFC 3207 5, CVE-2011-0411).
+        return input.size();
+      case State::kAwaitAuth:
+      case State::kAwaitMessage:
+        return pos;
+      case State::kData:
+        pos += reader_.Consume(input.substr(pos));
+        if (!reader_.done()) return pos;
+        FinishBody();
+        break;
+      case State::kBdat: {
+        const size_t take =
+            static_cast<size_t>(std::min<uint64_t>(chunk_remaining_, input.size() - pos));
+        if (!chunk_discard_) reader_.Consume(input.substr(pos, take));
+        pos += take;
+        chunk_remaining_ -= take;
+        if (chunk_remaining_ != 0) return pos;
+        FinishChunk();
+        break;
+      }
+      case State::kCommand:
+      case State::kAuthResponse:
+        if (pos == input.size()) return pos;
+        if (!ReadLine(input, &pos)) return pos;
+        break;
+    }
+  }
+}
+
+size_t ServerSession::LineLimit() const {
+  if (state_ == State::kAuthResponse || options_.allow_auth) {
+    return std::max(options_.max_command_line, options_.max_auth_line);
+  }
+  return options_.max_command_line;
+}
+
+bool ServerSession::ReadLine(std::string_view input, size_t* pos) {
+  const std::string_view rest = input.substr(*pos);
+  const size_t newline = rest.find('\n');
+  if (skipping_long_line_) {
+    if (newline == std::string_view::npos) {
+      *pos = input.size();
+      return false;
+    }
+    *pos += newline + 1;
+    skipping_long_line_ = false;
+    if (state_ == State::kAuthResponse) {
+      state_ = State::kCommand;
+      auth_step_ = AuthStep::kNone;
+    }
+    BadCommand(500, "5.5.2", "Error: line too long");
+    return true;
+  }
+  if (newline == std::string_view::npos) {
+    if (rest.size() >= LineLimit()) {
+      skipping_long_line_ = true;
+      *pos = input.size();
+    }
+    return false;
+  }
+  *pos += newline + 1;
+  HandleLine(rest.substr(0, newline + 1));
+  return true;
+}
+
+void ServerSession::HandleLine(std::string_view line) {
+  const bool crlf = line.size() >= 2 && line[line.size() - 2] == '\r';
+  const std::string_view content = line.substr(0, line.size() - (crlf ? 2 : 1));
+  // Length first: a partial line past the limit is refused as too long
+  // before its end arrives, whatever else is wrong with it.
+  std::string_view error;
+  if (line.size() > LineLimit()) {
+    error = "Error: line too long";
+  } else if (!crlf && !options_.normalize_bare_lf) {
+    error = "Error: bare LF received; commands must end with CRLF";
+  } else if (content.find('\r') != std::string_view::npos) {
+    error = "Error: bare CR received";
+  } else if (content.find('\0') != std::string_view::npos) {
+    error = "Error: NUL octet received";
+  }
+  if (!error.empty()) {
+    if (state_ == State::kAuthResponse) {
+      state_ = State::kCommand;
+      auth_step_ = AuthStep::kNone;
+    }
+    BadCommand(500, "5.5.2", error);
+    return;
+  }
+  if (state_ == State::kAuthResponse) {
+    HandleAuthResponse(content);
+    return;
+  }
+  absl::StatusOr<Command> command = ParseCommand(content);
+  if (line.size() > options_.max_command_line && (!command.ok() || command->verb != Verb::kAuth)) {
+    BadCommand(500, "5.5.2", "Error: line too long");
+    return;
+  }
+  if (!command.ok()) {
+    const std::string_view verb = content.substr(0, content.find(' '));
+    std::string_view enhanced = "5.5.4";
+    if (IEquals(verb, "MAIL")) enhanced = "5.1.7";
+    if (IEquals(verb, "RCPT")) enhanced = "5.1.3";
+    const absl::string_view message = command.status().message();
+    BadCommand(501, enhanced, std::string_view(message.data(), message.size()));
+    return;
+  }
+  HandleCommand(*command);
+}
+
+void ServerSession::HandleCommand(const Command& command) {
+  switch (command.verb) {
+    case Verb::kUnknown:
+      BadCommand(500, "5.5.2", "Error: command not recognized");
+      return;
+    case Verb::kHelo:
+    case Verb::kEhlo:
+      HandleHelo(command);
+      return;
+    case Verb::kMail:
+      HandleMail(command);
+      return;
+    case Verb::kRcpt:
+      HandleRcpt(command);
+      return;
+    case Verb::kData:
+      HandleData();
+      return;
+    case Verb::kBdat:
+      HandleBdat(command);
+      return;
+    case Verb::kRset:
+      ResetTransaction();
+      Reply(250, "2.0.0", "Ok");
+      return;
+    case Verb::kNoop:
+      Reply(250, "2.0.0", "Ok");
+      return;
+    case Verb::kQuit:
+      Reply(221, "2.0.0", "Bye");
+      state_ = State::kClosed;
+      return;
+    case Verb::kVrfy:
+      Reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery");
+      return;
+    case Verb::kExpn:
+      Reply(502, "5.5.1", "Error: EXPN not implemented");
+      return;
+    case Verb::kHelp:
+      Reply(214, "2.0.0",
+            "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH");
+      return;
+    case Verb::kStartTls:
+      HandleStartTls();
+      return;
+    case Verb::kAuth:
+      HandleAuth(command);
+      return;
+  }
+}
+
+void ServerSession::HandleHelo(const Command& command) {
+  ResetTransaction();
+  helo_.clear();
+  esmtp_ = false;
+  const PolicyDecision decision = policy_->CheckHelo(*this, command.argument);
+  if (!decision.accept) {
+    Reply(decision.code, decision.enhanced, decision.text);
+    return;
+  }
+  helo_ = command.argument;
+  if (command.verb == Verb::kHelo) {
+    Reply(250, "", options_.hostname);
+    return;
+  }
+  esmtp_ = true;
+  std::string lines = options_.hostname;
+  absl::StrAppend(&lines, "\nPIPELINING");
+  if (options_.max_message_size != 0) {
+    absl::StrAppend(&lines, "\nSIZE ", options_.max_message_size);
+  } else {
+    absl::StrAppend(&lines, "\nSIZE");
+  }
+  if (options_.offer_starttls && !tls_active_) absl::StrAppend(&lines, "\nSTARTTLS");
+  if (options_.allow_auth && (tls_active_ || !options_.require_tls_for_auth)) {
+    absl::StrAppend(&lines, "\nAUTH PLAIN LOGIN");
+  }
+  absl::StrAppend(&lines, "\nENHANCEDSTATUSCODES\n8BITMIME\nDSN\nSMTPUTF8\nCHUNKING");
+  Reply(250, "", lines);
+}
+
+void ServerSession::HandleMail(const Command& command) {
+  if (helo_.empty()) return BadCommand(503, "5.5.1", "Error: send HELO/EHLO first");
+  if (in_transaction_) return BadCommand(503, "5.5.1", "Error: nested MAIL command");
+  if (options_.require_tls && !tls_active_) {
+    return Reply(530, "5.7.0", "Must issue a STARTTLS command first");
+  }
+  if (options_.require_auth && !authenticated()) {
+    return Reply(530, "5.7.0", "Authentication required");
+  }
+  Envelope envelope;
+  envelope.mail_from = command.path;
+  bool seen_size = false, seen_body = false, seen_ret = false, seen_envid = false,
+       seen_auth = false;
+  for (const EsmtpParam& param : command.params) {
+    if (!esmtp_) return BadCommand(555, "5.5.4", "Error: parameters need EHLO");
+    auto duplicate = [&](bool* seen) {
+      if (*seen) return true;
+      *seen = true;
+      return false;
+    };
+    const std::string& key = param.keyword;
+    if (key == "SIZE") {
+      if (duplicate(&seen_size) || !param.has_value ||
+          !ParseSize(param.value, &envelope.declared_size)) {
+        return BadCommand(501, "5.5.4", "Error: bad SIZE parameter");
+      }
+      if (options_.max_message_size != 0 && envelope.declared_size > options_.max_message_size) {
+        return Reply(552, "5.3.4", "Error: message size exceeds fixed maximum message size");
+      }
+    } else if (key == "BODY") {
+      if (duplicate(&seen_body) || !param.has_value) {
+        return BadCommand(501, "5.5.4", "Error: bad BODY parameter");
+      }
+      if (IEquals(param.value, "7BIT")) {
+        envelope.body = BodyType::k7Bit;
+      } else if (IEquals(param.value, "8BITMIME")) {
+        envelope.body = BodyType::k8BitMime;
+      } else {
+        return BadCommand(555, "5.5.4", "Error: unsupported BODY type");
+      }
+    } else if (key == "SMTPUTF8") {
+      if (envelope.smtputf8 || param.has_value) {
+        return BadCommand(501, "5.5.4", "Error: bad SMTPUTF8 parameter");
+      }
+      envelope.smtputf8 = true;
+    } else if (key == "RET") {
+      if (duplicate(&seen_ret) || !param.has_value) {
+        return BadCommand(501, "5.5.4", "Error: bad RET parameter");
+      }
+      if (IEquals(param.value, "FULL")) {
+        envelope.ret = DsnRet::kFull;
+      } else if (IEquals(param.value, "HDRS")) {
+        envelope.ret = DsnRet::kHeaders;
+      } else {
+        return BadCommand(501, "5.5.4", "Error: bad RET parameter");
+      }
+    } else if (key == "ENVID") {
+      absl::StatusOr<std::string> envid =
+          param.has_value ? DecodeXtext(param.value) : absl::InvalidArgumentError("");
+      if (duplicate(&seen_envid) || !envid.ok() || param.value.size() > kMaxEnvidOctets) {
+        return BadCommand(501, "5.5.4", "Error: bad ENVID parameter");
+      }
+      envelope.envid = *std::move(envid);
+    } else if (key == "AUTH") {
+      absl::StatusOr<std::string> auth =
+          param.has_value ? DecodeXtext(param.value) : absl::InvalidArgumentError("");
+      if (duplicate(&seen_auth) || !auth.ok()) {
+        return BadCommand(501, "5.5.4", "Error: bad AUTH parameter");
+      }
+      // RFC 4954 5: trust the claim only from an authenticated client.
+      envelope.auth = authenticated() ? *std::move(auth) : "<>";
+    } else {
+      return BadCommand(555, "5.5.4", absl::StrCat("Error: unsupported parameter ", key));
+    }
+  }
+  if (command.path.utf8 && !envelope.smtputf8) {
+    return Reply(553, "5.6.7", "Error: non-ASCII address needs SMTPUTF8");
+  }
+  envelope_ = std::move(envelope);
+  const PolicyDecision decision = policy_->CheckMailFrom(*this, envelope_);
+  if (!decision.accept) {
+    envelope_ = Envelope();
+    return Reply(decision.code, decision.enhanced, decision.text);
+  }
+  in_transaction_ = true;
+  Reply(250, "2.1.0", "Ok");
+}
+
+void ServerSession::HandleRcpt(const Command& command) {
+  if (!in_transaction_) return BadCommand(503, "5.5.1", "Error: need MAIL command");
+  if (bdat_started_) return BadCommand(503, "5.5.1", "Error: RCPT after BDAT");
+  if (envelope_.recipients.size() >= options_.max_recipients) {
+    return Reply(452, "4.5.3", "Error: too many recipients");
+  }
+  Recipient recipient;
+  recipient.address = command.path;
+  bool seen_orcpt = false;
+  for (const EsmtpParam& param : command.params) {
+    if (!esmtp_) return BadCommand(555, "5.5.4", "Error: parameters need EHLO");
+    if (param.keyword == "NOTIFY") {
+      if (recipient.notify != 0 || !param.has_value) {
+        return BadCommand(501, "5.5.4", "Error: bad NOTIFY parameter");
+      }
+      for (absl::string_view word : absl::StrSplit(Absl(param.value), ',')) {
+        uint8_t bit = 0;
+        if (absl::EqualsIgnoreCase(word, "NEVER")) bit = kNotifyNever;
+        if (absl::EqualsIgnoreCase(word, "SUCCESS")) bit = kNotifySuccess;
+        if (absl::EqualsIgnoreCase(word, "FAILURE")) bit = kNotifyFailure;
+        if (absl::EqualsIgnoreCase(word, "DELAY")) bit = kNotifyDelay;
+        if (bit == 0 || (recipient.notify & bit) != 0) {
+          return BadCommand(501, "5.5.4", "Error: bad NOTIFY parameter");
+        }
+        recipient.notify |= bit;
+      }
+      if ((recipient.notify & kNotifyNever) != 0 && recipient.notify != kNotifyNever) {
+        return BadCommand(501, "5.5.4", "Error: NOTIFY=NEVER must stand alone");
+      }
+    } else if (param.keyword == "ORCPT") {
+      const size_t semicolon = param.value.find(';');
+      if (seen_orcpt || !param.has_value || semicolon == std::string::npos || semicolon == 0 ||
+          semicolon + 1 == param.value.size() || param.value.size() > kMaxOrcptOctets) {
+        return BadCommand(501, "5.5.4", "Error: bad ORCPT parameter");
+      }
+      seen_orcpt = true;
+      recipient.orcpt_type = param.value.substr(0, semicolon);
+      const std::string_view value = std::string_view(param.value).substr(semicolon + 1);
+      if (IEquals(recipient.orcpt_type, "rfc822")) {
+        absl::StatusOr<std::string> decoded = DecodeXtext(value);
+        if (!decoded.ok()) return BadCommand(501, "5.5.4", "Error: bad ORCPT parameter");
+        recipient.orcpt = *std::move(decoded);
+      } else {
+        // utf-8-addr-xtext / unitext (RFC 6533) are kept as sent.
+        recipient.orcpt = std::string(value);
+      }
+    } else {
+      return BadCommand(555, "5.5.4", absl::StrCat("Error: unsupported parameter ", param.keyword));
+    }
+  }
+  if (command.path.utf8 && !envelope_.smtputf8) {
+    return Reply(553, "5.6.7", "Error: non-ASCII address needs SMTPUTF8");
+  }
+  const PolicyDecision decision = policy_->CheckRcptTo(*this, envelope_, recipient);
+  if (!decision.accept) return Reply(decision.code, decision.enhanced, decision.text);
+  envelope_.recipients.push_back(std::move(recipient));
+  Reply(250, "2.1.5", "Ok");
+}
+
+void ServerSession::HandleData() {
+  if (!in_transaction_) return BadCommand(503, "5.5.1", "Error: need MAIL command");
+  if (bdat_started_) return BadCommand(503, "5.5.1", "Error: DATA not allowed after BDAT");
+  if (envelope_.recipients.empty()) {
+    return Reply(554, "5.5.1", "Error: no valid recipients");
+  }
+  Reply(354, "", "End data with <CR><LF>.<CR><LF>");
+  StartBody(DataReader::Framing::kDotStuffed);
+  state_ = State::kData;
+}
+
+void ServerSession::HandleBdat(const Command& command) {
+  // RFC 3030 2: the chunk is read (and discarded) whatever the reply.
+  chunk_remaining_ = command.chunk_size;
+  chunk_last_ = command.last;
+  chunk_discard_ =
+      !esmtp_ || !in_transaction_ || envelope_.recipients.empty() || chunk_error_code_ != 0;
+  if (!chunk_discard_ && !bdat_started_) {
+    bdat_started_ = true;
+    StartBody(DataReader::Framing::kChunked);
+  }
+  state_ = State::kBdat;
+}
+
+void ServerSession::FinishChunk() {
+  state_ = State::kCommand;
+  // CHUNKING is an extension: not after HELO.
+  if (!esmtp_) return BadCommand(503, "5.5.1", "Error: send EHLO first");
+  if (!in_transaction_) return BadCommand(503, "5.5.1", "Error: need MAIL command");
+  if (envelope_.recipients.empty()) return Reply(554, "5.5.1", "Error: no valid recipients");
+  if (chunk_error_code_ == 0 && reader_.error() == DataReader::Error::kNone && chunk_last_) {
+    reader_.FinishChunks();
+  }
+  if (chunk_error_code_ == 0 && reader_.error() != DataReader::Error::kNone) {
+    const ErrorReply error = DataError(reader_.error(), options_);
+    chunk_error_code_ = error.code;
+    chunk_error_enhanced_ = std::string(error.enhanced);
+    chunk_error_text_ = error.text;
+  }
+  if (chunk_error_code_ != 0) {
+    // A failed chunk fails the transaction; the rest of the sequence is
+    // discarded with the same reply, and its LAST chunk ends it.
+    Reply(chunk_error_code_, chunk_error_enhanced_, chunk_error_text_);
+    if (chunk_last_) ResetTransaction();
+    return;
+  }
+  if (!chunk_last_) {
+    return Reply(250, "2.0.0", absl::StrCat(reader_.size(), " octets received"));
+  }
+  FinishBody();
+}
+
+void ServerSession::StartBody(DataReader::Framing framing) {
+  body_ = policy_->ReceivedHeader(*this, envelope_);
+  DataReader::Limits limits;
+  limits.max_line_length = options_.max_text_line;
+  limits.max_size = options_.max_message_size;
+  limits.normalize_bare_lf = options_.normalize_bare_lf;
+  reader_.Start(framing, limits, &body_);
+}
+
+void ServerSession::FinishBody() {
+  state_ = State::kCommand;
+  if (reader_.error() != DataReader::Error::kNone) {
+    const ErrorReply error = DataError(reader_.error(), options_);
+    Reply(error.code, error.enhanced, error.text);
+    ResetTransaction();
+    return;
+  }
+  message_.envelope = envelope_;
+  message_.body = std::move(body_);
+  body_.clear();
+  state_ = State::kAwaitMessage;
+}
+
+ReceivedMessage ServerSession::TakeMessage() { return std::move(message_); }
+
+ServerAction ServerSession::SupplyMessageResult(const MessageResult& result) {
+  if (state_ != State::kAwaitMessage) return action();
+  Reply(result.code, result.enhanced, result.text);
+  ResetTransaction();
+  message_ = ReceivedMessage();
+  state_ = State::kCommand;
+  return Resume();
+}
+
+void ServerSession::HandleStartTls() {
+  if (tls_active_) return BadCommand(503, "5.5.1", "Error: TLS already active");
+  if (!options_.offer_starttls) return BadCommand(502, "5.5.1", "Error: command not implemented");
+  Reply(220, "2.0.0", "Ready to start TLS");
+  state_ = State::kTlsPending;
+}
+
+ServerAction ServerSession::TlsStarted() {
+  if (state_ != State::kTlsPending) return action();
+  tls_active_ = true;
+  helo_.clear();
+  esmtp_ = false;
+  auth_user_.clear();
+  ResetTransaction();
+  pending_.clear();
+  skipping_long_line_ = false;
+  state_ = State::kCommand;
+  return action();
+}
+
+void ServerSession::HandleAuth(const Command& command) {
+  if (!options_.allow_auth) return BadCommand(503, "5.5.1", "Error: authentication not enabled");
+  if (!esmtp_) return BadCommand(503, "5.5.1", "Error: send EHLO first");
+  if (authenticated()) return BadCommand(503, "5.5.1", "Error: already authenticated");
+  if (in_transaction_) return BadCommand(503, "5.5.1", "Error: MAIL transaction in progress");
+  if (options_.require_tls_for_auth && !tls_active_) {
+    return Reply(538, "5.7.11", "Encryption required for requested authentication mechanism");
+  }
+  auth_request_ = AuthRequest();
+  auth_request_.mechanism = command.argument;
+  if (command.argument == "PLAIN") {
+    auth_step_ = AuthStep::kPlain;
+  } else if (command.argument == "LOGIN") {
+    auth_step_ = AuthStep::kLoginUser;
+  } else {
+    return BadCommand(504, "5.5.4", "Error: unsupported authentication mechanism");
+  }
+  if (command.has_initial_response) {
+    state_ = State::kAuthResponse;
+    // "=" is an empty initial response (RFC 4954 4).
+    HandleAuthResponse(command.initial_response == "=" ? std::string_view()
+                                                       : command.initial_response);
+    return;
+  }
+  state_ = State::kAuthResponse;
+  Reply(334, "", auth_step_ == AuthStep::kPlain ? "" : "VXNlcm5hbWU6");  // "Username:"
+}
+
+void ServerSession::HandleAuthResponse(std::string_view line) {
+  state_ = State::kCommand;
+  const AuthStep step = auth_step_;
+  auth_step_ = AuthStep::kNone;
+  if (line == "*") return BadCommand(501, "5.0.0", "Error: authentication cancelled");
+  std::string decoded;
+  if (!DecodeBase64(line, &decoded)) {
+    return BadCommand(501, "5.5.2", "Error: cannot decode response");
+  }
+  switch (step) {
+    case AuthStep::kPlain: {
+      // authzid NUL authcid NUL passwd (RFC 4616 2).
+      const size_t first = decoded.find('\0');
+      const size_t second =
+          first == std::string::npos ? std::string::npos : decoded.find('\0', first + 1);
+      if (second == std::string::npos || decoded.find('\0', second + 1) != std::string::npos ||
+          second == first + 1) {
+        return BadCommand(501, "5.5.2", "Error: malformed PLAIN response");
+      }
+      auth_request_.authzid = decoded.substr(0, first);
+      auth_request_.user = decoded.substr(first + 1, second - first - 1);
+      auth_request_.password = decoded.substr(second + 1);
+      state_ = State::kAwaitAuth;
+      return;
+    }
+    case AuthStep::kLoginUser:
+      if (decoded.empty() || decoded.find('\0') != std::string::npos) {
+        return BadCommand(501, "5.5.2", "Error: malformed LOGIN user name");
+      }
+      auth_request_.user = std::move(decoded);
+      auth_step_ = AuthStep::kLoginPassword;
+      state_ = State::kAuthResponse;
+      return Reply(334, "", "UGFzc3dvcmQ6");  // "Password:"
+    case AuthStep::kLoginPassword:
+      auth_request_.password = std::move(decoded);
+      state_ = State::kAwaitAuth;
+      return;
+    case AuthStep::kNone:
+      break;
+  }
+}
+
+ServerAction ServerSession::SupplyAuthResult(AuthResult result) {
+  if (state_ != State::kAwaitAuth) return action();
+  state_ = State::kCommand;
+  switch (result) {
+    case AuthResult::kAccepted:
+      auth_user_ = auth_request_.user;
+      Reply(235, "2.7.0", "Authentication successful");
+      break;
+    case AuthResult::kRejected:
+      BadCommand(535, "5.7.8", "Error: authentication failed");
+      break;
+    case AuthResult::kTemporaryFailure:
+      Reply(454, "4.7.0", "Temporary authentication failure");
+      break;
+  }
+  auth_request_.password.assign(auth_request_.password.size(), '\0');
+  auth_request_ = AuthRequest();
+  return Resume();
+}
+
+void ServerSession::ResetTransaction() {
+  in_transaction_ = false;
+  envelope_ = Envelope();
+  body_.clear();
+  bdat_started_ = false;
+  chunk_remaining_ = 0;
+  chunk_last_ = false;
+  chunk_discard_ = false;
+  chunk_error_code_ = 0;
+  chunk_error_enhanced_.clear();
+  chunk_error_text_.clear();
+}
+
+void ServerSession::Reply(int code, std::string_view enhanced, std::string_view text) {
+  AppendReply(&output_, code, enhanced, text);
+}
+
+void ServerSession::BadCommand(int code, std::string_view enhanced, std::string_view text) {
+  Reply(code, enhanced, text);
+  ++bad_commands_;
+  if (options_.max_bad_commands > 0 && bad_commands_ >= options_.max_bad_commands &&
+      state_ != State::kClosed) {
+    Reply(421, "4.7.0", absl::StrCat(options_.hostname, " Error: too many errors"));
+    state_ = State::kClosed;
+    pending_.clear();
+  }
+}
+
+}  // namespace sluice::smtp
