@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/ip_network.h"
 #include "common/status_macros.h"
 
 namespace sluice::common {
@@ -41,6 +42,35 @@ relay = "127.0.0.1:2525"
 submission = "127.0.0.1:2587"
 submissions = "127.0.0.1:2465"
 http = "127.0.0.1:8025"
+
+[smtp]
+# Greeting and Received header name; "" = this machine's host name.
+hostname = ""
+max_message_size = 52428800
+max_recipients = 1000
+max_line_length = 1000
+max_bad_commands = 20
+max_connections = 10000
+max_connections_per_ip = 200
+command_timeout = "5m"
+# Who may relay through the relay listener without AUTH.
+relay_networks = ["127.0.0.0/8", "::1/128"]
+# Local domains whose mail (bounces, feedback) is accepted from anyone.
+bounce_domains = []
+# Networks allowed to send bare LF line endings (normalised to CRLF).
+trusted_networks = []
+auth_on_loopback_without_tls = true
+max_auth_failures_per_minute = 10
+
+[tls]
+# PEM files; both empty: a self-signed certificate in <data_dir>/tls.
+certificate = ""
+private_key = ""
+
+# SMTP AUTH users, one [[users]] table each:
+#   [[users]]
+#   name = "app"
+#   password_hash = "$pbkdf2-sha256$..."   (sluice-passwd prints one)
 )toml";
 
 // One error found while binding, kept with its position so all of them can
@@ -114,19 +144,84 @@ class TableBinder {
       : table_(table), path_(std::move(path)), errors_(errors) {}
 
   void Int(absl::string_view key, int64_t min, int64_t max, int* out) {
+    Integer(key, min, max, out);
+  }
+  void Int64(absl::string_view key, int64_t min, int64_t max, int64_t* out) {
+    Integer(key, min, max, out);
+  }
+
+  void Bool(absl::string_view key, bool* out) {
     const toml::node* node = Declare(key);
     if (node == nullptr) return;
-    const toml::value<int64_t>* value = node->as_integer();
+    const toml::value<bool>* value = node->as_boolean();
     if (value == nullptr) {
-      TypeError(*node, key, "an integer");
+      TypeError(*node, key, "true or false");
       return;
     }
-    if (value->get() < min || value->get() > max) {
-      errors_->Add(node->source().begin,
-                   absl::StrCat("key '", KeyPath(key), "' must be between ", min, " and ", max));
+    *out = value->get();
+  }
+
+  // A duration written like "30s", "5m" or "1h30m"; must be positive.
+  void Duration(absl::string_view key, absl::Duration* out) {
+    ParsedString(key, [&](absl::string_view text) -> absl::Status {
+      absl::Duration duration;
+      if (!absl::ParseDuration(text, &duration) || duration <= absl::ZeroDuration()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("'", text, "' is not a positive duration like \"30s\" or \"5m\""));
+      }
+      *out = duration;
+      return absl::OkStatus();
+    });
+  }
+
+  // An array of strings, each checked by `check` (may be null).
+  void StringList(absl::string_view key, std::vector<std::string>* out,
+                  absl::Status (*check)(absl::string_view) = nullptr) {
+    const toml::node* node = Declare(key);
+    if (node == nullptr) return;
+    const toml::array* array = node->as_array();
+    if (array == nullptr) {
+      TypeError(*node, key, "an array of strings");
       return;
     }
-    *out = static_cast<int>(value->get());
+    std::vector<std::string> values;
+    for (size_t i = 0; i < array->size(); ++i) {
+      const toml::node& element = *array->get(i);
+      const toml::value<std::string>* value = element.as_string();
+      const std::string where = absl::StrCat(KeyPath(key), "[", i, "]");
+      if (value == nullptr) {
+        errors_->Add(
+            element.source().begin,
+            absl::StrCat("key '", where, "' must be a string, got ", TypeName(element.type())));
+        continue;
+      }
+      if (check != nullptr) {
+        if (absl::Status status = check(value->get()); !status.ok()) {
+          errors_->Add(element.source().begin,
+                       absl::StrCat("key '", where, "': ", status.message()));
+          continue;
+        }
+      }
+      values.push_back(value->get());
+    }
+    *out = std::move(values);
+  }
+
+  // An array of tables ([[key]]): `bind` declares the keys of each.
+  void TableArray(absl::string_view key, absl::FunctionRef<void(TableBinder&, size_t)> bind) {
+    const toml::node* node = Declare(key);
+    if (node == nullptr) return;
+    const toml::array* array = node->as_array();
+    if (array == nullptr || !array->is_array_of_tables()) {
+      TypeError(*node, key, "an array of tables ([[" + std::string(key) + "]])");
+      return;
+    }
+    for (size_t i = 0; i < array->size(); ++i) {
+      TableBinder child(*array->get(i)->as_table(), absl::StrCat(KeyPath(key), "[", i, "]"),
+                        errors_);
+      bind(child, i);
+      child.Finish();
+    }
   }
 
   void String(absl::string_view key, std::string* out) {
@@ -164,6 +259,10 @@ class TableBinder {
     child.Finish();
   }
 
+  bool Has(absl::string_view key) const {
+    return table_.contains(std::string_view(key.data(), key.size()));
+  }
+
   // Reports every key of the table that no call above declared.
   void Finish() {
     for (const auto& [key, node] : table_) {
@@ -178,6 +277,24 @@ class TableBinder {
   const toml::node* Declare(absl::string_view key) {
     declared_.insert(std::string(key));
     return table_.get(std::string_view(key.data(), key.size()));
+  }
+
+  // An integer in [min, max], stored as T (whose range holds [min, max]).
+  template <typename T>
+  void Integer(absl::string_view key, int64_t min, int64_t max, T* out) {
+    const toml::node* node = Declare(key);
+    if (node == nullptr) return;
+    const toml::value<int64_t>* value = node->as_integer();
+    if (value == nullptr) {
+      TypeError(*node, key, "an integer");
+      return;
+    }
+    if (value->get() < min || value->get() > max) {
+      errors_->Add(node->source().begin,
+                   absl::StrCat("key '", KeyPath(key), "' must be between ", min, " and ", max));
+      return;
+    }
+    *out = static_cast<T>(value->get());
   }
 
   void ParsedString(absl::string_view key, absl::FunctionRef<absl::Status(absl::string_view)> set) {
@@ -210,6 +327,16 @@ class TableBinder {
   absl::flat_hash_set<std::string> declared_;
 };
 
+absl::Status CheckNetwork(absl::string_view text) { return IpNetwork::Parse(text).status(); }
+
+absl::Status CheckDomain(absl::string_view text) {
+  if (text.empty() || text.front() == '.' || text.back() == '.' ||
+      text.find_first_of(" @[]") != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a domain name"));
+  }
+  return absl::OkStatus();
+}
+
 // The whole schema: every section and key sluice understands.
 void BindConfig(TableBinder& root, Config* config) {
   root.Table("server", [&](TableBinder& server) {
@@ -223,6 +350,32 @@ void BindConfig(TableBinder& root, Config* config) {
     listen.Parsed("submission", &config->listen.submission, &ParseListenAddress);
     listen.Parsed("submissions", &config->listen.submissions, &ParseListenAddress);
     listen.Parsed("http", &config->listen.http, &ParseListenAddress);
+  });
+  root.Table("smtp", [&](TableBinder& smtp) {
+    SmtpConfig& c = config->smtp;
+    smtp.String("hostname", &c.hostname);
+    smtp.Int64("max_message_size", 1024, int64_t{1} << 40, &c.max_message_size);
+    smtp.Int("max_recipients", 1, 1'000'000, &c.max_recipients);
+    smtp.Int("max_line_length", 512, 1 << 20, &c.max_line_length);
+    smtp.Int("max_bad_commands", 0, 1'000'000, &c.max_bad_commands);
+    smtp.Int("max_connections", 1, 10'000'000, &c.max_connections);
+    smtp.Int("max_connections_per_ip", 1, 10'000'000, &c.max_connections_per_ip);
+    smtp.Duration("command_timeout", &c.command_timeout);
+    smtp.StringList("relay_networks", &c.relay_networks, &CheckNetwork);
+    smtp.StringList("bounce_domains", &c.bounce_domains, &CheckDomain);
+    smtp.StringList("trusted_networks", &c.trusted_networks, &CheckNetwork);
+    smtp.Bool("auth_on_loopback_without_tls", &c.auth_on_loopback_without_tls);
+    smtp.Int("max_auth_failures_per_minute", 1, 1'000'000, &c.max_auth_failures_per_minute);
+  });
+  root.Table("tls", [&](TableBinder& tls) {
+    tls.String("certificate", &config->tls.certificate);
+    tls.String("private_key", &config->tls.private_key);
+  });
+  if (root.Has("users")) config->users.clear();  // the file's list replaces the default one
+  root.TableArray("users", [&](TableBinder& user, size_t) {
+    UserConfig& u = config->users.emplace_back();
+    user.String("name", &u.name);
+    user.String("password_hash", &u.password_hash);
   });
   root.Finish();
 }

@@ -16,9 +16,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/logging.h"
 
 namespace sluice::common {
@@ -56,10 +58,54 @@ struct ListenConfig {
   ListenAddress http;         // HTTP injection API and metrics
 };
 
+// The SMTP listeners (relay, submission, submissions).
+struct SmtpConfig {
+  std::string hostname;          // in greetings and Received headers; "" = the system's host name
+  int64_t max_message_size = 0;  // octets; SIZE is advertised with it
+  int max_recipients = 0;        // per transaction; more get 452 4.5.3
+  int max_line_length = 0;       // octets with CRLF, commands and text lines
+  int max_bad_commands = 0;      // then 421 and close; 0 = no limit
+  int max_connections = 0;       // per listener, all shards together
+  int max_connections_per_ip = 0;
+  // RFC 5321 4.5.3.2.7: how long the server waits for the client's next
+  // command or data block.
+  absl::Duration command_timeout;
+  // Clients in these networks may relay through the relay listener without
+  // AUTH (CIDR, e.g. "10.0.0.0/8").
+  std::vector<std::string> relay_networks;
+  // Mail to these domains is accepted on the relay listener from anyone and
+  // spooled to the "bounces" queue (asynchronous bounces and feedback).
+  std::vector<std::string> bounce_domains;
+  // Clients in these networks may send bare LF line endings, which are
+  // normalised; everyone else gets them refused (SMTP smuggling).
+  std::vector<std::string> trusted_networks;
+  // AUTH over plaintext from a loopback client (everyone else needs TLS).
+  bool auth_on_loopback_without_tls = false;
+  // Failed AUTH attempts per client IP per minute before 454 4.7.0.
+  int max_auth_failures_per_minute = 0;
+};
+
+// Certificates for the TLS listeners; both empty means a self-signed
+// certificate generated into <data_dir>/tls on first start.
+struct TlsConfig {
+  std::string certificate;  // PEM chain, leaf first
+  std::string private_key;  // PEM, RSA or ECDSA
+};
+
+// A user that may AUTH on the SMTP listeners. The password is only ever
+// stored as a hash (sluice-passwd prints one).
+struct UserConfig {
+  std::string name;
+  std::string password_hash;
+};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
   ListenConfig listen;
+  SmtpConfig smtp;
+  TlsConfig tls;
+  std::vector<UserConfig> users;
 };
 
 // The built-in defaults, as TOML.

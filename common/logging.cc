@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -12,7 +13,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "common/mpmc_queue.h"
 #include "common/thread_shard.h"
 
@@ -126,14 +126,14 @@ class Logger {
 
   void SetSink(absl::AnyInvocable<void(absl::string_view)> sink) {
     {
-      absl::MutexLock lock(&sink_mu_);
+      std::lock_guard<std::mutex> lock(sink_mu_);
       std::swap(sink_, sink);
     }
     // The old sink (and whatever it captured) dies outside the lock.
   }
 
   void Start(size_t capacity) {
-    absl::MutexLock lock(&lifecycle_mu_);
+    std::lock_guard<std::mutex> lock(lifecycle_mu_);
     if (thread_.joinable()) return;
     queues_.push_back(std::make_unique<LineQueue>(capacity));
     LineQueue* queue = queues_.back().get();
@@ -144,7 +144,7 @@ class Logger {
   }
 
   void Stop() {
-    absl::MutexLock lock(&lifecycle_mu_);
+    std::lock_guard<std::mutex> lock(lifecycle_mu_);
     if (!thread_.joinable()) return;
     // New lines go the synchronous way from here on.
     LineQueue* queue = queue_.exchange(nullptr, std::memory_order_acq_rel);
@@ -178,7 +178,7 @@ class Logger {
       absl::StrAppend(&report, " dropped=", dropped);
       batch->push_back(std::move(report));
     }
-    absl::MutexLock lock(&sink_mu_);
+    std::lock_guard<std::mutex> lock(sink_mu_);
     if (sink_ != nullptr) {
       for (const std::string& line : *batch) sink_(line);
     } else {
@@ -229,13 +229,15 @@ class Logger {
   // queue_, which every producer reads.
   alignas(64) std::atomic<uint32_t> sleeping_{0};
 
-  alignas(64) absl::Mutex sink_mu_;
-  absl::AnyInvocable<void(absl::string_view)> sink_ ABSL_GUARDED_BY(sink_mu_);
-  std::string write_buffer_ ABSL_GUARDED_BY(sink_mu_);
+  // std::mutex rather than absl::Mutex: Debian's abseil is not instrumented,
+  // so ThreadSanitizer would not see absl::Mutex order these writes.
+  alignas(64) std::mutex sink_mu_;
+  absl::AnyInvocable<void(absl::string_view)> sink_;
+  std::string write_buffer_;
 
-  absl::Mutex lifecycle_mu_;
-  std::thread thread_ ABSL_GUARDED_BY(lifecycle_mu_);
-  std::vector<std::unique_ptr<LineQueue>> queues_ ABSL_GUARDED_BY(lifecycle_mu_);
+  std::mutex lifecycle_mu_;
+  std::thread thread_;
+  std::vector<std::unique_ptr<LineQueue>> queues_;
 };
 
 Logger& GetLogger() {

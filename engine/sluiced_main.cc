@@ -7,6 +7,7 @@
 // configuration or in opening a listener are reported on stderr and exit 1.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -21,15 +22,20 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "api/connection_limiter.h"
 #include "api/health_server.h"
+#include "api/smtp_server.h"
 #include "common/config.h"
+#include "common/ip_network.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "engine/shard_group.h"
 #include "engine/sharded.h"
 #include "engine/socket_address.h"
 #include "engine/tcp_listener.h"
+#include "queue/rocksdb_spool.h"
 
 ABSL_FLAG(std::string, config, "",
           "TOML configuration file, layered over the embedded defaults "
@@ -74,6 +80,53 @@ void ApplyReload(const Config& old_config, const Config& new_config) {
   }
 }
 
+std::string HostName(const Config& config) {
+  if (!config.smtp.hostname.empty()) return config.smtp.hostname;
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+// The settings every SMTP listener shares, from the configuration.
+absl::StatusOr<api::SmtpServerOptions> SmtpOptions(const Config& config, queue::Spool* spool) {
+  api::SmtpServerOptions options;
+  options.session.hostname = HostName(config);
+  options.session.max_message_size = static_cast<uint64_t>(config.smtp.max_message_size);
+  options.session.max_recipients = static_cast<size_t>(config.smtp.max_recipients);
+  options.session.max_command_line = static_cast<size_t>(config.smtp.max_line_length);
+  options.session.max_text_line = static_cast<size_t>(config.smtp.max_line_length);
+  options.session.max_bad_commands = config.smtp.max_bad_commands;
+  options.command_timeout = config.smtp.command_timeout;
+  SLUICE_ASSIGN_OR_RETURN(options.relay_networks,
+                          common::IpNetwork::ParseList(config.smtp.relay_networks));
+  SLUICE_ASSIGN_OR_RETURN(options.trusted_networks,
+                          common::IpNetwork::ParseList(config.smtp.trusted_networks));
+  for (const std::string& domain : config.smtp.bounce_domains) {
+    options.bounce_domains.insert(absl::AsciiStrToLower(domain));
+  }
+  options.auth_on_loopback_without_tls = config.smtp.auth_on_loopback_without_tls;
+  options.spool = spool;
+  return options;
+}
+
+// Opens `listen` on every shard and starts one T per shard with `create`;
+// returns the bound address (which differs from the configured one for
+// port 0).
+template <typename T, typename Create>
+absl::StatusOr<engine::SocketAddress> StartListener(engine::ShardGroup& group,
+                                                    engine::Sharded<T>& servers,
+                                                    const common::ListenAddress& listen,
+                                                    Create create) {
+  SLUICE_ASSIGN_OR_RETURN(engine::SocketAddress address, ToSocketAddress(listen));
+  SLUICE_ASSIGN_OR_RETURN(std::vector<int> fds,
+                          engine::TcpListener::OpenReusePort(address, group.size()));
+  SLUICE_ASSIGN_OR_RETURN(engine::SocketAddress bound, engine::SocketAddress::LocalOf(fds[0]));
+  SLUICE_RETURN_IF_ERROR(servers.Start([fds, create](int shard, engine::Reactor& reactor) mutable {
+    return create(shard, reactor, fds[shard]);
+  }));
+  return bound;
+}
+
 int Run() {
   absl::StatusOr<Config> loaded = LoadConfiguration();
   if (!loaded.ok()) {
@@ -104,20 +157,49 @@ int Run() {
     return 1;
   }
 
+  // The spool: completions go back to the shard that asked.
+  queue::RocksDbSpoolOptions spool_options;
+  spool_options.path = (std::filesystem::path(config.server.data_dir) / "spool").string();
+  spool_options.post = [group = group->get()](int shard, absl::AnyInvocable<void()> task) {
+    group->Post(shard, std::move(task));
+  };
+  absl::StatusOr<std::unique_ptr<queue::RocksDbSpool>> spool =
+      queue::RocksDbSpool::Open(std::move(spool_options));
+  if (!spool.ok()) {
+    SLUICE_LOG(kError, "cannot open the spool").Field("error", spool.status());
+    (*group)->Stop();
+    common::StopAsyncLogging();
+    return 1;
+  }
+
   engine::Sharded<api::HealthServer> http(**group);
+  engine::Sharded<api::SmtpServer> relay(**group);
+  std::unique_ptr<api::ConnectionLimiter> relay_limiter;
   engine::SocketAddress http_address;
+  engine::SocketAddress relay_address;
   absl::Status started = [&]() -> absl::Status {
-    SLUICE_ASSIGN_OR_RETURN(engine::SocketAddress address, ToSocketAddress(config.listen.http));
-    SLUICE_ASSIGN_OR_RETURN(std::vector<int> fds,
-                            engine::TcpListener::OpenReusePort(address, (*group)->size()));
-    // The bound address, which differs from the configured one for port 0.
-    SLUICE_ASSIGN_OR_RETURN(http_address, engine::SocketAddress::LocalOf(fds[0]));
-    return http.Start([fds](int shard, engine::Reactor& reactor) {
-      return api::HealthServer::Create(reactor, fds[shard], api::HealthServer::Options{});
-    });
+    SLUICE_ASSIGN_OR_RETURN(
+        http_address,
+        StartListener(**group, http, config.listen.http, [](int, engine::Reactor& reactor, int fd) {
+          return api::HealthServer::Create(reactor, fd, api::HealthServer::Options{});
+        }));
+    SLUICE_ASSIGN_OR_RETURN(api::SmtpServerOptions smtp, SmtpOptions(config, spool->get()));
+    relay_limiter = std::make_unique<api::ConnectionLimiter>(config.smtp.max_connections,
+                                                             config.smtp.max_connections_per_ip);
+    smtp.kind = api::SmtpListenerKind::kRelay;
+    smtp.limiter = relay_limiter.get();
+    SLUICE_ASSIGN_OR_RETURN(
+        relay_address, StartListener(**group, relay, config.listen.relay,
+                                     [smtp](int shard, engine::Reactor& reactor, int fd) {
+                                       return api::SmtpServer::Create(reactor, fd, shard, smtp);
+                                     }));
+    return absl::OkStatus();
   }();
   if (!started.ok()) {
-    SLUICE_LOG(kError, "cannot open the HTTP listener").Field("error", started);
+    SLUICE_LOG(kError, "cannot open the listeners").Field("error", started);
+    relay.Stop();
+    http.Stop();
+    spool->reset();
     (*group)->Stop();
     common::StopAsyncLogging();
     return 1;
@@ -125,6 +207,7 @@ int Run() {
   SLUICE_LOG(kInfo, "sluiced started")
       .Field("shards", (*group)->size())
       .Field("http", http_address.ToString())
+      .Field("relay", relay_address.ToString())
       .Field("data_dir", config.server.data_dir);
 
   sigset_t signals;
@@ -153,7 +236,11 @@ int Run() {
     SLUICE_LOG(kInfo, "configuration reloaded");
   }
 
+  // Listeners first (clients waiting for the spool get their answers),
+  // then the spool (commits what is queued), then the shards.
+  relay.Stop();
   http.Stop();
+  spool->reset();
   (*group)->Stop();
   SLUICE_LOG(kInfo, "sluiced stopped");
   common::StopAsyncLogging();

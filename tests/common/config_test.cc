@@ -134,6 +134,52 @@ TEST(ConfigTest, LoadConfigFileNamesPathAndErrnoWhenMissing) {
             "cannot read config file '/nonexistent/sluice.toml': No such file or directory");
 }
 
+TEST(ConfigTest, SmtpDefaultsAllowLoopbackRelayOnly) {
+  const absl::StatusOr<Config> config = LoadConfig("", "sluice.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->smtp.relay_networks, (std::vector<std::string>{"127.0.0.0/8", "::1/128"}));
+  EXPECT_EQ(config->smtp.command_timeout, absl::Minutes(5));
+  EXPECT_EQ(config->smtp.max_recipients, 1000);
+  EXPECT_TRUE(config->users.empty());
+}
+
+TEST(ConfigTest, ReadsSmtpListsDurationsAndUsers) {
+  const absl::StatusOr<Config> config = LoadConfig(R"(
+[smtp]
+relay_networks = ["10.0.0.0/8"]
+bounce_domains = ["bounces.example.org"]
+command_timeout = "90s"
+auth_on_loopback_without_tls = false
+
+[[users]]
+name = "app"
+password_hash = "$pbkdf2-sha256$i=1000$c2FsdA$aGFzaA"
+
+[[users]]
+name = "other"
+password_hash = "$scrypt$ln=4,r=8,p=1$c2FsdA$aGFzaA"
+)",
+                                                   "sluice.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->smtp.relay_networks, (std::vector<std::string>{"10.0.0.0/8"}));
+  EXPECT_EQ(config->smtp.bounce_domains, (std::vector<std::string>{"bounces.example.org"}));
+  EXPECT_EQ(config->smtp.command_timeout, absl::Seconds(90));
+  EXPECT_FALSE(config->smtp.auth_on_loopback_without_tls);
+  ASSERT_EQ(config->users.size(), 2u);
+  EXPECT_EQ(config->users[1].name, "other");
+}
+
+TEST(ConfigTest, RefusesBadNetworkDurationAndUserKeyWithTheirPlace) {
+  EXPECT_EQ(LoadError("[smtp]\nrelay_networks = [\"10.0.0.0/8\", \"10.1.0.0/8\"]\n"),
+            "sluice.toml:2:33: key 'smtp.relay_networks[1]': '10.1.0.0/8' has host bits set; "
+            "write the network address");
+  EXPECT_EQ(LoadError("[smtp]\ncommand_timeout = \"soon\"\n"),
+            "sluice.toml:2:19: key 'smtp.command_timeout': 'soon' is not a positive duration "
+            "like \"30s\" or \"5m\"");
+  EXPECT_EQ(LoadError("[[users]]\nname = \"a\"\npassword = \"x\"\n"),
+            "sluice.toml:3:1: unknown key 'users[0].password'");
+}
+
 TEST(ListenAddressTest, ParsesIPv4AndBracketedIPv6) {
   EXPECT_EQ(ParseListenAddress("10.0.0.1:25").value(), (ListenAddress{"10.0.0.1", 25}));
   EXPECT_EQ(ParseListenAddress("[::1]:25").value(), (ListenAddress{"::1", 25}));

@@ -1,0 +1,334 @@
+#include "api/smtp_server.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "api/smtp_ingest.h"
+#include "common/logging.h"
+
+namespace sluice::api {
+namespace {
+
+bool IsLoopback(const sockaddr* address) {
+  if (address->sa_family == AF_INET) {
+    return (ntohl(reinterpret_cast<const sockaddr_in*>(address)->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (address->sa_family == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(&a) || (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127);
+  }
+  return false;
+}
+
+}  // namespace
+
+struct SmtpServer::Client {
+  uint64_t id = 0;
+  engine::TcpConnection* conn = nullptr;
+  std::unique_ptr<Policy> policy;
+  std::unique_ptr<smtp::ServerSession> session;
+  engine::TimerId timer;
+  // Waiting for the spool or the authenticator: not reading, not timing out.
+  bool busy = false;
+  bool peer_closed = false;
+  // The queue id of the transaction in progress, chosen when its body
+  // starts so the Received header can name it.
+  common::MessageId body_id;
+};
+
+// Relay control and the Received header, for one connection.
+class SmtpServer::Policy final : public smtp::ServerPolicy {
+ public:
+  Policy(SmtpServer& server, Client& client) : server_(server), client_(client) {}
+
+  smtp::PolicyDecision CheckRcptTo(const smtp::ServerSession& session,
+                                   const smtp::Envelope& /*envelope*/,
+                                   const smtp::Recipient& recipient) override {
+    if (server_.options_.kind != SmtpListenerKind::kRelay || session.authenticated() ||
+        common::AnyContains(server_.options_.relay_networks, client_.conn->peer().sockaddr_ptr())) {
+      return smtp::PolicyDecision::Accept();
+    }
+    if (server_.options_.bounce_domains.contains(absl::AsciiStrToLower(recipient.address.domain))) {
+      return smtp::PolicyDecision::Accept();
+    }
+    return smtp::PolicyDecision::Reject(550, "5.7.1", "Relaying denied");
+  }
+
+  std::string ReceivedHeader(const smtp::ServerSession& session,
+                             const smtp::Envelope& envelope) override {
+    client_.body_id = server_.ids_.Next();
+    ReceivedInfo info;
+    info.helo = session.helo_name();
+    info.client_ip = client_.conn->peer().HostString();
+    info.by = server_.options_.session.hostname;
+    info.protocol = std::string(session.protocol());
+    info.id = client_.body_id.ToString();
+    if (envelope.recipients.size() == 1) {
+      info.for_recipient = envelope.recipients[0].address.ToString();
+    }
+    info.time = server_.options_.clock->Now();
+    return FormatReceived(info);
+  }
+
+ private:
+  SmtpServer& server_;
+  Client& client_;
+};
+
+absl::StatusOr<std::unique_ptr<SmtpServer>> SmtpServer::Create(engine::Reactor& reactor,
+                                                               int listen_fd, int shard,
+                                                               SmtpServerOptions options) {
+  if (options.spool == nullptr || options.limiter == nullptr) {
+    return absl::InvalidArgumentError("an SMTP listener needs a spool and a connection limiter");
+  }
+  std::unique_ptr<SmtpServer> server(new SmtpServer(reactor, shard, std::move(options)));
+  SmtpServer* self = server.get();
+  self->listener_ = engine::TcpListener::Start(
+      reactor, listen_fd, [self](engine::TcpConnection* conn) { self->Accept(conn); });
+  return server;
+}
+
+SmtpServer::SmtpServer(engine::Reactor& reactor, int shard, SmtpServerOptions options)
+    : reactor_(reactor),
+      shard_(shard),
+      options_(std::move(options)),
+      ids_(options_.clock, shard, common::MessageIdGenerator::ProcessNode()) {
+  smtp::ServerOptions& session = options_.session;
+  session.allow_auth = options_.authenticator != nullptr;
+  session.require_auth = options_.kind != SmtpListenerKind::kRelay;
+  session.implicit_tls = options_.kind == SmtpListenerKind::kSubmissions;
+}
+
+SmtpServer::~SmtpServer() {
+  for (auto& [id, client] : clients_) reactor_.CancelTimer(client->timer);
+}
+
+void SmtpServer::Accept(engine::TcpConnection* conn) {
+  const sockaddr* peer = conn->peer().sockaddr_ptr();
+  if (stopping_) {
+    conn->Close();
+    return;
+  }
+  const ConnectionLimiter::Verdict verdict = options_.limiter->TryAcquire(peer);
+  if (verdict != ConnectionLimiter::Verdict::kAccepted) {
+    // Not ours to track: OnData and OnClosed ignore connections they do
+    // not know.
+    conn->Start(this);
+    conn->Send(absl::StrCat("421 4.7.0 ", options_.session.hostname,
+                            verdict == ConnectionLimiter::Verdict::kTooManyTotal
+                                ? " Too many connections, try again later\r\n"
+                                : " Too many connections from your address\r\n"));
+    conn->CloseAfterFlush();
+    SLUICE_LOG(kWarning, "smtp connection refused")
+        .Field("client", conn->peer().HostString())
+        .Field("reason", verdict == ConnectionLimiter::Verdict::kTooManyTotal ? "total" : "per ip");
+    return;
+  }
+  auto client = std::make_unique<Client>();
+  client->id = next_client_id_++;
+  client->conn = conn;
+  client->policy = std::make_unique<Policy>(*this, *client);
+  smtp::ServerOptions session_options = options_.session;
+  session_options.normalize_bare_lf = common::AnyContains(options_.trusted_networks, peer);
+  session_options.require_tls_for_auth =
+      !(options_.auth_on_loopback_without_tls && IsLoopback(peer));
+  client->session = std::make_unique<smtp::ServerSession>(session_options, client->policy.get());
+  Client& c = *client;
+  client_ids_.emplace(conn, c.id);
+  clients_.emplace(c.id, std::move(client));
+  conn->Start(this);
+  c.session->Start();
+  Drive(c, smtp::ServerAction::kReadMore);
+}
+
+void SmtpServer::OnData(engine::TcpConnection& conn, absl::string_view data) {
+  auto it = client_ids_.find(&conn);
+  if (it == client_ids_.end()) return;
+  Client& c = *clients_.at(it->second);
+  const smtp::ServerAction action = c.session->Feed(std::string_view(data.data(), data.size()));
+  // While busy the session only keeps what arrives; the answer drives it on.
+  if (!c.busy) Drive(c, action);
+}
+
+void SmtpServer::OnPeerClosed(engine::TcpConnection& conn) {
+  auto it = client_ids_.find(&conn);
+  if (it == client_ids_.end()) {
+    conn.CloseAfterFlush();
+    return;
+  }
+  Client& c = *clients_.at(it->second);
+  c.peer_closed = true;
+  // A message being spooled still gets its answer written before we close.
+  if (!c.busy) conn.CloseAfterFlush();
+}
+
+void SmtpServer::OnClosed(engine::TcpConnection& conn, const absl::Status& /*reason*/) {
+  auto it = client_ids_.find(&conn);
+  if (it == client_ids_.end()) return;
+  auto client = clients_.find(it->second);
+  reactor_.CancelTimer(client->second->timer);
+  options_.limiter->Release(conn.peer().sockaddr_ptr());
+  clients_.erase(client);
+  client_ids_.erase(it);
+  MaybeFinishStop();
+}
+
+void SmtpServer::Flush(Client& c) {
+  if (!c.session->output().empty()) c.conn->Send(c.session->TakeOutput());
+}
+
+void SmtpServer::Drive(Client& c, smtp::ServerAction action) {
+  switch (action) {
+    case smtp::ServerAction::kReadMore:
+      Flush(c);
+      if (c.peer_closed) {
+        c.conn->CloseAfterFlush();
+      } else if (stopping_) {
+        Drive(c, c.session->Shutdown("Service shutting down"));
+      } else {
+        ArmTimer(c);
+      }
+      return;
+    case smtp::ServerAction::kMessage:
+      Flush(c);
+      SpoolMessage(c);
+      return;
+    case smtp::ServerAction::kAuthenticate:
+      Flush(c);
+      Authenticate(c);
+      return;
+    case smtp::ServerAction::kStartTls:
+      // STARTTLS is not offered without a TLS context, so a session never
+      // asks for it; close rather than talk plaintext after a 220.
+      Flush(c);
+      c.conn->CloseAfterFlush();
+      return;
+    case smtp::ServerAction::kClose:
+      Flush(c);
+      reactor_.CancelTimer(c.timer);
+      c.conn->CloseAfterFlush();
+      return;
+  }
+}
+
+void SmtpServer::ArmTimer(Client& c) {
+  reactor_.CancelTimer(c.timer);
+  const uint64_t id = c.id;
+  c.timer = reactor_.RunAfter(options_.command_timeout, [this, id] {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) return;
+    Client& c = *it->second;
+    c.timer = engine::TimerId{};
+    Drive(c, c.session->Shutdown("Timeout exceeded"));
+  });
+}
+
+void SmtpServer::SpoolMessage(Client& c) {
+  c.busy = true;
+  reactor_.CancelTimer(c.timer);
+  c.conn->PauseReading();
+  smtp::ReceivedMessage received = c.session->TakeMessage();
+  const absl::Time now = options_.clock->Now();
+  const std::string queue_id = c.body_id.ToString();
+  std::string body = std::move(received.body);
+  IngestContext context;
+  context.bounce_domains = &options_.bounce_domains;
+  if (options_.kind != SmtpListenerKind::kRelay) {
+    body = AddMissingSubmissionHeaders(std::move(body), options_.session.hostname, queue_id, now);
+    context.tenant = c.session->auth_user();
+  }
+  const size_t size = body.size();
+  const size_t recipients = received.envelope.recipients.size();
+  queue::NewMessage message =
+      BuildSpoolMessage(received.envelope, std::move(body), c.body_id, ids_, now, context);
+  const uint64_t id = c.id;
+  const std::string client_ip = c.conn->peer().HostString();
+  ++pending_answers_;
+  options_.spool->Enqueue(std::move(message),
+                          [this, id, queue_id, size, recipients, client_ip](absl::Status status) {
+                            --pending_answers_;
+                            auto it = clients_.find(id);
+                            if (status.ok()) {
+                              SLUICE_LOG(kInfo, "message accepted")
+                                  .Field("id", queue_id)
+                                  .Field("client", client_ip)
+                                  .Field("recipients", static_cast<int64_t>(recipients))
+                                  .Field("size", static_cast<int64_t>(size));
+                            } else {
+                              SLUICE_LOG(kWarning, "message not spooled")
+                                  .Field("id", queue_id)
+                                  .Field("client", client_ip)
+                                  .Field("error", status);
+                            }
+                            if (it == clients_.end()) {
+                              MaybeFinishStop();  // the client left; it was never told 250
+                              return;
+                            }
+                            Client& c = *it->second;
+                            c.busy = false;
+                            c.conn->ResumeReading();
+                            smtp::MessageResult result = smtp::MessageResult::Accepted(queue_id);
+                            if (absl::IsUnavailable(status)) {
+                              result = smtp::MessageResult::InsufficientStorage();
+                            } else if (!status.ok()) {
+                              result = smtp::MessageResult::TemporaryFailure();
+                            }
+                            Drive(c, c.session->SupplyMessageResult(result));
+                          });
+}
+
+void SmtpServer::Authenticate(Client& c) {
+  if (options_.authenticator == nullptr) {
+    Drive(c, c.session->SupplyAuthResult(smtp::AuthResult::kTemporaryFailure));
+    return;
+  }
+  c.busy = true;
+  reactor_.CancelTimer(c.timer);
+  c.conn->PauseReading();
+  const uint64_t id = c.id;
+  ++pending_answers_;
+  options_.authenticator->Verify(c.session->auth_request(), c.conn->peer().sockaddr_ptr(),
+                                 [this, id](smtp::AuthResult result) {
+                                   --pending_answers_;
+                                   auto it = clients_.find(id);
+                                   if (it == clients_.end()) {
+                                     MaybeFinishStop();
+                                     return;
+                                   }
+                                   Client& c = *it->second;
+                                   c.busy = false;
+                                   c.conn->ResumeReading();
+                                   Drive(c, c.session->SupplyAuthResult(result));
+                                 });
+}
+
+void SmtpServer::Stop(absl::AnyInvocable<void()> done) {
+  stopping_ = true;
+  stop_done_ = std::move(done);
+  if (listener_ != nullptr) {
+    listener_->Close();
+    listener_ = nullptr;
+  }
+  // Clients waiting for the spool get their answer first; Drive() then
+  // sees stopping_ and says goodbye.
+  std::vector<uint64_t> idle;
+  for (const auto& [id, client] : clients_) {
+    if (!client->busy) idle.push_back(id);
+  }
+  for (uint64_t id : idle) {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) continue;
+    Drive(*it->second, it->second->session->Shutdown("Service shutting down"));
+  }
+  MaybeFinishStop();
+}
+
+void SmtpServer::MaybeFinishStop() {
+  // Answers still owed to us (spool, authenticator) point at this server.
+  if (!stopping_ || !clients_.empty() || pending_answers_ > 0 || !stop_done_) return;
+  auto done = std::move(stop_done_);
+  done();
+}
+
+}  // namespace sluice::api

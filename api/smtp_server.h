@@ -1,0 +1,114 @@
+// SmtpServer: one SMTP listener (relay, submission or submissions) on one
+// shard.
+//
+// Each accepted connection gets a smtp::ServerSession and a policy that
+// knows the client's address: the relay listener relays for its relay
+// networks and for authenticated users, takes mail for the local bounce
+// domains from anyone, and refuses everything else with 550 5.7.1 (no open
+// relay); the submission listeners need AUTH before MAIL. A complete
+// message is split by recipient domain and handed to the spool; the client
+// gets its 250 only when the spool says the message is durable, and a spool
+// error becomes 452 4.3.1 (disk full, overload) or 451 4.3.0. While the
+// spool works the connection stops reading, so a client cannot pile input
+// up. Limits: connections in total and per client IP (shared by all
+// shards), the command timeout of RFC 5321 4.5.3.2.7, and whatever the
+// session enforces (line length, size, recipients, bad commands).
+//
+// Used only on its shard; satisfies Sharded<T>'s Stop contract.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "api/connection_limiter.h"
+#include "common/clock.h"
+#include "common/ip_network.h"
+#include "common/message_id.h"
+#include "engine/reactor.h"
+#include "engine/tcp_connection.h"
+#include "engine/tcp_listener.h"
+#include "queue/spool.h"
+#include "smtp/server_options.h"
+#include "smtp/server_session.h"
+
+namespace sluice::api {
+
+enum class SmtpListenerKind { kRelay, kSubmission, kSubmissions };
+
+// Checks AUTH credentials off the shard (password hashing is slow on
+// purpose) and answers on the shard that asked.
+class SmtpAuthenticator {
+ public:
+  virtual ~SmtpAuthenticator() = default;
+  virtual void Verify(const smtp::AuthRequest& request, const sockaddr* client,
+                      absl::AnyInvocable<void(smtp::AuthResult)> done) = 0;
+};
+
+struct SmtpServerOptions {
+  SmtpListenerKind kind = SmtpListenerKind::kRelay;
+  // The session settings; the server fills in what depends on the kind.
+  smtp::ServerOptions session;
+  absl::Duration command_timeout = absl::Minutes(5);
+  std::vector<common::IpNetwork> relay_networks;
+  std::vector<common::IpNetwork> trusted_networks;  // bare LF normalised
+  absl::flat_hash_set<std::string> bounce_domains;  // lower case
+  // Shared by every shard's server of this listener; must outlive them.
+  ConnectionLimiter* limiter = nullptr;
+  queue::Spool* spool = nullptr;
+  // Null: AUTH is not offered.
+  SmtpAuthenticator* authenticator = nullptr;
+  bool auth_on_loopback_without_tls = false;
+  const common::Clock* clock = common::Clock::Real();
+};
+
+class SmtpServer final : public engine::TcpConnection::Handler {
+ public:
+  static absl::StatusOr<std::unique_ptr<SmtpServer>> Create(engine::Reactor& reactor, int listen_fd,
+                                                            int shard, SmtpServerOptions options);
+  ~SmtpServer() override;
+
+  // Stops accepting, tells idle clients 421 and waits for messages being
+  // spooled to be answered; `done` runs when every connection is gone.
+  void Stop(absl::AnyInvocable<void()> done);
+
+  void OnData(engine::TcpConnection& conn, absl::string_view data) override;
+  void OnPeerClosed(engine::TcpConnection& conn) override;
+  void OnClosed(engine::TcpConnection& conn, const absl::Status& reason) override;
+
+ private:
+  struct Client;
+  class Policy;
+
+  SmtpServer(engine::Reactor& reactor, int shard, SmtpServerOptions options);
+  void Accept(engine::TcpConnection* conn);
+  // Acts on the session's request until it needs input or an answer.
+  void Drive(Client& client, smtp::ServerAction action);
+  void Flush(Client& client);
+  void SpoolMessage(Client& client);
+  void Authenticate(Client& client);
+  void ArmTimer(Client& client);
+  void MaybeFinishStop();
+
+  engine::Reactor& reactor_;
+  const int shard_;
+  SmtpServerOptions options_;
+  common::MessageIdGenerator ids_;
+  engine::TcpListener* listener_ = nullptr;
+  // Keyed by a number rather than the connection, so an answer that arrives
+  // after its connection closed finds nothing instead of a reused pointer.
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Client>> clients_;
+  absl::flat_hash_map<engine::TcpConnection*, uint64_t> client_ids_;
+  uint64_t next_client_id_ = 1;
+  int pending_answers_ = 0;
+  bool stopping_ = false;
+  absl::AnyInvocable<void()> stop_done_;
+};
+
+}  // namespace sluice::api

@@ -1,0 +1,299 @@
+// The SMTP relay listener against real clients: swaks and Python's smtplib
+// (plus a raw socket for BDAT) talk to an SmtpServer running on a shard
+// group over a real RocksDB spool, and the test reads back what the spool
+// stored.
+#include "api/smtp_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "engine/shard_group.h"
+#include "engine/sharded.h"
+#include "engine/tcp_listener.h"
+#include "gtest/gtest.h"
+#include "queue/rocksdb_spool.h"
+#include "tests/queue/faulty_file_system.h"
+#include "tests/queue/spool_test_util.h"
+
+namespace sluice::api {
+namespace {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Runs a shell command (a real SMTP client) and collects what it printed.
+CommandResult RunCommand(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string WriteFile(const std::string& name, const std::string& contents) {
+  const std::string path = absl::StrCat(::testing::TempDir(), "/", name);
+  std::ofstream(path, std::ios::binary) << contents;
+  return path;
+}
+
+// A message with a line that needs dot-stuffing on the wire.
+constexpr char kMessage[] =
+    "From: a@example.org\r\n"
+    "To: b@one.example\r\n"
+    "Subject: relay test\r\n"
+    "Message-ID: <t1@example.org>\r\n"
+    "Date: Sat, 28 Nov 2026 00:00:00 +0000\r\n"
+    "\r\n"
+    "first line\r\n"
+    ".a line that starts with a dot\r\n"
+    "..and one with two\r\n"
+    "last line\r\n";
+
+class SmtpServerTest : public ::testing::Test {
+ protected:
+  void Start(absl::AnyInvocable<void(SmtpServerOptions&)> tweak = nullptr,
+             rocksdb::Env* env = nullptr) {
+    engine::ShardGroupOptions group_options;
+    group_options.shards = 2;
+    group_options.reactor.recv_buffer_count = 64;
+    auto group = engine::ShardGroup::Start(group_options);
+    ASSERT_TRUE(group.ok()) << group.status();
+    group_ = std::move(*group);
+
+    spool_path_ = absl::StrCat(::testing::TempDir(), "/smtp-spool-", getpid());
+    std::filesystem::remove_all(spool_path_);
+    queue::RocksDbSpoolOptions spool_options;
+    spool_options.path = spool_path_;
+    spool_options.env = env;
+    spool_options.resume_interval = absl::ZeroDuration();
+    spool_options.post = [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
+      group->Post(shard, std::move(task));
+    };
+    spool_options.due_sink = due_.Sink();
+    auto spool = queue::RocksDbSpool::Open(std::move(spool_options));
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    spool_ = std::move(*spool);
+
+    SmtpServerOptions options;
+    options.kind = SmtpListenerKind::kRelay;
+    options.session.hostname = "mx.sluice.test";
+    options.relay_networks = {*common::IpNetwork::Parse("127.0.0.1")};
+    options.bounce_domains = {"bounces.sluice.test"};
+    options.spool = spool_.get();
+    limiter_ = std::make_unique<ConnectionLimiter>(100, 100);
+    options.limiter = limiter_.get();
+    if (tweak) tweak(options);
+
+    auto fds = engine::TcpListener::OpenReusePort(*engine::SocketAddress::Parse("127.0.0.1:0"),
+                                                  group_->size());
+    ASSERT_TRUE(fds.ok()) << fds.status();
+    port_ = engine::SocketAddress::LocalOf((*fds)[0])->port();
+    servers_ = std::make_unique<engine::Sharded<SmtpServer>>(*group_);
+    ASSERT_TRUE(servers_
+                    ->Start([fds = *fds, options](int shard, engine::Reactor& reactor) {
+                      return SmtpServer::Create(reactor, fds[shard], shard, options);
+                    })
+                    .ok());
+  }
+
+  void TearDown() override {
+    if (servers_) servers_->Stop();
+    spool_.reset();
+    if (group_) group_->Stop();
+    std::filesystem::remove_all(spool_path_);
+  }
+
+  // Every envelope the spool handed out, read back with its body.
+  std::vector<queue::StoredMessage> Spooled(size_t expected) {
+    EXPECT_TRUE(due_.WaitFor(expected, absl::Seconds(30)));
+    std::vector<queue::StoredMessage> stored;
+    for (const queue::ScheduledMessage& message : due_.Take()) {
+      absl::StatusOr<queue::StoredMessage> read = queue::testing::ReadAndWait(*spool_, message.id);
+      EXPECT_TRUE(read.ok()) << read.status();
+      if (read.ok()) stored.push_back(*std::move(read));
+    }
+    return stored;
+  }
+
+  std::string Peer(const std::string& args) {
+    return absl::StrCat("python3 tests/api/smtp_peer.py ", args);
+  }
+
+  // Before the spool, which may use it until TearDown.
+  queue::testing::FaultyEnv faulty_;
+  std::unique_ptr<engine::ShardGroup> group_;
+  std::string spool_path_;
+  queue::testing::DueCollector due_;
+  std::unique_ptr<queue::RocksDbSpool> spool_;
+  std::unique_ptr<ConnectionLimiter> limiter_;
+  std::unique_ptr<engine::Sharded<SmtpServer>> servers_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(SmtpServerTest, SwaksPipelinedMessageIsSpooledOncePerDomainWithReceivedHeader) {
+  Start();
+  const std::string data = WriteFile("swaks.eml", kMessage);
+  CommandResult swaks = RunCommand(
+      absl::StrCat("swaks --server 127.0.0.1:", port_, " --ehlo peer.example --from a@example.org",
+                   " --to b@one.example,c@two.example,d@ONE.example --pipeline --data @", data));
+  ASSERT_EQ(swaks.exit_code, 0) << swaks.output;
+  EXPECT_TRUE(absl::StrContains(swaks.output, "250 2.0.0 Ok: queued as ")) << swaks.output;
+
+  std::vector<queue::StoredMessage> stored = Spooled(2);
+  ASSERT_EQ(stored.size(), 2u);
+  for (const queue::StoredMessage& message : stored) {
+    const queue::Envelope& envelope = message.envelope;
+    EXPECT_EQ(envelope.sender(), "a@example.org");
+    EXPECT_EQ(envelope.queue(), "");
+    if (envelope.domain() == "one.example") {
+      ASSERT_EQ(envelope.recipients_size(), 2);
+      EXPECT_EQ(envelope.recipients(0).address(), "b@one.example");
+      EXPECT_EQ(envelope.recipients(1).address(), "d@ONE.example");
+    } else {
+      EXPECT_EQ(envelope.domain(), "two.example");
+      ASSERT_EQ(envelope.recipients_size(), 1);
+    }
+    // Our trace line (unfolded here), then exactly the bytes the client
+    // sent; swaks ends its data with one more line break of its own.
+    const std::string unfolded = absl::StrReplaceAll(message.body, {{"\r\n\t", " "}});
+    ASSERT_TRUE(absl::StartsWith(unfolded, "Received: from peer.example ([127.0.0.1])"))
+        << message.body;
+    EXPECT_TRUE(absl::StrContains(unfolded, "by mx.sluice.test (sluice)"));
+    EXPECT_TRUE(absl::StrContains(unfolded, "with ESMTP id "));
+    const size_t end_of_trace = message.body.find("\r\nFrom: ");
+    ASSERT_NE(end_of_trace, std::string::npos);
+    EXPECT_EQ(message.body.substr(end_of_trace + 2), absl::StrCat(kMessage, "\r\n"));
+  }
+  EXPECT_EQ(stored[0].envelope.body_id(), stored[1].envelope.body_id());
+}
+
+TEST_F(SmtpServerTest, SmtplibMessageIsUnstuffedAndStoredByteForByte) {
+  Start();
+  const std::string data = WriteFile("smtplib.eml", kMessage);
+  CommandResult peer = RunCommand(
+      Peer(absl::StrCat("smtplib 127.0.0.1 ", port_, " a@example.org b@one.example ", data)));
+  ASSERT_EQ(peer.exit_code, 0) << peer.output;
+  EXPECT_TRUE(absl::StartsWith(peer.output, "250")) << peer.output;
+  std::vector<queue::StoredMessage> stored = Spooled(1);
+  ASSERT_EQ(stored.size(), 1u);
+  const std::string& body = stored[0].body;
+  EXPECT_TRUE(
+      absl::StrContains(absl::StrReplaceAll(body, {{"\r\n\t", " "}}), "for <b@one.example>;"))
+      << body;
+  EXPECT_EQ(body.substr(body.find("\r\nFrom: ") + 2), kMessage);
+}
+
+TEST_F(SmtpServerTest, BdatChunksAreJoinedIntoOneMessage) {
+  Start();
+  const std::string data = WriteFile("bdat.eml", kMessage);
+  CommandResult peer = RunCommand(
+      Peer(absl::StrCat("bdat 127.0.0.1 ", port_, " a@example.org b@one.example ", data)));
+  ASSERT_EQ(peer.exit_code, 0) << peer.output;
+  EXPECT_TRUE(absl::StartsWith(peer.output, "250 2.0.0 Ok: queued as")) << peer.output;
+  std::vector<queue::StoredMessage> stored = Spooled(1);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].body.substr(stored[0].body.find("\r\nFrom: ") + 2), kMessage);
+}
+
+TEST_F(SmtpServerTest, NoOpenRelayForAClientOutsideTheRelayNetworks) {
+  Start();
+  const std::string data = WriteFile("relay.eml", kMessage);
+  // 127.0.0.2 is loopback but not in the relay networks (only 127.0.0.1).
+  CommandResult denied = RunCommand(
+      Peer(absl::StrCat("smtplib 127.0.0.1 ", port_, " a@example.org victim@elsewhere.example ",
+                        data, " 127.0.0.2")));
+  ASSERT_EQ(denied.exit_code, 0) << denied.output;
+  EXPECT_TRUE(absl::StartsWith(denied.output, "550 5.7.1 Relaying denied")) << denied.output;
+
+  CommandResult swaks = RunCommand(absl::StrCat("swaks --server 127.0.0.1:", port_,
+                                                " --local-interface 127.0.0.2 --from a@example.org",
+                                                " --to victim@elsewhere.example --data @", data));
+  EXPECT_NE(swaks.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(swaks.output, "<** 550 5.7.1 Relaying denied")) << swaks.output;
+
+  // Mail for a local bounce domain is taken from anyone, into "bounces".
+  CommandResult bounce =
+      RunCommand(Peer(absl::StrCat("smtplib 127.0.0.1 ", port_, " mailer-daemon@elsewhere.example",
+                                   " b+123@bounces.sluice.test ", data, " 127.0.0.2")));
+  EXPECT_TRUE(absl::StartsWith(bounce.output, "250")) << bounce.output;
+  std::vector<queue::StoredMessage> stored = Spooled(1);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].envelope.queue(), "bounces");
+  EXPECT_EQ(stored[0].envelope.domain(), "bounces.sluice.test");
+}
+
+TEST_F(SmtpServerTest, SpoolWriteFailureIsATemporary452AndNothingIsKept) {
+  Start(nullptr, faulty_.env.get());
+  const std::string data = WriteFile("full.eml", kMessage);
+  faulty_.fs->Inject(queue::testing::FaultyFileSystem::Fault::kNoSpace);
+  CommandResult full = RunCommand(
+      Peer(absl::StrCat("smtplib 127.0.0.1 ", port_, " a@example.org b@one.example ", data)));
+  EXPECT_TRUE(absl::StartsWith(full.output, "452 4.3.1")) << full.output;
+
+  faulty_.fs->Inject(queue::testing::FaultyFileSystem::Fault::kNone);
+  CommandResult again = RunCommand(
+      Peer(absl::StrCat("smtplib 127.0.0.1 ", port_, " a@example.org b@one.example ", data)));
+  EXPECT_TRUE(absl::StartsWith(again.output, "250")) << again.output;
+  // Only the second message is in the spool.
+  EXPECT_EQ(Spooled(1).size(), 1u);
+  EXPECT_EQ(due_.size(), 0u);
+}
+
+int ConnectAndReadGreeting(uint16_t port, std::string* greeting) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) return -1;
+  char buffer[512];
+  const ssize_t n = read(fd, buffer, sizeof(buffer));
+  greeting->assign(buffer, n > 0 ? static_cast<size_t>(n) : 0);
+  return fd;
+}
+
+TEST_F(SmtpServerTest, ConnectionsPastThePerIpLimitGet421) {
+  Start([&](SmtpServerOptions& options) {
+    limiter_ = std::make_unique<ConnectionLimiter>(100, 2);
+    options.limiter = limiter_.get();
+  });
+  std::string greeting;
+  const int first = ConnectAndReadGreeting(port_, &greeting);
+  EXPECT_TRUE(absl::StartsWith(greeting, "220 ")) << greeting;
+  const int second = ConnectAndReadGreeting(port_, &greeting);
+  EXPECT_TRUE(absl::StartsWith(greeting, "220 ")) << greeting;
+  const int third = ConnectAndReadGreeting(port_, &greeting);
+  EXPECT_TRUE(absl::StartsWith(greeting, "421 4.7.0")) << greeting;
+  close(third);
+  close(first);
+  // Once a slot is free again, a new client is served. The server learns of
+  // the close on its own shard: wait (boundedly) until it has counted it.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (limiter_->total() > 1 && absl::Now() < deadline) usleep(1000);
+  ASSERT_EQ(limiter_->total(), 1);
+  const int fourth = ConnectAndReadGreeting(port_, &greeting);
+  EXPECT_TRUE(absl::StartsWith(greeting, "220 ")) << greeting;
+  close(second);
+  close(fourth);
+}
+
+}  // namespace
+}  // namespace sluice::api
