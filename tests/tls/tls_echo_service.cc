@@ -1,0 +1,104 @@
+#include "tests/tls/tls_echo_service.h"
+
+#include <utility>
+
+namespace sluice::tls::testing {
+
+absl::StatusOr<std::unique_ptr<TlsEchoService>> TlsEchoService::Create(
+    engine::Reactor& reactor, int listen_fd, std::shared_ptr<const ServerContext> context) {
+  std::unique_ptr<TlsEchoService> service(new TlsEchoService());
+  TlsEchoService* self = service.get();
+  self->context_ = std::move(context);
+  self->listener_ =
+      engine::TcpListener::Start(reactor, listen_fd, [self](engine::TcpConnection* conn) {
+        absl::StatusOr<std::unique_ptr<TlsSession>> session = self->context_->NewSession();
+        if (!session.ok()) {
+          conn->Close(session.status());
+          return;
+        }
+        self->sessions_[conn] = *std::move(session);
+        conn->Start(self);
+      });
+  return service;
+}
+
+void TlsEchoService::Flush(engine::TcpConnection& conn, TlsSession& session) {
+  if (session.HasCiphertext()) conn.Send(session.TakeCiphertext());
+}
+
+void TlsEchoService::OnData(engine::TcpConnection& conn, absl::string_view data) {
+  auto it = sessions_.find(&conn);
+  if (it == sessions_.end()) return;
+  TlsSession& session = *it->second;
+  const bool was_done = session.handshake_done();
+  session.FeedCiphertext(std::string_view(data.data(), data.size()));
+  std::string plain;
+  absl::Status status = session.ReadPlaintext(&plain);
+  if (!was_done && session.handshake_done()) {
+    HandshakeRecord record{std::string(session.version()), std::string(session.cipher()),
+                           std::string(session.alpn()), std::string(session.sni()),
+                           session.resumed()};
+    std::lock_guard<std::mutex> lock(mutex_);
+    records_.push_back(std::move(record));
+    changed_.notify_all();
+  }
+  if (status.ok() && !plain.empty()) status = session.WritePlaintext(plain);
+  Flush(conn, session);  // also carries an alert after a failure
+  if (!status.ok()) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      errors_.push_back(std::string(status.message()));
+      changed_.notify_all();
+    }
+    conn.CloseAfterFlush();
+    return;
+  }
+  if (session.peer_closed()) {
+    (void)session.Shutdown();
+    Flush(conn, session);
+    conn.CloseAfterFlush();
+  }
+}
+
+void TlsEchoService::OnPeerClosed(engine::TcpConnection& conn) { conn.CloseAfterFlush(); }
+
+void TlsEchoService::OnClosed(engine::TcpConnection& conn, const absl::Status& /*reason*/) {
+  sessions_.erase(&conn);
+  MaybeFinishStop();
+}
+
+void TlsEchoService::Stop(absl::AnyInvocable<void()> done) {
+  stopping_ = true;
+  stop_done_ = std::move(done);
+  listener_->Close([this] {
+    listener_ = nullptr;
+    MaybeFinishStop();
+  });
+  std::vector<engine::TcpConnection*> open;
+  for (auto& [conn, session] : sessions_) open.push_back(conn);
+  for (engine::TcpConnection* conn : open) conn->Close();
+}
+
+void TlsEchoService::MaybeFinishStop() {
+  if (stopping_ && listener_ == nullptr && sessions_.empty() && stop_done_) {
+    std::exchange(stop_done_, nullptr)();
+  }
+}
+
+bool TlsEchoService::WaitForHandshakes(size_t n, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                           [&] { return records_.size() >= n; });
+}
+
+std::vector<HandshakeRecord> TlsEchoService::records() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return records_;
+}
+
+std::vector<std::string> TlsEchoService::errors() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return errors_;
+}
+
+}  // namespace sluice::tls::testing

@@ -1,0 +1,66 @@
+// TlsEchoService: a TLS echo server on the reactor, for interop tests. Each
+// accepted TcpConnection gets a server TlsSession; decrypted bytes are
+// encrypted and sent back. This is the loop a real listener runs (see
+// tls/tls_session.h). Records each finished handshake for the test thread.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/reactor.h"
+#include "engine/tcp_connection.h"
+#include "engine/tcp_listener.h"
+#include "tls/server_context.h"
+#include "tls/tls_session.h"
+
+namespace sluice::tls::testing {
+
+struct HandshakeRecord {
+  std::string version;
+  std::string cipher;
+  std::string alpn;
+  std::string sni;
+  bool resumed = false;
+};
+
+class TlsEchoService final : public engine::TcpConnection::Handler {
+ public:
+  static absl::StatusOr<std::unique_ptr<TlsEchoService>> Create(
+      engine::Reactor& reactor, int listen_fd, std::shared_ptr<const ServerContext> context);
+
+  void Stop(absl::AnyInvocable<void()> done);
+
+  // Any thread.
+  bool WaitForHandshakes(size_t n, absl::Duration timeout);
+  std::vector<HandshakeRecord> records();
+  std::vector<std::string> errors();
+
+  void OnData(engine::TcpConnection& conn, absl::string_view data) override;
+  void OnPeerClosed(engine::TcpConnection& conn) override;
+  void OnClosed(engine::TcpConnection& conn, const absl::Status& reason) override;
+
+ private:
+  TlsEchoService() = default;
+  void MaybeFinishStop();
+  void Flush(engine::TcpConnection& conn, TlsSession& session);
+
+  std::shared_ptr<const ServerContext> context_;
+  engine::TcpListener* listener_ = nullptr;
+  absl::flat_hash_map<engine::TcpConnection*, std::unique_ptr<TlsSession>> sessions_;
+  absl::AnyInvocable<void()> stop_done_;
+  bool stopping_ = false;
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<HandshakeRecord> records_;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace sluice::tls::testing
