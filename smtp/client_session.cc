@@ -1,0 +1,729 @@
+#include "smtp/client_session.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/base/internal/raw_logging.h"
+#include "absl/strings/str_cat.h"
+#include "smtp/client_body.h"
+#include "smtp/xtext.h"
+
+namespace sluice::smtp {
+namespace {
+
+// std::string_view is not absl::string_view in this abseil.
+absl::string_view Absl(std::string_view text) {
+  return absl::string_view(text.data(), text.size());
+}
+
+RecipientStatus StatusFor(const ServerReply& reply) {
+  if (reply.IsPositive()) return RecipientStatus::kDelivered;
+  if (reply.IsPermanent()) return RecipientStatus::kPermanentFailure;
+  return RecipientStatus::kTemporaryFailure;
+}
+
+bool HasControl(std::string_view text) {
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+bool BadAddress(const Address& address) {
+  return HasControl(address.local_part) || HasControl(address.domain);
+}
+
+}  // namespace
+
+std::string_view ClientWaitName(ClientWait wait) {
+  switch (wait) {
+    case ClientWait::kNone:
+      return "nothing";
+    case ClientWait::kGreeting:
+      return "greeting";
+    case ClientWait::kHelo:
+      return "EHLO/HELO";
+    case ClientWait::kStartTls:
+      return "STARTTLS";
+    case ClientWait::kRset:
+      return "RSET";
+    case ClientWait::kMail:
+      return "MAIL FROM";
+    case ClientWait::kRcpt:
+      return "RCPT TO";
+    case ClientWait::kDataInitiation:
+      return "DATA";
+    case ClientWait::kBdat:
+      return "BDAT";
+    case ClientWait::kDataTermination:
+      return "end of data";
+    case ClientWait::kQuit:
+      return "QUIT";
+  }
+  return "?";
+}
+
+ClientSession::ClientSession(const ClientOptions& options)
+    : options_(options), parser_(options.reply_limits), tls_active_(options.implicit_tls) {
+  pending_.push_back({Expect::kGreeting});
+}
+
+// ---------------------------------------------------------------------------
+// Caller entry points.
+
+ClientAction ClientSession::Feed(std::string_view bytes) {
+  if (phase_ == Phase::kClosed) return action_;
+  parser_.Feed(bytes);
+  if (phase_ == Phase::kTlsHandshake) {
+    // Clear text fed between the 220 to STARTTLS and TlsStarted().
+    if (!bytes.empty()) FailStartTlsInjection();
+    return action_ = NextAction();
+  }
+  return Process();
+}
+
+ClientAction ClientSession::PeerClosed() {
+  if (phase_ == Phase::kClosed) return action_;
+  if (phase_ == Phase::kQuitting) {
+    phase_ = Phase::kClosed;
+    pending_.clear();
+    return action_ = NextAction();
+  }
+  std::string text;
+  if (pending_.empty()) {
+    text = "connection closed by the server";
+  } else {
+    text = absl::StrCat("lost connection with the server while waiting for the reply to ",
+                        Absl(ClientWaitName(current_wait())));
+    if (parser_.InsideReply()) text += " (in the middle of a reply)";
+  }
+  FailConnection(ServerReply::Local(451, "4.4.2", text), text, /*permanent=*/false,
+                 /*send_quit=*/false);
+  return action_ = NextAction();
+}
+
+ClientAction ClientSession::TimedOut() {
+  if (phase_ == Phase::kClosed) return action_;
+  if (phase_ == Phase::kQuitting) {
+    phase_ = Phase::kClosed;
+    pending_.clear();
+    return action_ = NextAction();
+  }
+  const std::string text = pending_.empty() ? std::string("connection timed out while idle")
+                                            : absl::StrCat("timeout waiting for the reply to ",
+                                                           Absl(ClientWaitName(current_wait())));
+  FailConnection(ServerReply::Local(451, "4.4.2", text), text, false, false);
+  return action_ = NextAction();
+}
+
+ClientAction ClientSession::TlsStarted() {
+  if (phase_ != Phase::kTlsHandshake) return action_;
+  tls_active_ = true;
+  // RFC 3207 4.2: forget everything learnt before TLS and say EHLO again.
+  caps_ = ServerCapabilities();
+  helo_fallback_ = false;
+  phase_ = Phase::kConnecting;
+  Send(absl::StrCat("EHLO ", options_.helo_name), Expect::kEhlo);
+  return action_ = NextAction();
+}
+
+ClientAction ClientSession::TlsFailed(std::string_view why) {
+  if (phase_ != Phase::kTlsHandshake) return action_;
+  const std::string text = absl::StrCat("TLS handshake failed: ", Absl(why));
+  FailConnection(ServerReply::Local(451, "4.7.5", text), text, false, false);
+  return action_ = NextAction();
+}
+
+ClientAction ClientSession::SendMessage(const OutboundMessage& message) {
+  ABSL_RAW_CHECK(!result_.has_value(), "SendMessage() before TakeResult()");
+  if (phase_ != Phase::kReady || !pending_.empty()) {
+    return RefuseMessage(message, RecipientStatus::kTemporaryFailure,
+                         ServerReply::Local(451, "4.3.0", "SMTP session not ready for a message"));
+  }
+  if (message.recipients.empty()) {
+    return RefuseMessage(message, RecipientStatus::kPermanentFailure,
+                         ServerReply::Local(554, "5.5.1", "message has no recipients"));
+  }
+  bool needs_utf8 = message.needs_smtputf8 || message.sender.utf8;
+  bool bad_address = BadAddress(message.sender);
+  for (const Recipient& recipient : message.recipients) {
+    needs_utf8 = needs_utf8 || recipient.address.utf8;
+    bad_address = bad_address || BadAddress(recipient.address);
+  }
+  if (bad_address) {
+    return RefuseMessage(message, RecipientStatus::kPermanentFailure,
+                         ServerReply::Local(501, "5.1.3", "control character in an address"));
+  }
+  if (needs_utf8 && !caps_.smtputf8) {
+    return RefuseMessage(
+        message, RecipientStatus::kPermanentFailure,
+        ServerReply::Local(553, "5.6.7",
+                           "message needs SMTPUTF8, which the server does not support"));
+  }
+  if (message.needs_8bit && !caps_.eightbitmime && options_.strict_8bitmime) {
+    return RefuseMessage(
+        message, RecipientStatus::kPermanentFailure,
+        ServerReply::Local(554, "5.6.3",
+                           "message needs 8BITMIME, which the server does not support"));
+  }
+
+  Transaction& tx = transaction_.emplace();
+  tx.message = message;
+  if (IsCanonicalBody(message.body)) {
+    tx.body = message.body;
+  } else {
+    tx.canonical = CanonicalizeBody(message.body);
+    tx.body = tx.canonical;
+  }
+  if (caps_.size && caps_.max_size > 0 && tx.body.size() > caps_.max_size) {
+    const std::string text = absl::StrCat("message size ", tx.body.size(),
+                                          " exceeds the server's limit of ", caps_.max_size);
+    transaction_.reset();
+    return RefuseMessage(message, RecipientStatus::kPermanentFailure,
+                         ServerReply::Local(552, "5.3.4", text));
+  }
+  const size_t count = message.recipients.size();
+  tx.result.recipients.resize(count);
+  tx.decided.assign(count, false);
+  tx.pipelined = caps_.pipelining && options_.use_pipelining;
+  tx.bdat = caps_.chunking && options_.use_chunking;
+  phase_ = Phase::kTransaction;
+
+  // MAIL FROM with the parameters the server understands.
+  std::string mail = absl::StrCat("MAIL FROM:<", message.sender.ToString(), ">");
+  if (caps_.size) absl::StrAppend(&mail, " SIZE=", tx.body.size());
+  if (message.needs_8bit && caps_.eightbitmime) mail += " BODY=8BITMIME";
+  if (needs_utf8) mail += " SMTPUTF8";
+  if (caps_.dsn) {
+    if (message.ret == DsnRet::kFull) mail += " RET=FULL";
+    if (message.ret == DsnRet::kHeaders) mail += " RET=HDRS";
+    if (!message.envid.empty()) absl::StrAppend(&mail, " ENVID=", EncodeXtext(message.envid));
+  }
+  tx.mail_line = std::move(mail);
+
+  if (needs_rset_) {
+    needs_rset_ = false;
+    Send("RSET", Expect::kRset);
+    if (!tx.pipelined) return action_ = NextAction();  // MAIL after RSET's reply
+  }
+  SendMailBatch();
+  return action_ = NextAction();
+}
+
+DeliveryResult ClientSession::TakeResult() {
+  DeliveryResult result;
+  if (result_.has_value()) {
+    result = std::move(*result_);
+    result_.reset();
+  }
+  action_ = NextAction();
+  return result;
+}
+
+ClientAction ClientSession::Quit() {
+  if (phase_ == Phase::kClosed || phase_ == Phase::kQuitting) return action_;
+  if (phase_ == Phase::kTransaction) {
+    const std::string text = "delivery aborted by the client";
+    FailConnection(ServerReply::Local(451, "4.3.0", text), text, false, /*send_quit=*/true);
+    return action_ = NextAction();
+  }
+  pending_.clear();
+  if (phase_ == Phase::kTlsHandshake) {
+    phase_ = Phase::kClosed;  // nothing may go out in clear text now
+    return action_ = NextAction();
+  }
+  Send("QUIT", Expect::kQuit);
+  phase_ = Phase::kQuitting;
+  return action_ = NextAction();
+}
+
+ClientWait ClientSession::current_wait() const {
+  if (pending_.empty() || phase_ == Phase::kClosed || phase_ == Phase::kTlsHandshake) {
+    return ClientWait::kNone;
+  }
+  switch (pending_.front().expect) {
+    case Expect::kGreeting:
+      return ClientWait::kGreeting;
+    case Expect::kEhlo:
+    case Expect::kHelo:
+      return ClientWait::kHelo;
+    case Expect::kStartTls:
+      return ClientWait::kStartTls;
+    case Expect::kRset:
+      return ClientWait::kRset;
+    case Expect::kMail:
+      return ClientWait::kMail;
+    case Expect::kRcpt:
+      return ClientWait::kRcpt;
+    case Expect::kData:
+      return ClientWait::kDataInitiation;
+    case Expect::kBdat:
+      return ClientWait::kBdat;
+    case Expect::kDataEnd:
+    case Expect::kBdatLast:
+      return ClientWait::kDataTermination;
+    case Expect::kQuit:
+      return ClientWait::kQuit;
+  }
+  return ClientWait::kNone;
+}
+
+absl::Duration ClientSession::TimeoutFor(ClientWait wait) const {
+  const ClientTimeouts& t = options_.timeouts;
+  switch (wait) {
+    case ClientWait::kNone:
+      return absl::InfiniteDuration();
+    case ClientWait::kGreeting:
+      return t.greeting;
+    case ClientWait::kHelo:
+    case ClientWait::kStartTls:
+    case ClientWait::kRset:
+    case ClientWait::kQuit:
+      return t.command;
+    case ClientWait::kMail:
+      return t.mail;
+    case ClientWait::kRcpt:
+      return t.rcpt;
+    case ClientWait::kDataInitiation:
+      return t.data_initiation;
+    case ClientWait::kBdat:
+      return t.data_block;
+    case ClientWait::kDataTermination:
+      return t.data_termination;
+  }
+  return absl::InfiniteDuration();
+}
+
+absl::Duration ClientSession::current_timeout() const { return TimeoutFor(current_wait()); }
+
+absl::Duration ClientSession::write_timeout() const {
+  if (output_has_data_) return options_.timeouts.data_block;
+  const ClientWait wait = current_wait();
+  return wait == ClientWait::kNone ? options_.timeouts.command : TimeoutFor(wait);
+}
+
+std::string ClientSession::TakeOutput() {
+  output_has_data_ = false;
+  return std::exchange(output_, std::string());
+}
+
+// ---------------------------------------------------------------------------
+// Replies.
+
+ClientAction ClientSession::Process() {
+  while (phase_ != Phase::kClosed && phase_ != Phase::kTlsHandshake) {
+    absl::StatusOr<std::optional<ServerReply>> next = parser_.Next();
+    if (!next.ok()) {
+      const std::string text =
+          absl::StrCat("malformed reply from the server: ", next.status().message());
+      FailConnection(ServerReply::Local(451, "4.5.0", text), text, false, false);
+      break;
+    }
+    if (!next->has_value()) break;
+    const ServerReply& reply = **next;
+    if (transaction_.has_value()) Transcript("S: ", reply.ToString());
+    if (pending_.empty()) {
+      if (reply.code == 421) {
+        FailConnection(reply, absl::StrCat("server closed the connection: ", reply.ToString()),
+                       false, false);
+      } else {
+        FailConnection(
+            reply, absl::StrCat("unexpected reply with no command outstanding: ", reply.ToString()),
+            false, false);
+      }
+      break;
+    }
+    const Pending pending = pending_.front();
+    pending_.pop_front();
+    HandleReply(pending, reply);
+  }
+  return action_ = NextAction();
+}
+
+void ClientSession::HandleReply(const Pending& pending, const ServerReply& reply) {
+  if (reply.code == 421 && pending.expect != Expect::kQuit) {
+    FailConnection(reply, absl::StrCat("server closed the connection: ", reply.ToString()), false,
+                   false);
+    return;
+  }
+  switch (pending.expect) {
+    case Expect::kGreeting:
+      return HandleGreeting(reply);
+    case Expect::kEhlo:
+      return HandleEhlo(reply);
+    case Expect::kHelo:
+      return HandleHelo(reply);
+    case Expect::kStartTls:
+      return HandleStartTls(reply);
+    case Expect::kRset:
+      return HandleRset(reply);
+    case Expect::kMail:
+      return HandleMail(reply);
+    case Expect::kRcpt:
+      return HandleRcpt(pending.index, reply);
+    case Expect::kData:
+      return HandleData(reply);
+    case Expect::kDataEnd:
+      return HandleDataEnd(reply);
+    case Expect::kBdat:
+      return HandleBdat(/*last=*/false, reply);
+    case Expect::kBdatLast:
+      return HandleBdat(/*last=*/true, reply);
+    case Expect::kQuit:
+      return HandleQuit(reply);
+  }
+}
+
+void ClientSession::Unexpected(std::string_view after, const ServerReply& reply) {
+  FailConnection(reply, absl::StrCat("unexpected reply to ", Absl(after), ": ", reply.ToString()),
+                 false, false);
+}
+
+void ClientSession::HandleGreeting(const ServerReply& reply) {
+  if (reply.IsPositive()) {
+    Send(absl::StrCat("EHLO ", options_.helo_name), Expect::kEhlo);
+  } else if (reply.IsTransient() || reply.IsPermanent()) {
+    // RFC 5321 3.1: after a 554 greeting the server waits for QUIT.
+    FailConnection(reply, absl::StrCat("server refused the connection: ", reply.ToString()),
+                   reply.IsPermanent(), /*send_quit=*/reply.IsPermanent());
+  } else {
+    Unexpected("the connection", reply);
+  }
+}
+
+void ClientSession::HandleEhlo(const ServerReply& reply) {
+  if (reply.IsPositive()) {
+    caps_ = ParseEhloReply(reply);
+    AfterHello();
+  } else if (reply.IsPermanent() && !helo_fallback_) {
+    helo_fallback_ = true;
+    Send(absl::StrCat("HELO ", options_.helo_name), Expect::kHelo);
+  } else if (reply.IsTransient()) {
+    FailConnection(reply, absl::StrCat("EHLO refused: ", reply.ToString()), false, true);
+  } else {
+    Unexpected("EHLO", reply);
+  }
+}
+
+void ClientSession::HandleHelo(const ServerReply& reply) {
+  if (reply.IsPositive()) {
+    caps_ = ServerCapabilities();
+    caps_.server_name = reply.lines.empty() ? std::string() : reply.lines[0];
+    AfterHello();
+  } else if (reply.IsTransient() || reply.IsPermanent()) {
+    FailConnection(reply, absl::StrCat("HELO refused: ", reply.ToString()), reply.IsPermanent(),
+                   true);
+  } else {
+    Unexpected("HELO", reply);
+  }
+}
+
+void ClientSession::AfterHello() {
+  if (!tls_active_ && options_.tls != TlsPolicy::kNever && caps_.starttls) {
+    Send("STARTTLS", Expect::kStartTls);
+    return;
+  }
+  if (!tls_active_ && options_.tls == TlsPolicy::kRequire) {
+    const std::string text = "TLS is required, but the server does not offer STARTTLS";
+    FailConnection(ServerReply::Local(451, "4.7.4", text), text, false, true);
+    return;
+  }
+  phase_ = Phase::kReady;
+}
+
+void ClientSession::HandleStartTls(const ServerReply& reply) {
+  if (reply.IsPositive()) {
+    if (parser_.buffered() > 0) return FailStartTlsInjection();
+    phase_ = Phase::kTlsHandshake;
+  } else if (reply.IsTransient() || reply.IsPermanent()) {
+    if (options_.tls == TlsPolicy::kRequire) {
+      FailConnection(reply,
+                     absl::StrCat("STARTTLS refused, and TLS is required: ", reply.ToString()),
+                     false, true);
+    } else {
+      phase_ = Phase::kReady;  // go on in clear text
+    }
+  } else {
+    Unexpected("STARTTLS", reply);
+  }
+}
+
+void ClientSession::FailStartTlsInjection() {
+  // Clear text after the 220 would be taken as coming from inside TLS (the
+  // client side of CVE-2011-0411): refuse it.
+  const std::string text = "server sent data after its STARTTLS reply";
+  FailConnection(ServerReply::Local(451, "4.5.0", text), text, false, false);
+}
+
+void ClientSession::HandleRset(const ServerReply& reply) {
+  if (!reply.IsPositive()) {
+    FailConnection(reply, absl::StrCat("RSET refused: ", reply.ToString()), false, true);
+    return;
+  }
+  // Without pipelining MAIL waited for this reply.
+  if (transaction_.has_value() && !transaction_->pipelined) SendMailBatch();
+}
+
+void ClientSession::SendMailBatch() {
+  Transaction& tx = *transaction_;
+  Send(tx.mail_line, Expect::kMail);
+  if (!tx.pipelined) return;
+  for (size_t i = 0; i < tx.message.recipients.size(); ++i) SendRcpt(i);
+  tx.next_rcpt = tx.message.recipients.size();
+  if (!tx.bdat) {
+    Send("DATA", Expect::kData);
+    tx.data_pending = true;
+  }
+}
+
+void ClientSession::SendRcpt(size_t index) {
+  const Recipient& recipient = transaction_->message.recipients[index];
+  std::string line = absl::StrCat("RCPT TO:<", recipient.address.ToString(), ">");
+  if (caps_.dsn) {
+    if (recipient.notify & kNotifyNever) {
+      line += " NOTIFY=NEVER";
+    } else if (recipient.notify != 0) {
+      line += " NOTIFY=";
+      static constexpr std::pair<uint8_t, std::string_view> kNames[] = {
+          {kNotifySuccess, "SUCCESS"}, {kNotifyFailure, "FAILURE"}, {kNotifyDelay, "DELAY"}};
+      bool first = true;
+      for (const auto& [bit, name] : kNames) {
+        if (!(recipient.notify & bit)) continue;
+        if (!first) line += ",";
+        line += name;
+        first = false;
+      }
+    }
+    if (!recipient.orcpt.empty()) {
+      absl::StrAppend(&line,
+                      " ORCPT=", recipient.orcpt_type.empty() ? "rfc822" : recipient.orcpt_type,
+                      ";", EncodeXtext(recipient.orcpt));
+    }
+  }
+  Send(line, Expect::kRcpt, index);
+}
+
+void ClientSession::HandleMail(const ServerReply& reply) {
+  if (!transaction_.has_value()) return Unexpected("MAIL FROM", reply);
+  Transaction& tx = *transaction_;
+  if (reply.IsPositive()) {
+    tx.mail_ok = true;
+    if (!tx.pipelined) {
+      SendRcpt(0);
+      tx.next_rcpt = 1;
+    }
+  } else if (reply.IsTransient() || reply.IsPermanent()) {
+    tx.mail_refused = true;
+    tx.refusal = reply;
+    DecideUndecided(StatusFor(reply), reply);
+    // A refused MAIL opens no transaction; with pipelining the RCPTs and
+    // DATA that follow get their (ignored) refusals first.
+    if (!tx.pipelined) FinishTransaction(reply, /*clean=*/true);
+  } else {
+    Unexpected("MAIL FROM", reply);
+  }
+}
+
+void ClientSession::HandleRcpt(size_t index, const ServerReply& reply) {
+  if (!transaction_.has_value()) return Unexpected("RCPT TO", reply);
+  Transaction& tx = *transaction_;
+  ++tx.rcpt_replies;
+  if (!tx.mail_refused) {
+    if (reply.IsPositive()) {
+      ++tx.accepted;
+    } else if (reply.IsTransient() || reply.IsPermanent()) {
+      tx.result.recipients[index] = {StatusFor(reply), reply};
+      tx.decided[index] = true;
+      tx.refusal = reply;
+    } else {
+      return Unexpected("RCPT TO", reply);
+    }
+  }
+  const size_t count = tx.message.recipients.size();
+  if (!tx.pipelined && tx.next_rcpt < count) {
+    SendRcpt(tx.next_rcpt++);
+    return;
+  }
+  if (tx.rcpt_replies == count) AfterRecipients();
+}
+
+void ClientSession::AfterRecipients() {
+  Transaction& tx = *transaction_;
+  if (tx.data_pending) return;  // pipelined DATA: its reply decides
+  if (tx.mail_refused) return FinishTransaction(tx.refusal, /*clean=*/false);
+  if (tx.accepted == 0) return FinishTransaction(tx.refusal, /*clean=*/false);
+  if (tx.bdat) return SendBdatChunks();
+  Send("DATA", Expect::kData);
+}
+
+void ClientSession::HandleData(const ServerReply& reply) {
+  if (!transaction_.has_value()) return Unexpected("DATA", reply);
+  Transaction& tx = *transaction_;
+  tx.data_pending = false;
+  const bool deliverable = tx.mail_ok && !tx.mail_refused && tx.accepted > 0;
+  if (reply.IsIntermediate()) {
+    if (deliverable) {
+      tx.result.data_sent = true;
+      AppendDotStuffed(tx.body, &output_);
+      output_has_data_ = true;
+      Transcript("C: ", absl::StrCat("<", tx.body.size(), " octets of message data>"));
+    } else {
+      // A server that says 354 without a recipient: end the empty message.
+      tx.aborting = true;
+      output_.append(".\r\n");
+      Transcript("C: ", ".");
+    }
+    pending_.push_back({Expect::kDataEnd});
+  } else if (reply.IsTransient() || reply.IsPermanent()) {
+    if (deliverable) {
+      DecideUndecided(StatusFor(reply), reply);
+      FinishTransaction(reply, /*clean=*/false);
+    } else {
+      // The pipelined DATA after no accepted recipient: its refusal was expected.
+      FinishTransaction(tx.refusal, /*clean=*/false);
+    }
+  } else {
+    Unexpected("DATA", reply);
+  }
+}
+
+void ClientSession::HandleDataEnd(const ServerReply& reply) {
+  if (!transaction_.has_value()) return Unexpected("end of data", reply);
+  Transaction& tx = *transaction_;
+  if (tx.aborting) return FinishTransaction(tx.refusal, /*clean=*/false);
+  if (reply.IsIntermediate()) return Unexpected("end of data", reply);
+  ++messages_sent_;
+  DecideUndecided(StatusFor(reply), reply);
+  FinishTransaction(reply, /*clean=*/true);
+}
+
+void ClientSession::SendBdatChunks() {
+  Transaction& tx = *transaction_;
+  tx.result.data_sent = true;
+  do {
+    const size_t remaining = tx.body.size() - tx.bdat_sent;
+    const size_t chunk =
+        options_.bdat_chunk_size == 0 ? remaining : std::min(remaining, options_.bdat_chunk_size);
+    const bool last = chunk == remaining;
+    Send(absl::StrCat("BDAT ", chunk, last ? " LAST" : ""),
+         last ? Expect::kBdatLast : Expect::kBdat);
+    output_.append(tx.body.substr(tx.bdat_sent, chunk));
+    output_has_data_ = true;
+    tx.bdat_sent += chunk;
+    if (last) break;
+  } while (tx.pipelined);
+}
+
+void ClientSession::HandleBdat(bool last, const ServerReply& reply) {
+  if (!transaction_.has_value()) return Unexpected("BDAT", reply);
+  Transaction& tx = *transaction_;
+  if (tx.data_failed) {
+    // Pipelined chunks after a refused one: wait for the last reply.
+    if (last) FinishTransaction(tx.refusal, /*clean=*/false);
+    return;
+  }
+  if (reply.IsPositive()) {
+    if (last) {
+      ++messages_sent_;
+      DecideUndecided(RecipientStatus::kDelivered, reply);
+      FinishTransaction(reply, /*clean=*/true);
+    } else if (!tx.pipelined) {
+      SendBdatChunks();
+    }
+  } else if (reply.IsTransient() || reply.IsPermanent()) {
+    // RFC 3030 4: a refused chunk fails the transaction; send no more.
+    tx.data_failed = true;
+    tx.refusal = reply;
+    DecideUndecided(StatusFor(reply), reply);
+    if (last || !tx.pipelined) FinishTransaction(reply, /*clean=*/false);
+  } else {
+    Unexpected("BDAT", reply);
+  }
+}
+
+void ClientSession::HandleQuit(const ServerReply& /*reply*/) {
+  // Whatever the server says, the session is over.
+  phase_ = Phase::kClosed;
+  pending_.clear();
+}
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+void ClientSession::Send(std::string_view line, Expect expect, size_t index) {
+  output_.append(line);
+  output_.append("\r\n");
+  pending_.push_back({expect, index});
+  if (transaction_.has_value()) Transcript("C: ", line);
+}
+
+void ClientSession::Transcript(std::string_view prefix, std::string_view text) {
+  if (!options_.record_transcript || !transaction_.has_value()) return;
+  std::string& transcript = transaction_->result.transcript;
+  if (!transcript.empty()) transcript.push_back('\n');
+  transcript.append(prefix);
+  transcript.append(text);
+}
+
+void ClientSession::DecideUndecided(RecipientStatus status, const ServerReply& reply) {
+  Transaction& tx = *transaction_;
+  for (size_t i = 0; i < tx.decided.size(); ++i) {
+    if (tx.decided[i]) continue;
+    tx.result.recipients[i] = {status, reply};
+    tx.decided[i] = true;
+  }
+}
+
+void ClientSession::FinishTransaction(const ServerReply& final_reply, bool clean) {
+  // Copy first: `final_reply` may live inside the transaction.
+  ServerReply reply = final_reply;
+  DecideUndecided(StatusFor(reply), reply);
+  transaction_->result.final_reply = std::move(reply);
+  result_ = std::move(transaction_->result);
+  transaction_.reset();
+  needs_rset_ = !clean;
+  phase_ = Phase::kReady;
+}
+
+ClientAction ClientSession::RefuseMessage(const OutboundMessage& message, RecipientStatus status,
+                                          const ServerReply& reply) {
+  DeliveryResult result;
+  result.recipients.assign(message.recipients.size(), RecipientResult{status, reply});
+  result.final_reply = reply;
+  if (options_.record_transcript) result.transcript = absl::StrCat("local: ", reply.ToString());
+  result_ = std::move(result);
+  return action_ = NextAction();
+}
+
+void ClientSession::FailConnection(ServerReply reply, std::string text, bool permanent,
+                                   bool send_quit) {
+  if (transaction_.has_value()) {
+    DecideUndecided(RecipientStatus::kTemporaryFailure, reply);
+    transaction_->result.final_reply = reply;
+    result_ = std::move(transaction_->result);
+    transaction_.reset();
+  }
+  failure_ = ClientFailure{permanent, std::move(reply), std::move(text)};
+  pending_.clear();
+  if (send_quit) output_.append("QUIT\r\n");
+  phase_ = Phase::kClosed;
+}
+
+ClientAction ClientSession::NextAction() {
+  if (result_.has_value()) return ClientAction::kMessageDone;
+  switch (phase_) {
+    case Phase::kClosed:
+      return ClientAction::kClosed;
+    case Phase::kTlsHandshake:
+      return ClientAction::kStartTls;
+    case Phase::kReady:
+      return pending_.empty() ? ClientAction::kReadyForMessage : ClientAction::kReadMore;
+    case Phase::kConnecting:
+    case Phase::kTransaction:
+    case Phase::kQuitting:
+      return ClientAction::kReadMore;
+  }
+  return ClientAction::kClosed;
+}
+
+}  // namespace sluice::smtp
