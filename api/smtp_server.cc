@@ -29,6 +29,8 @@ struct SmtpServer::Client {
   std::unique_ptr<Policy> policy;
   std::unique_ptr<smtp::ServerSession> session;
   engine::TimerId timer;
+  // Set once TLS starts (STARTTLS, or at once on submissions).
+  std::unique_ptr<tls::TlsSession> tls;
   // Waiting for the spool or the authenticator: not reading, not timing out.
   bool busy = false;
   bool peer_closed = false;
@@ -64,6 +66,9 @@ class SmtpServer::Policy final : public smtp::ServerPolicy {
     info.by = server_.options_.session.hostname;
     info.protocol = std::string(session.protocol());
     info.id = client_.body_id.ToString();
+    if (client_.tls != nullptr && client_.tls->handshake_done()) {
+      info.tls = std::string(client_.tls->version()) + " " + std::string(client_.tls->cipher());
+    }
     if (envelope.recipients.size() == 1) {
       info.for_recipient = envelope.recipients[0].address.ToString();
     }
@@ -82,6 +87,9 @@ absl::StatusOr<std::unique_ptr<SmtpServer>> SmtpServer::Create(engine::Reactor& 
   if (options.spool == nullptr || options.limiter == nullptr) {
     return absl::InvalidArgumentError("an SMTP listener needs a spool and a connection limiter");
   }
+  if (options.kind == SmtpListenerKind::kSubmissions && options.tls == nullptr) {
+    return absl::InvalidArgumentError("the submissions listener needs a TLS context");
+  }
   std::unique_ptr<SmtpServer> server(new SmtpServer(reactor, shard, std::move(options)));
   SmtpServer* self = server.get();
   self->listener_ = engine::TcpListener::Start(
@@ -98,6 +106,11 @@ SmtpServer::SmtpServer(engine::Reactor& reactor, int shard, SmtpServerOptions op
   session.allow_auth = options_.authenticator != nullptr;
   session.require_auth = options_.kind != SmtpListenerKind::kRelay;
   session.implicit_tls = options_.kind == SmtpListenerKind::kSubmissions;
+  session.offer_starttls = options_.tls != nullptr && !session.implicit_tls;
+}
+
+void SmtpServer::SetTlsContext(std::shared_ptr<const tls::ServerContext> context) {
+  if (context != nullptr) options_.tls = std::move(context);
 }
 
 SmtpServer::~SmtpServer() {
@@ -138,15 +151,53 @@ void SmtpServer::Accept(engine::TcpConnection* conn) {
   client_ids_.emplace(conn, c.id);
   clients_.emplace(c.id, std::move(client));
   conn->Start(this);
+  if (options_.session.implicit_tls && !StartTls(c)) return;
+  // Under implicit TLS the greeting is held until the handshake is done.
   c.session->Start();
   Drive(c, smtp::ServerAction::kReadMore);
+}
+
+bool SmtpServer::StartTls(Client& c) {
+  absl::StatusOr<std::unique_ptr<tls::TlsSession>> session = options_.tls->NewSession();
+  if (!session.ok()) {
+    SLUICE_LOG(kError, "cannot start TLS").Field("error", session.status());
+    c.conn->Close();
+    return false;
+  }
+  c.tls = *std::move(session);
+  return true;
 }
 
 void SmtpServer::OnData(engine::TcpConnection& conn, absl::string_view data) {
   auto it = client_ids_.find(&conn);
   if (it == client_ids_.end()) return;
-  Client& c = *clients_.at(it->second);
-  const smtp::ServerAction action = c.session->Feed(std::string_view(data.data(), data.size()));
+  Receive(*clients_.at(it->second), data);
+}
+
+void SmtpServer::Receive(Client& c, absl::string_view bytes) {
+  std::string plain;
+  absl::string_view input = bytes;
+  if (c.tls != nullptr) {
+    c.tls->FeedCiphertext(std::string_view(bytes.data(), bytes.size()));
+    const absl::Status status = c.tls->ReadPlaintext(&plain);
+    if (c.tls->HasCiphertext()) c.conn->Send(c.tls->TakeCiphertext());  // also an alert
+    if (!status.ok()) {
+      SLUICE_LOG(kInfo, "tls handshake or read failed")
+          .Field("client", c.conn->peer().HostString())
+          .Field("error", status);
+      c.conn->CloseAfterFlush();
+      return;
+    }
+    if (c.tls->peer_closed()) {
+      (void)c.tls->Shutdown();  // our close_notify; the connection closes either way
+      if (c.tls->HasCiphertext()) c.conn->Send(c.tls->TakeCiphertext());
+      c.conn->CloseAfterFlush();
+      return;
+    }
+    if (plain.empty()) return;
+    input = plain;
+  }
+  const smtp::ServerAction action = c.session->Feed(std::string_view(input.data(), input.size()));
   // While busy the session only keeps what arrives; the answer drives it on.
   if (!c.busy) Drive(c, action);
 }
@@ -175,7 +226,17 @@ void SmtpServer::OnClosed(engine::TcpConnection& conn, const absl::Status& /*rea
 }
 
 void SmtpServer::Flush(Client& c) {
-  if (!c.session->output().empty()) c.conn->Send(c.session->TakeOutput());
+  if (c.session->output().empty()) return;
+  if (c.tls == nullptr) {
+    c.conn->Send(c.session->TakeOutput());
+    return;
+  }
+  const std::string plain = c.session->TakeOutput();
+  if (const absl::Status status = c.tls->WritePlaintext(plain); !status.ok()) {
+    c.conn->Close(status);
+    return;
+  }
+  if (c.tls->HasCiphertext()) c.conn->Send(c.tls->TakeCiphertext());
 }
 
 void SmtpServer::Drive(Client& c, smtp::ServerAction action) {
@@ -199,14 +260,23 @@ void SmtpServer::Drive(Client& c, smtp::ServerAction action) {
       Authenticate(c);
       return;
     case smtp::ServerAction::kStartTls:
-      // STARTTLS is not offered without a TLS context, so a session never
-      // asks for it; close rather than talk plaintext after a 220.
+      // "220 Ready to start TLS" goes out in plaintext; everything after it
+      // is TLS. The session drops whatever the client pipelined behind
+      // STARTTLS (RFC 3207 4.2 and the STARTTLS command injection attacks).
       Flush(c);
-      c.conn->CloseAfterFlush();
+      if (options_.tls == nullptr || !StartTls(c)) {
+        c.conn->CloseAfterFlush();
+        return;
+      }
+      Drive(c, c.session->TlsStarted());
       return;
     case smtp::ServerAction::kClose:
       Flush(c);
       reactor_.CancelTimer(c.timer);
+      if (c.tls != nullptr && c.tls->handshake_done()) {
+        (void)c.tls->Shutdown();  // close_notify; the connection closes either way
+        if (c.tls->HasCiphertext()) c.conn->Send(c.tls->TakeCiphertext());
+      }
       c.conn->CloseAfterFlush();
       return;
   }

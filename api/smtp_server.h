@@ -5,7 +5,10 @@
 // knows the client's address: the relay listener relays for its relay
 // networks and for authenticated users, takes mail for the local bounce
 // domains from anyone, and refuses everything else with 550 5.7.1 (no open
-// relay); the submission listeners need AUTH before MAIL. A complete
+// relay); the submission listeners need AUTH before MAIL. With a TLS
+// context, the relay and submission listeners offer STARTTLS and the
+// submissions listener speaks TLS from the first byte (RFC 8314); AUTH is
+// offered only under TLS, except to loopback clients when configured. A complete
 // message is split by recipient domain and handed to the spool; the client
 // gets its 250 only when the spool says the message is durable, and a spool
 // error becomes 452 4.3.1 (disk full, overload) or 451 4.3.0. While the
@@ -37,6 +40,7 @@
 #include "queue/spool.h"
 #include "smtp/server_options.h"
 #include "smtp/server_session.h"
+#include "tls/server_context.h"
 
 namespace sluice::api {
 
@@ -64,6 +68,8 @@ struct SmtpServerOptions {
   queue::Spool* spool = nullptr;
   // Null: AUTH is not offered.
   SmtpAuthenticator* authenticator = nullptr;
+  // Null: no STARTTLS (and no submissions listener, which is TLS only).
+  std::shared_ptr<const tls::ServerContext> tls;
   bool auth_on_loopback_without_tls = false;
   const common::Clock* clock = common::Clock::Real();
 };
@@ -73,6 +79,10 @@ class SmtpServer final : public engine::TcpConnection::Handler {
   static absl::StatusOr<std::unique_ptr<SmtpServer>> Create(engine::Reactor& reactor, int listen_fd,
                                                             int shard, SmtpServerOptions options);
   ~SmtpServer() override;
+
+  // A new certificate (SIGHUP): new connections use it; connections that
+  // already negotiated keep the context they started with.
+  void SetTlsContext(std::shared_ptr<const tls::ServerContext> context);
 
   // Stops accepting, tells idle clients 421 and waits for messages being
   // spooled to be answered; `done` runs when every connection is gone.
@@ -91,6 +101,9 @@ class SmtpServer final : public engine::TcpConnection::Handler {
   // Acts on the session's request until it needs input or an answer.
   void Drive(Client& client, smtp::ServerAction action);
   void Flush(Client& client);
+  // Feeds bytes from the socket (ciphertext under TLS) to the session.
+  void Receive(Client& client, absl::string_view bytes);
+  bool StartTls(Client& client);
   void SpoolMessage(Client& client);
   void Authenticate(Client& client);
   void ArmTimer(Client& client);

@@ -27,6 +27,7 @@
 #include "api/connection_limiter.h"
 #include "api/health_server.h"
 #include "api/smtp_server.h"
+#include "api/user_authenticator.h"
 #include "common/config.h"
 #include "common/ip_network.h"
 #include "common/logging.h"
@@ -36,6 +37,8 @@
 #include "engine/socket_address.h"
 #include "engine/tcp_listener.h"
 #include "queue/rocksdb_spool.h"
+#include "tls/self_signed.h"
+#include "tls/server_context.h"
 
 ABSL_FLAG(std::string, config, "",
           "TOML configuration file, layered over the embedded defaults "
@@ -109,6 +112,29 @@ absl::StatusOr<api::SmtpServerOptions> SmtpOptions(const Config& config, queue::
   return options;
 }
 
+// The listeners' certificate: the configured files, or a self-signed one
+// generated into <data_dir>/tls so the defaults work out of the box.
+absl::StatusOr<std::shared_ptr<const tls::ServerContext>> TlsContext(const Config& config) {
+  tls::ServerOptions options;
+  if (config.tls.certificate.empty() != config.tls.private_key.empty()) {
+    return absl::InvalidArgumentError("tls.certificate and tls.private_key go together");
+  }
+  if (config.tls.certificate.empty()) {
+    SLUICE_ASSIGN_OR_RETURN(tls::SelfSignedFiles files,
+                            tls::EnsureSelfSigned(config.server.data_dir, HostName(config)));
+    if (files.generated) {
+      SLUICE_LOG(kWarning, "no TLS certificate configured; generated a self-signed one")
+          .Field("certificate", files.cert_file);
+    }
+    options.cert_chain_file = files.cert_file;
+    options.key_file = files.key_file;
+  } else {
+    options.cert_chain_file = config.tls.certificate;
+    options.key_file = config.tls.private_key;
+  }
+  return tls::ServerContext::Create(options);
+}
+
 // Opens `listen` on every shard and starts one T per shard with `create`;
 // returns the bound address (which differs from the configured one for
 // port 0).
@@ -174,9 +200,14 @@ int Run() {
 
   engine::Sharded<api::HealthServer> http(**group);
   engine::Sharded<api::SmtpServer> relay(**group);
-  std::unique_ptr<api::ConnectionLimiter> relay_limiter;
+  engine::Sharded<api::SmtpServer> submission(**group);
+  engine::Sharded<api::SmtpServer> submissions(**group);
+  std::unique_ptr<api::ConnectionLimiter> limiters[3];
+  std::unique_ptr<api::UserAuthenticator> authenticator;
   engine::SocketAddress http_address;
   engine::SocketAddress relay_address;
+  engine::SocketAddress submission_address;
+  engine::SocketAddress submissions_address;
   absl::Status started = [&]() -> absl::Status {
     SLUICE_ASSIGN_OR_RETURN(
         http_address,
@@ -184,19 +215,48 @@ int Run() {
           return api::HealthServer::Create(reactor, fd, api::HealthServer::Options{});
         }));
     SLUICE_ASSIGN_OR_RETURN(api::SmtpServerOptions smtp, SmtpOptions(config, spool->get()));
-    relay_limiter = std::make_unique<api::ConnectionLimiter>(config.smtp.max_connections,
+    SLUICE_ASSIGN_OR_RETURN(smtp.tls, TlsContext(config));
+    api::UserAuthenticator::Options auth_options;
+    auth_options.users = config.users;
+    auth_options.max_failures_per_minute = config.smtp.max_auth_failures_per_minute;
+    auth_options.post = [group = group->get()](int shard, absl::AnyInvocable<void()> task) {
+      group->Post(shard, std::move(task));
+    };
+    SLUICE_ASSIGN_OR_RETURN(authenticator, api::UserAuthenticator::Create(std::move(auth_options)));
+    smtp.authenticator = authenticator.get();
+    struct Listener {
+      api::SmtpListenerKind kind;
+      engine::Sharded<api::SmtpServer>* servers;
+      const common::ListenAddress* address;
+      engine::SocketAddress* bound;
+    };
+    const Listener listeners[] = {
+        {api::SmtpListenerKind::kRelay, &relay, &config.listen.relay, &relay_address},
+        {api::SmtpListenerKind::kSubmission, &submission, &config.listen.submission,
+         &submission_address},
+        {api::SmtpListenerKind::kSubmissions, &submissions, &config.listen.submissions,
+         &submissions_address},
+    };
+    for (int i = 0; i < 3; ++i) {
+      const Listener& listener = listeners[i];
+      limiters[i] = std::make_unique<api::ConnectionLimiter>(config.smtp.max_connections,
                                                              config.smtp.max_connections_per_ip);
-    smtp.kind = api::SmtpListenerKind::kRelay;
-    smtp.limiter = relay_limiter.get();
-    SLUICE_ASSIGN_OR_RETURN(
-        relay_address, StartListener(**group, relay, config.listen.relay,
-                                     [smtp](int shard, engine::Reactor& reactor, int fd) {
-                                       return api::SmtpServer::Create(reactor, fd, shard, smtp);
-                                     }));
+      api::SmtpServerOptions options = smtp;
+      options.kind = listener.kind;
+      options.limiter = limiters[i].get();
+      SLUICE_ASSIGN_OR_RETURN(*listener.bound,
+                              StartListener(**group, *listener.servers, *listener.address,
+                                            [options](int shard, engine::Reactor& reactor, int fd) {
+                                              return api::SmtpServer::Create(reactor, fd, shard,
+                                                                             options);
+                                            }));
+    }
     return absl::OkStatus();
   }();
   if (!started.ok()) {
     SLUICE_LOG(kError, "cannot open the listeners").Field("error", started);
+    submissions.Stop();
+    submission.Stop();
     relay.Stop();
     http.Stop();
     spool->reset();
@@ -208,6 +268,8 @@ int Run() {
       .Field("shards", (*group)->size())
       .Field("http", http_address.ToString())
       .Field("relay", relay_address.ToString())
+      .Field("submission", submission_address.ToString())
+      .Field("submissions", submissions_address.ToString())
       .Field("data_dir", config.server.data_dir);
 
   sigset_t signals;
@@ -238,6 +300,8 @@ int Run() {
 
   // Listeners first (clients waiting for the spool get their answers),
   // then the spool (commits what is queued), then the shards.
+  submissions.Stop();
+  submission.Stop();
   relay.Stop();
   http.Stop();
   spool->reset();

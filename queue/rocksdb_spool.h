@@ -58,7 +58,8 @@ struct RocksDbSpoolOptions {
   const common::Clock* clock = common::Clock::Real();
 
   // Group commit: after the first request arrives, wait this long for more
-  // before writing (0: write at once; the sync itself then batches).
+  // before writing, when the previous synced batch showed concurrent
+  // submitters (0: never wait; the sync itself then batches).
   absl::Duration batch_delay = absl::Milliseconds(1);
   // A batch is written without waiting further once it holds this much.
   size_t max_batch_bytes = 16 << 20;
@@ -219,6 +220,7 @@ class RocksDbSpool final : public Spool {
   std::string loader_resume_key_;
   common::SteadyTime next_loader_run_{};
   bool write_failed_ = false;
+  size_t last_synced_batch_size_ = 0;
   common::SteadyTime next_resume_attempt_{};
 
   std::thread writer_;

@@ -12,7 +12,7 @@ SLUICE_PACKAGES=(
   libbenchmark-dev android-libboringssl-dev libnghttp2-dev libprotobuf-dev protobuf-compiler
   libhttp-parser-dev libsimdjson-dev libtomlplusplus-dev libidn2-dev
   # test peers
-  curl nsd clang libclang-rt-14-dev
+  curl nsd clang libclang-rt-14-dev openssl postfix swaks
 )
 
 sluice_install_deps() {
@@ -29,6 +29,12 @@ sluice_install_deps() {
   echo "sluice: installing ${missing[*]}" >&2
   local sudo=()
   if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+  # Postfix is a test peer (smtp-source, smtp-sink, its smtpd for the
+  # benchmarks), not the machine's MTA: install it unconfigured and stopped.
+  if [[ " ${missing[*]} " == *" postfix "* ]]; then
+    echo "postfix postfix/main_mailer_type select No configuration" |
+      "${sudo[@]}" debconf-set-selections
+  fi
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >&2

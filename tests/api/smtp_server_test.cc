@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "api/user_authenticator.h"
 #include "engine/shard_group.h"
 #include "engine/sharded.h"
 #include "engine/tcp_listener.h"
@@ -26,6 +27,9 @@
 #include "queue/rocksdb_spool.h"
 #include "tests/queue/faulty_file_system.h"
 #include "tests/queue/spool_test_util.h"
+#include "tls/password_hash.h"
+#include "tls/self_signed.h"
+#include "tls/server_context.h"
 
 namespace sluice::api {
 namespace {
@@ -114,6 +118,32 @@ class SmtpServerTest : public ::testing::Test {
                     .ok());
   }
 
+  // A TLS context from a self-signed certificate, and one user "app" with
+  // password "secret" (a cheap hash, so the test does not spend seconds).
+  void EnableTlsAndAuth(SmtpServerOptions& options, int max_failures = 10) {
+    auto files = tls::EnsureSelfSigned(::testing::TempDir(), "mx.sluice.test");
+    ASSERT_TRUE(files.ok()) << files.status();
+    tls::ServerOptions tls_options;
+    tls_options.cert_chain_file = files->cert_file;
+    tls_options.key_file = files->key_file;
+    auto context = tls::ServerContext::Create(tls_options);
+    ASSERT_TRUE(context.ok()) << context.status();
+    options.tls = *context;
+    tls::PasswordHashOptions cheap;
+    cheap.scheme = tls::PasswordScheme::kPbkdf2Sha256;
+    cheap.pbkdf2_iterations = 1000;
+    UserAuthenticator::Options auth;
+    auth.users = {{"app", *tls::HashPassword("secret", cheap)}};
+    auth.max_failures_per_minute = max_failures;
+    auth.post = [this](int shard, absl::AnyInvocable<void()> task) {
+      group_->Post(shard, std::move(task));
+    };
+    auto authenticator = UserAuthenticator::Create(std::move(auth));
+    ASSERT_TRUE(authenticator.ok()) << authenticator.status();
+    authenticator_ = *std::move(authenticator);
+    options.authenticator = authenticator_.get();
+  }
+
   void TearDown() override {
     if (servers_) servers_->Stop();
     spool_.reset();
@@ -144,6 +174,7 @@ class SmtpServerTest : public ::testing::Test {
   queue::testing::DueCollector due_;
   std::unique_ptr<queue::RocksDbSpool> spool_;
   std::unique_ptr<ConnectionLimiter> limiter_;
+  std::unique_ptr<UserAuthenticator> authenticator_;
   std::unique_ptr<engine::Sharded<SmtpServer>> servers_;
   uint16_t port_ = 0;
 };
@@ -255,6 +286,107 @@ TEST_F(SmtpServerTest, SpoolWriteFailureIsATemporary452AndNothingIsKept) {
   // Only the second message is in the spool.
   EXPECT_EQ(Spooled(1).size(), 1u);
   EXPECT_EQ(due_.size(), 0u);
+}
+
+// A submitted message without Message-ID and Date: the server adds them.
+constexpr char kBareSubmission[] =
+    "From: app@example.org\r\nTo: b@one.example\r\nSubject: submitted\r\n\r\nhello\r\n";
+
+TEST_F(SmtpServerTest, SubmissionTakesMailOnlyAfterStartTlsAndAuth) {
+  Start([&](SmtpServerOptions& options) {
+    options.kind = SmtpListenerKind::kSubmission;
+    EnableTlsAndAuth(options);
+  });
+  const std::string data = WriteFile("submission.eml", kBareSubmission);
+  CommandResult no_auth =
+      RunCommand(absl::StrCat("swaks --server 127.0.0.1:", port_,
+                              " --from app@example.org --to b@one.example", " --data @", data));
+  EXPECT_TRUE(absl::StrContains(no_auth.output, "<** 530 5.7.0")) << no_auth.output;
+
+  CommandResult wrong = RunCommand(absl::StrCat(
+      "swaks --server 127.0.0.1:", port_, " -tls --auth PLAIN --auth-user app",
+      " --auth-password wrong --from app@example.org --to b@one.example --data @", data));
+  EXPECT_TRUE(absl::StrContains(wrong.output, "535 5.7.8")) << wrong.output;
+
+  CommandResult sent = RunCommand(absl::StrCat(
+      "swaks --server 127.0.0.1:", port_, " --ehlo peer.example -tls --auth PLAIN",
+      " --auth-user app --auth-password secret --from app@example.org --to b@one.example",
+      " --data @", data));
+  ASSERT_EQ(sent.exit_code, 0) << sent.output;
+  EXPECT_TRUE(absl::StrContains(sent.output, "<~  220 2.0.0 Ready to start TLS") ||
+              absl::StrContains(sent.output, "<-  220 2.0.0 Ready to start TLS"))
+      << sent.output;
+  EXPECT_TRUE(absl::StrContains(sent.output, "<~  235 2.7.0")) << sent.output;
+
+  std::vector<queue::StoredMessage> stored = Spooled(1);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].envelope.tenant(), "app");
+  const std::string unfolded = absl::StrReplaceAll(stored[0].body, {{"\r\n\t", " "}});
+  EXPECT_TRUE(absl::StrContains(unfolded, "with ESMTPSA id")) << unfolded;
+  EXPECT_TRUE(absl::StrContains(unfolded, "(TLSv1.3 ")) << unfolded;
+  EXPECT_TRUE(absl::StrContains(unfolded, "\r\nMessage-ID: <")) << unfolded;
+  EXPECT_TRUE(absl::StrContains(unfolded, "\r\nDate: ")) << unfolded;
+  EXPECT_TRUE(absl::EndsWith(stored[0].body, "Subject: submitted\r\n\r\nhello\r\n\r\n"));
+}
+
+TEST_F(SmtpServerTest, SubmissionsSpeaksTlsFromTheFirstByte) {
+  Start([&](SmtpServerOptions& options) {
+    options.kind = SmtpListenerKind::kSubmissions;
+    EnableTlsAndAuth(options);
+  });
+  const std::string data = WriteFile("submissions.eml", kBareSubmission);
+  CommandResult sent = RunCommand(absl::StrCat(
+      "swaks --server 127.0.0.1:", port_, " --tls-on-connect --auth LOGIN --auth-user app",
+      " --auth-password secret --from app@example.org --to b@one.example --data @", data));
+  ASSERT_EQ(sent.exit_code, 0) << sent.output;
+  EXPECT_TRUE(absl::StrContains(sent.output, "<~  220 mx.sluice.test")) << sent.output;
+  EXPECT_EQ(Spooled(1).size(), 1u);
+
+  // openssl s_client: a TLS 1.2 handshake works too, and the greeting comes
+  // only inside TLS.
+  CommandResult openssl =
+      RunCommand(absl::StrCat("echo quit | timeout 20 openssl s_client -connect 127.0.0.1:", port_,
+                              " -tls1_2 -servername mx.sluice.test -crlf -ign_eof"));
+  EXPECT_TRUE(absl::StrContains(openssl.output, "Protocol  : TLSv1.2")) << openssl.output;
+  EXPECT_TRUE(absl::StrContains(openssl.output, "220 mx.sluice.test")) << openssl.output;
+  EXPECT_TRUE(absl::StrContains(openssl.output, "221 2.0.0")) << openssl.output;
+}
+
+TEST_F(SmtpServerTest, RelayOffersStartTlsToOpensslAndAuthOnlyInsideIt) {
+  Start([&](SmtpServerOptions& options) { EnableTlsAndAuth(options); });
+  CommandResult plain =
+      RunCommand(absl::StrCat("printf 'EHLO peer.example\r\nQUIT\r\n' | timeout 20 python3 -c \"",
+                              "import socket,sys; s=socket.create_connection(('127.0.0.1',", port_,
+                              "));", "s.sendall(sys.stdin.buffer.read()); import time; data=b'';\n",
+                              "while True:\n  c=s.recv(4096)\n  if not c: break\n  data+=c\n",
+                              "sys.stdout.write(data.decode())\""));
+  EXPECT_TRUE(absl::StrContains(plain.output, "250-STARTTLS")) << plain.output;
+  // 127.0.0.1 is loopback, but loopback AUTH without TLS is off here.
+  EXPECT_FALSE(absl::StrContains(plain.output, "AUTH")) << plain.output;
+
+  CommandResult tls = RunCommand(
+      absl::StrCat("printf 'EHLO peer.example\\nquit\\n' | timeout 20 openssl s_client -connect ",
+                   "127.0.0.1:", port_, " -starttls smtp -crlf -ign_eof"));
+  EXPECT_TRUE(absl::StrContains(tls.output, "Protocol  : TLSv1.3")) << tls.output;
+  EXPECT_TRUE(absl::StrContains(tls.output, "250-AUTH PLAIN LOGIN")) << tls.output;
+}
+
+TEST_F(SmtpServerTest, RepeatedAuthFailuresFromOneAddressGetATemporaryRefusal) {
+  Start([&](SmtpServerOptions& options) {
+    options.kind = SmtpListenerKind::kSubmission;
+    EnableTlsAndAuth(options, /*max_failures=*/2);
+  });
+  for (int i = 0; i < 2; ++i) {
+    CommandResult wrong = RunCommand(absl::StrCat("swaks --server 127.0.0.1:", port_,
+                                                  " -tls --auth PLAIN --auth-user app",
+                                                  " --auth-password wrong --quit-after AUTH"));
+    EXPECT_TRUE(absl::StrContains(wrong.output, "535 5.7.8")) << wrong.output;
+  }
+  // Even the right password is refused for now.
+  CommandResult limited = RunCommand(absl::StrCat("swaks --server 127.0.0.1:", port_,
+                                                  " -tls --auth PLAIN --auth-user app",
+                                                  " --auth-password secret --quit-after AUTH"));
+  EXPECT_TRUE(absl::StrContains(limited.output, "454 4.7.0")) << limited.output;
 }
 
 int ConnectAndReadGreeting(uint16_t port, std::string* greeting) {
