@@ -294,6 +294,20 @@ int Run() {
       continue;
     }
     ApplyReload(config, *reloaded);
+    // New certificate files (or renewed ones at the same paths): new
+    // connections get them, connections already in TLS keep theirs.
+    if (absl::StatusOr<std::shared_ptr<const tls::ServerContext>> context = TlsContext(*reloaded);
+        context.ok()) {
+      for (engine::Sharded<api::SmtpServer>* servers : {&relay, &submission, &submissions}) {
+        servers->InvokeOnAll(
+            [context = *context](api::SmtpServer& server) { server.SetTlsContext(context); });
+      }
+      SLUICE_LOG(kInfo, "tls certificate reloaded")
+          .Field("sha256", (*context)->certificate_sha256());
+    } else {
+      SLUICE_LOG(kError, "tls certificate reload failed; keeping the current one")
+          .Field("error", context.status());
+    }
     config = *std::move(reloaded);
     SLUICE_LOG(kInfo, "configuration reloaded");
   }

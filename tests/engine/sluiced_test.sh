@@ -39,6 +39,9 @@ level = "$2"
 
 [listen]
 http = "127.0.0.1:0"
+relay = "127.0.0.1:0"
+submission = "127.0.0.1:0"
+submissions = "127.0.0.1:0"
 TOML
 }
 
@@ -59,7 +62,9 @@ start_sluiced() {  # start_sluiced ARGS...: sets PID, PORT
   PID=$!
   wait_for_log "sluiced started" || return 1
   PORT=$(sed -n 's/.* http=127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$LINE")
-  [[ -n $PORT ]]
+  RELAY=$(sed -n 's/.* relay=127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$LINE")
+  SUBMISSIONS=$(sed -n 's/.* submissions=127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$LINE")
+  [[ -n $PORT && -n $RELAY && -n $SUBMISSIONS ]]
 }
 
 http_status() {  # http_status METHOD PATH -> prints the status code
@@ -84,8 +89,17 @@ kill -HUP "$PID"
 check "a broken file on SIGHUP is reported" wait_for_log "configuration reload failed"
 check "and the daemon keeps serving" expect_eq "$(http_status GET /healthz)" 200
 
+check "the relay listener takes a message (swaks)" \
+  swaks --server "127.0.0.1:$RELAY" --from a@example.org --to b@example.com --silent 2
+check "submissions speaks TLS with a self-signed certificate" \
+  test -s "$WORK/data/tls/selfsigned.crt"
+check "and openssl sees the greeting inside TLS" expect_eq \
+  "$(echo quit | timeout 20 openssl s_client -connect "127.0.0.1:$SUBMISSIONS" -crlf -quiet \
+      2>/dev/null | head -1 | cut -c1-4)" "220 "
+
 write_config "$WORK/sluice.toml" debug
 kill -HUP "$PID"
+check "SIGHUP reloads the TLS certificate" wait_for_log "tls certificate reloaded"
 check "a valid file on SIGHUP is applied" wait_for_log "configuration reloaded"
 
 kill -TERM "$PID"
