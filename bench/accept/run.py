@@ -21,34 +21,15 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from postfix_instance import PostfixInstance, free_port, wait_for_port  # noqa: E402
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, alive, what):
-    """Returns once something accepts connections on `port`; `alive()` false
-    or a minute without success ends the benchmark."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if not alive() or time.monotonic() > deadline:
-                sys.exit(f"{what} did not start")
-            time.sleep(0.05)
 
 
 def proc_stat(pid):
@@ -128,74 +109,17 @@ def bench_sluice(work, points, size):
         daemon.wait(timeout=60)
 
 
-MAIN_CF = """\
-compatibility_level = 3.6
-queue_directory = {work}/pf/spool
-data_directory = {work}/pf/data
-myhostname = postfix.bench.example
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_recipient_restrictions = check_client_access static:HOLD, permit_mynetworks,
-    reject_unauth_destination
-default_process_limit = 200
-smtpd_client_connection_count_limit = 0
-smtpd_client_connection_rate_limit = 0
-biff = no
-"""
-
-MASTER_CF = """\
-127.0.0.1:{port} inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-"""
-
-
 def bench_postfix(work, points, size):
-    port = free_port()
-    etc = os.path.join(work, "pf", "etc")
-    os.makedirs(etc)
-    os.makedirs(os.path.join(work, "pf", "spool"))  # `postfix check` fills it in
-    os.makedirs(os.path.join(work, "pf", "data"))
-    shutil.chown(os.path.join(work, "pf", "data"), user="postfix")
-    with open(os.path.join(etc, "main.cf"), "w") as f:
-        f.write(MAIN_CF.format(work=work))
-    with open(os.path.join(etc, "master.cf"), "w") as f:
-        f.write(MASTER_CF.format(port=port))
-    for step in ("check", "start"):
-        # Postfix reports on stderr only to a terminal, so give it one.
-        result = subprocess.run(["script", "-qec", f"postfix -c {etc} {step}", "/dev/null"],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            sys.exit(f"postfix {step} failed: {result.stdout.strip()}")
-    pid_file = os.path.join(work, "pf", "spool", "pid", "master.pid")
+    # Every message goes on hold once queued: accepted and synced, not delivered.
+    postfix = PostfixInstance(
+        work, "smtpd_recipient_restrictions = check_client_access static:HOLD,\n"
+        "    permit_mynetworks, reject_unauth_destination\n")
+    postfix.start()
     try:
-        deadline = time.monotonic() + 60
-        while not os.path.exists(pid_file) or not open(pid_file).read().strip():
-            if time.monotonic() > deadline:
-                sys.exit("postfix did not start")
-            time.sleep(0.05)
-        master = int(open(pid_file).read().strip())
-        wait_for_port(port, lambda: proc_stat(master) is not None, "postfix smtpd")
-        return run_points("postfix", port, lambda: tree_cpu_seconds(master), points, size)
+        return run_points("postfix", postfix.port, lambda: tree_cpu_seconds(postfix.master),
+                          points, size)
     finally:
-        subprocess.run(["postfix", "-c", etc, "stop"], capture_output=True)
+        postfix.stop()
 
 
 def main():
@@ -215,7 +139,6 @@ def main():
         # A lone session waits for one sync per message: fewer of them.
         points.append((sessions, messages if sessions > 1 else max(200, messages // 20)))
     work = tempfile.mkdtemp(prefix="sluice-accept-", dir="/var/tmp")
-    os.chmod(work, 0o755)  # Postfix's daemons run as the postfix user
     try:
         rows = bench_sluice(work, points, args.size) + bench_postfix(work, points, args.size)
     finally:
