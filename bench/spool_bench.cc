@@ -6,7 +6,8 @@
 // message and wait until it is durable before the next, the way a listener
 // acknowledges. BM_WriteFdatasync is the physical limit for the same load:
 // the same bodies appended to one file by a group-commit thread with one
-// write() and one fdatasync() per batch, after the same 1 ms batch delay.
+// write() and one fdatasync() per batch, after the same 1 ms batch delay
+// (taken, as by the spool, only when the previous batch had company).
 // Compare bytes_per_second between the two at equal size and producers.
 //
 // BM_SpoolDequeueDelete: read and remove of spooled messages, as delivery
@@ -193,11 +194,16 @@ class GroupCommitFile {
     while (true) {
       work_.wait(lock, [this] { return stop_ || !pending_.empty(); });
       if (stop_ && pending_.empty()) return;
-      lock.unlock();
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the spool's batch delay
-      lock.lock();
+      // The spool's batch delay, under the spool's rule: only when the last
+      // batch had company.
+      if (last_batch_ > 1) {
+        lock.unlock();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        lock.lock();
+      }
       batch.swap(pending_);
       const uint64_t ticket = submitted_;
+      last_batch_ = ticket - synced_;
       lock.unlock();
       if (write(fd_, batch.data(), batch.size()) != static_cast<ssize_t>(batch.size()) ||
           fdatasync(fd_) != 0) {
@@ -220,6 +226,7 @@ class GroupCommitFile {
   uint64_t submitted_ = 0;
   uint64_t synced_ = 0;
   uint64_t syncs_ = 0;
+  uint64_t last_batch_ = 0;
   bool stop_ = false;
   std::thread writer_;
 };
