@@ -71,17 +71,27 @@ void HealthServer::OnData(engine::TcpConnection& conn, absl::string_view data) {
 std::string HealthServer::Answer(const HttpRequest& request, bool keep_alive) const {
   const absl::string_view path =
       absl::string_view(request.target).substr(0, absl::string_view(request.target).find('?'));
-  if (path != "/healthz") {
+  const bool metrics = path == "/metrics" && options_.metrics != nullptr;
+  if (path != "/healthz" && !metrics) {
     return Http1Session::FormatResponse(404, "text/plain", "not found\n", keep_alive);
   }
   if (request.method != "GET" && request.method != "HEAD") {
     return Http1Session::FormatResponse(405, "text/plain", "method not allowed\n", keep_alive,
                                         "Allow: GET, HEAD\r\n");
   }
-  if (stopping_) return Http1Session::FormatResponse(503, "text/plain", "stopping\n", keep_alive);
-  std::string response = Http1Session::FormatResponse(200, "text/plain", "ok\n", keep_alive);
+  std::string body = "ok\n";
+  absl::string_view type = "text/plain";
+  int status = 200;
+  if (metrics) {
+    body = options_.metrics->RenderPrometheus();
+    type = "text/plain; version=0.0.4";
+  } else if (stopping_) {
+    status = 503;
+    body = "stopping\n";
+  }
+  std::string response = Http1Session::FormatResponse(status, type, body, keep_alive);
   // HEAD: the same headers, no body.
-  if (request.method == "HEAD") response.resize(response.size() - 3);
+  if (request.method == "HEAD") response.resize(response.size() - body.size());
   return response;
 }
 

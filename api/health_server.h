@@ -1,4 +1,5 @@
-// HealthServer: the HTTP listener of one shard, serving GET /healthz.
+// HealthServer: the HTTP listener of one shard, serving GET /healthz and
+// GET /metrics.
 //
 // The daemon's HTTP port until the injection and admin API arrive: it
 // answers /healthz with 200 while the shard runs and 503 once it is
@@ -15,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "api/http1_session.h"
+#include "common/metrics.h"
 #include "engine/reactor.h"
 #include "engine/tcp_connection.h"
 #include "engine/tcp_listener.h"
@@ -26,6 +28,8 @@ class HealthServer final : public engine::TcpConnection::Handler {
   struct Options {
     HttpLimits limits;
     absl::Duration idle_timeout = absl::Seconds(60);
+    // Served as GET /metrics (Prometheus text format) when set.
+    const common::MetricsRegistry* metrics = nullptr;
   };
 
   static absl::StatusOr<std::unique_ptr<HealthServer>> Create(engine::Reactor& reactor,

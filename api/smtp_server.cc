@@ -10,6 +10,14 @@
 namespace sluice::api {
 namespace {
 
+void Add(common::Counter* counter, uint64_t n = 1) {
+  if (counter != nullptr) counter->Add(n);
+}
+
+void Add(common::Gauge* gauge, int64_t delta) {
+  if (gauge != nullptr) gauge->Add(delta);
+}
+
 bool IsLoopback(const sockaddr* address) {
   if (address->sa_family == AF_INET) {
     return (ntohl(reinterpret_cast<const sockaddr_in*>(address)->sin_addr.s_addr) >> 24) == 127;
@@ -133,11 +141,14 @@ void SmtpServer::Accept(engine::TcpConnection* conn) {
                                 ? " Too many connections, try again later\r\n"
                                 : " Too many connections from your address\r\n"));
     conn->CloseAfterFlush();
+    Add(options_.metrics.connections_refused);
     SLUICE_LOG(kWarning, "smtp connection refused")
         .Field("client", conn->peer().HostString())
         .Field("reason", verdict == ConnectionLimiter::Verdict::kTooManyTotal ? "total" : "per ip");
     return;
   }
+  Add(options_.metrics.connections);
+  Add(options_.metrics.connections_open, 1);
   auto client = std::make_unique<Client>();
   client->id = next_client_id_++;
   client->conn = conn;
@@ -220,6 +231,7 @@ void SmtpServer::OnClosed(engine::TcpConnection& conn, const absl::Status& /*rea
   auto client = clients_.find(it->second);
   reactor_.CancelTimer(client->second->timer);
   options_.limiter->Release(conn.peer().sockaddr_ptr());
+  Add(options_.metrics.connections_open, -1);
   clients_.erase(client);
   client_ids_.erase(it);
   MaybeFinishStop();
@@ -320,12 +332,15 @@ void SmtpServer::SpoolMessage(Client& c) {
                             --pending_answers_;
                             auto it = clients_.find(id);
                             if (status.ok()) {
+                              Add(options_.metrics.messages_accepted);
+                              Add(options_.metrics.bytes_accepted, size);
                               SLUICE_LOG(kInfo, "message accepted")
                                   .Field("id", queue_id)
                                   .Field("client", client_ip)
                                   .Field("recipients", static_cast<int64_t>(recipients))
                                   .Field("size", static_cast<int64_t>(size));
                             } else {
+                              Add(options_.metrics.messages_failed);
                               SLUICE_LOG(kWarning, "message not spooled")
                                   .Field("id", queue_id)
                                   .Field("client", client_ip)

@@ -34,6 +34,7 @@
 #include "common/clock.h"
 #include "common/ip_network.h"
 #include "common/message_id.h"
+#include "common/metrics.h"
 #include "engine/reactor.h"
 #include "engine/tcp_connection.h"
 #include "engine/tcp_listener.h"
@@ -55,6 +56,17 @@ class SmtpAuthenticator {
                       absl::AnyInvocable<void(smtp::AuthResult)> done) = 0;
 };
 
+// One listener's series in the metrics registry; shared by its shards
+// (each shard adds to its own cell). Any pointer may be null.
+struct SmtpListenerMetrics {
+  common::Counter* connections = nullptr;          // accepted
+  common::Counter* connections_refused = nullptr;  // over a connection limit
+  common::Gauge* connections_open = nullptr;
+  common::Counter* messages_accepted = nullptr;    // 250 after the spool commit
+  common::Counter* messages_failed = nullptr;      // spool error: 451/452
+  common::Counter* bytes_accepted = nullptr;
+};
+
 struct SmtpServerOptions {
   SmtpListenerKind kind = SmtpListenerKind::kRelay;
   // The session settings; the server fills in what depends on the kind.
@@ -71,6 +83,7 @@ struct SmtpServerOptions {
   // Null: no STARTTLS (and no submissions listener, which is TLS only).
   std::shared_ptr<const tls::ServerContext> tls;
   bool auth_on_loopback_without_tls = false;
+  SmtpListenerMetrics metrics;
   const common::Clock* clock = common::Clock::Real();
 };
 

@@ -183,8 +183,35 @@ int Run() {
     return 1;
   }
 
+  // Metrics, one cell per shard (plus one for other threads), rendered at
+  // GET /metrics.
+  common::MetricsRegistry metrics((*group)->size());
+  absl::Status registered = absl::OkStatus();
+  auto counter = [&](absl::string_view name, absl::string_view help,
+                     common::MetricLabels labels = {}) -> common::Counter* {
+    absl::StatusOr<common::Counter*> c = metrics.AddCounter(name, help, std::move(labels));
+    if (!c.ok()) registered.Update(c.status());
+    return c.ok() ? *c : nullptr;
+  };
+  auto histogram = [&](absl::string_view name, absl::string_view help,
+                       std::vector<double> bounds) -> common::Histogram* {
+    absl::StatusOr<common::Histogram*> h = metrics.AddHistogram(name, help, std::move(bounds));
+    if (!h.ok()) registered.Update(h.status());
+    return h.ok() ? *h : nullptr;
+  };
+
   // The spool: completions go back to the shard that asked.
   queue::RocksDbSpoolOptions spool_options;
+  spool_options.commits_metric =
+      counter("sluice_spool_commits_total", "Synced spool writes (group commits).");
+  spool_options.write_errors_metric =
+      counter("sluice_spool_write_errors_total", "Spool writes that failed (disk full, I/O).");
+  spool_options.batch_size_metric =
+      histogram("sluice_spool_commit_batch_requests", "Requests per synced spool write.",
+                {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024});
+  spool_options.commit_seconds_metric =
+      histogram("sluice_spool_commit_seconds", "Time of one synced spool write.",
+                {0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1});
   spool_options.path = (std::filesystem::path(config.server.data_dir) / "spool").string();
   spool_options.post = [group = group->get()](int shard, absl::AnyInvocable<void()> task) {
     group->Post(shard, std::move(task));
@@ -209,11 +236,13 @@ int Run() {
   engine::SocketAddress submission_address;
   engine::SocketAddress submissions_address;
   absl::Status started = [&]() -> absl::Status {
-    SLUICE_ASSIGN_OR_RETURN(
-        http_address,
-        StartListener(**group, http, config.listen.http, [](int, engine::Reactor& reactor, int fd) {
-          return api::HealthServer::Create(reactor, fd, api::HealthServer::Options{});
-        }));
+    SLUICE_ASSIGN_OR_RETURN(http_address,
+                            StartListener(**group, http, config.listen.http,
+                                          [&metrics](int, engine::Reactor& reactor, int fd) {
+                                            api::HealthServer::Options options;
+                                            options.metrics = &metrics;
+                                            return api::HealthServer::Create(reactor, fd, options);
+                                          }));
     SLUICE_ASSIGN_OR_RETURN(api::SmtpServerOptions smtp, SmtpOptions(config, spool->get()));
     SLUICE_ASSIGN_OR_RETURN(smtp.tls, TlsContext(config));
     api::UserAuthenticator::Options auth_options;
@@ -237,13 +266,32 @@ int Run() {
         {api::SmtpListenerKind::kSubmissions, &submissions, &config.listen.submissions,
          &submissions_address},
     };
+    const char* const names[] = {"relay", "submission", "submissions"};
     for (int i = 0; i < 3; ++i) {
       const Listener& listener = listeners[i];
+      const common::MetricLabels label = {{"listener", names[i]}};
+      api::SmtpListenerMetrics listener_metrics;
+      listener_metrics.connections =
+          counter("sluice_smtp_connections_total", "SMTP connections accepted.", label);
+      listener_metrics.connections_refused =
+          counter("sluice_smtp_connections_refused_total", "SMTP connections over a limit.", label);
+      absl::StatusOr<common::Gauge*> open =
+          metrics.AddGauge("sluice_smtp_connections_open", "SMTP connections open now.", label);
+      SLUICE_RETURN_IF_ERROR(open.status());
+      listener_metrics.connections_open = *open;
+      listener_metrics.messages_accepted = counter("sluice_smtp_messages_accepted_total",
+                                                   "Messages acknowledged after spooling.", label);
+      listener_metrics.messages_failed = counter(
+          "sluice_smtp_messages_failed_total", "Messages refused because the spool failed.", label);
+      listener_metrics.bytes_accepted =
+          counter("sluice_smtp_bytes_accepted_total", "Bytes of acknowledged messages.", label);
+      SLUICE_RETURN_IF_ERROR(registered);
       limiters[i] = std::make_unique<api::ConnectionLimiter>(config.smtp.max_connections,
                                                              config.smtp.max_connections_per_ip);
       api::SmtpServerOptions options = smtp;
       options.kind = listener.kind;
       options.limiter = limiters[i].get();
+      options.metrics = listener_metrics;
       SLUICE_ASSIGN_OR_RETURN(*listener.bound,
                               StartListener(**group, *listener.servers, *listener.address,
                                             [options](int shard, engine::Reactor& reactor, int fd) {

@@ -444,8 +444,7 @@ void RocksDbSpool::WriterLoop() {
     // would only wait for nobody, and under load requests pile up during
     // each sync anyway. Unsynced work (updates, removes) never waits.
     if (request->kind == Request::Kind::kEnqueue && last_synced_batch_size_ > 1 &&
-        options_.batch_delay > absl::ZeroDuration() &&
-        !stopping_.load(std::memory_order_acquire)) {
+        options_.batch_delay > absl::ZeroDuration() && !stopping_.load(std::memory_order_acquire)) {
       const int64_t ns = absl::ToInt64Nanoseconds(options_.batch_delay);
       timespec delay{ns / 1'000'000'000, ns % 1'000'000'000};
       nanosleep(&delay, nullptr);
@@ -603,7 +602,21 @@ void RocksDbSpool::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
   rocksdb::WriteOptions write_options;
   write_options.sync = state.sync;
   if (state.sync) last_synced_batch_size_ = batch.size();
+  const common::SteadyTime write_start = options_.clock->SteadyNow();
   const rocksdb::Status status = db_->Write(write_options, &write_batch);
+  if (state.sync && status.ok()) {
+    if (options_.commits_metric != nullptr) options_.commits_metric->Add();
+    if (options_.batch_size_metric != nullptr) {
+      options_.batch_size_metric->Observe(static_cast<double>(batch.size()));
+    }
+    if (options_.commit_seconds_metric != nullptr) {
+      options_.commit_seconds_metric->Observe(
+          absl::ToDoubleSeconds(absl::FromChrono(options_.clock->SteadyNow() - write_start)));
+    }
+  }
+  if (!status.ok() && options_.write_errors_metric != nullptr) {
+    options_.write_errors_metric->Add();
+  }
   if (!status.ok()) {
     write_failed_ = true;
     next_resume_attempt_ = now + absl::ToChronoNanoseconds(options_.resume_interval);

@@ -40,6 +40,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "common/mpmc_queue.h"
 #include "common/task_thread.h"
 #include "queue/spool.h"
@@ -82,6 +83,12 @@ struct RocksDbSpoolOptions {
   // Receives envelopes as they come due within the window, on the writer
   // thread; it must hand them on without blocking.
   absl::AnyInvocable<void(std::vector<ScheduledMessage>)> due_sink;
+
+  // Optional: synced commits, their size in requests and their latency.
+  common::Counter* commits_metric = nullptr;
+  common::Counter* write_errors_metric = nullptr;
+  common::Histogram* batch_size_metric = nullptr;
+  common::Histogram* commit_seconds_metric = nullptr;
 
   // For tests: a RocksDB Env that injects faults.
   rocksdb::Env* env = nullptr;

@@ -71,6 +71,11 @@ http_status() {  # http_status METHOD PATH -> prints the status code
   curl -s -o /dev/null -w '%{http_code}' -X "$1" "http://127.0.0.1:$PORT$2"
 }
 
+promtool_check() {  # promtool_check TEXT: promtool (Debian prometheus) lints it
+  command -v promtool >/dev/null || { echo "  promtool not found: install prometheus"; return 1; }
+  promtool check metrics <<<"$1"
+}
+
 expect_eq() { [[ $1 == "$2" ]] || { echo "  expected '$2', got '$1'"; return 1; }; }
 
 # --- a running daemon ---------------------------------------------------
@@ -91,6 +96,12 @@ check "and the daemon keeps serving" expect_eq "$(http_status GET /healthz)" 200
 
 check "the relay listener takes a message (swaks)" \
   swaks --server "127.0.0.1:$RELAY" --from a@example.org --to b@example.com --silent 2
+METRICS=$(curl -s "http://127.0.0.1:$PORT/metrics")
+check "GET /metrics counts the accepted message" expect_eq \
+  "$(grep -c '^sluice_smtp_messages_accepted_total{listener="relay"} 1$' <<<"$METRICS")" 1
+check "and the spool commit behind it" expect_eq \
+  "$(grep -c '^sluice_spool_commits_total [1-9]' <<<"$METRICS")" 1
+check "promtool accepts the exposition format" promtool_check "$METRICS"
 check "submissions speaks TLS with a self-signed certificate" \
   test -s "$WORK/data/tls/selfsigned.crt"
 check "and openssl sees the greeting inside TLS" expect_eq \
