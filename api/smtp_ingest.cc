@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "mime/message_builder.h"
 #include "queue/spool_keys.h"
 
 namespace sluice::api {
@@ -29,14 +30,6 @@ void AppendFolded(std::string* header, size_t* line_length, const std::vector<st
     header->append(word);
     *line_length += word.size();
   }
-}
-
-// Where the header section of `message` ends (the offset of the empty
-// line's CRLF), or message.size() for a message without a body.
-size_t HeaderEnd(absl::string_view message) {
-  if (absl::StartsWith(message, "\r\n")) return 0;
-  const size_t end = message.find("\r\n\r\n");
-  return end == absl::string_view::npos ? message.size() : end + 2;
 }
 
 bool HasHeader(absl::string_view headers, absl::string_view name) {
@@ -70,10 +63,6 @@ uint32_t NotifyBits(uint8_t notify) {
 
 }  // namespace
 
-std::string FormatRfc5322Date(absl::Time time) {
-  return absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", time, absl::UTCTimeZone());
-}
-
 std::string FormatReceived(const ReceivedInfo& info) {
   std::string header = "Received:";
   size_t line_length = header.size();
@@ -88,20 +77,21 @@ std::string FormatReceived(const ReceivedInfo& info) {
     words.back() += ";";
   }
   AppendFolded(&header, &line_length, words);
-  AppendFolded(&header, &line_length, {FormatRfc5322Date(info.time)});
+  AppendFolded(&header, &line_length, {mime::FormatDate(info.time)});
   header.append("\r\n");
   return header;
 }
 
 std::string AddMissingSubmissionHeaders(std::string message, absl::string_view hostname,
                                         absl::string_view id, absl::Time now) {
-  const size_t header_end = HeaderEnd(message);
-  const absl::string_view headers = absl::string_view(message).substr(0, header_end);
+  const std::string_view section = mime::HeaderSection(message);
+  const size_t header_end = section.size();
+  const absl::string_view headers(section.data(), section.size());
   std::string added;
   if (!HasHeader(headers, "Message-ID")) {
     added += absl::StrCat("Message-ID: <", id, "@", hostname, ">\r\n");
   }
-  if (!HasHeader(headers, "Date")) added += absl::StrCat("Date: ", FormatRfc5322Date(now), "\r\n");
+  if (!HasHeader(headers, "Date")) added += absl::StrCat("Date: ", mime::FormatDate(now), "\r\n");
   if (added.empty()) return message;
   // After our own trace lines, before the client's headers.
   size_t insert_at = 0;

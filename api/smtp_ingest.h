@@ -35,9 +35,6 @@ struct ReceivedInfo {
 // date\r\n", folded so no line exceeds 78 characters.
 std::string FormatReceived(const ReceivedInfo& info);
 
-// RFC 5322 date-time, e.g. "Sat, 28 Nov 2026 00:10:00 +0000".
-std::string FormatRfc5322Date(absl::Time time);
-
 // Adds "Message-ID: <id@hostname>" and "Date:" after any leading Received
 // lines of `message` when its header section has none. Header names are
 // matched without regard to case.

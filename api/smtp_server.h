@@ -62,8 +62,8 @@ struct SmtpListenerMetrics {
   common::Counter* connections = nullptr;          // accepted
   common::Counter* connections_refused = nullptr;  // over a connection limit
   common::Gauge* connections_open = nullptr;
-  common::Counter* messages_accepted = nullptr;    // 250 after the spool commit
-  common::Counter* messages_failed = nullptr;      // spool error: 451/452
+  common::Counter* messages_accepted = nullptr;  // 250 after the spool commit
+  common::Counter* messages_failed = nullptr;    // spool error: 451/452
   common::Counter* bytes_accepted = nullptr;
 };
 

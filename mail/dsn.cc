@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "mime/message_builder.h"
 
 namespace sluice::mail {
 namespace {
@@ -22,15 +23,11 @@ absl::string_view ActionName(DsnAction action) {
   return "failed";
 }
 
-std::string Date(absl::Time time) {
-  return absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", time, absl::UTCTimeZone());
-}
-
-// The header section of a message (without the empty line), or all of it.
-absl::string_view Headers(absl::string_view message) {
-  if (absl::StartsWith(message, "\r\n")) return {};
-  const size_t end = message.find("\r\n\r\n");
-  return end == absl::string_view::npos ? message : message.substr(0, end + 2);
+// The header lines the DSN returns for RET=HDRS.
+absl::string_view HeaderSection(absl::string_view message) {
+  const std::string_view section =
+      mime::HeaderSection(std::string_view(message.data(), message.size()));
+  return absl::string_view(section.data(), section.size());
 }
 
 // A header field value must be one line: CR and LF become spaces.
@@ -75,7 +72,7 @@ std::string DeliveryStatus(const DsnRequest& request) {
     absl::StrAppend(&fields, "Original-Envelope-Id: ", OneLine(request.envid), "\r\n");
   }
   if (request.arrival != absl::InfinitePast()) {
-    absl::StrAppend(&fields, "Arrival-Date: ", Date(request.arrival), "\r\n");
+    absl::StrAppend(&fields, "Arrival-Date: ", mime::FormatDate(request.arrival), "\r\n");
   }
   for (const DsnRecipient& r : request.recipients) {
     fields += "\r\n";
@@ -90,10 +87,10 @@ std::string DeliveryStatus(const DsnRequest& request) {
       absl::StrAppend(&fields, "Diagnostic-Code: smtp; ", OneLine(r.diagnostic), "\r\n");
     }
     if (r.last_attempt != absl::InfinitePast()) {
-      absl::StrAppend(&fields, "Last-Attempt-Date: ", Date(r.last_attempt), "\r\n");
+      absl::StrAppend(&fields, "Last-Attempt-Date: ", mime::FormatDate(r.last_attempt), "\r\n");
     }
     if (r.action == DsnAction::kDelayed && r.will_retry_until != absl::InfinitePast()) {
-      absl::StrAppend(&fields, "Will-Retry-Until: ", Date(r.will_retry_until), "\r\n");
+      absl::StrAppend(&fields, "Will-Retry-Until: ", mime::FormatDate(r.will_retry_until), "\r\n");
     }
   }
   return fields;
@@ -116,8 +113,8 @@ std::string BuildDsn(const DsnRequest& request) {
   std::string message = absl::StrCat(
       "From: Mail Delivery System <", from, ">\r\n", "To: <", request.to, ">\r\n", "Subject: ",
       all_delayed ? "Delayed Mail (still being retried)" : "Undelivered Mail Returned to Sender",
-      "\r\n", "Date: ", Date(request.now), "\r\n", "Message-ID: ", request.message_id, "\r\n",
-      "Auto-Submitted: auto-replied\r\n", "MIME-Version: 1.0\r\n",
+      "\r\n", "Date: ", mime::FormatDate(request.now), "\r\n", "Message-ID: ", request.message_id,
+      "\r\n", "Auto-Submitted: auto-replied\r\n", "MIME-Version: 1.0\r\n",
       "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"", b, "\"\r\n",
       "\r\n", "This is a MIME-encapsulated message.\r\n\r\n");
   absl::StrAppend(&message, "--", b, "\r\n", "Content-Type: text/plain; charset=utf-8\r\n",
@@ -128,7 +125,7 @@ std::string BuildDsn(const DsnRequest& request) {
   if (request.return_headers_only) {
     absl::StrAppend(&message, "--", b, "\r\n", "Content-Type: text/rfc822-headers\r\n",
                     "Content-Description: Undelivered Message Headers\r\n", "\r\n",
-                    Headers(request.original), "\r\n");
+                    HeaderSection(request.original), "\r\n");
   } else {
     absl::StrAppend(&message, "--", b, "\r\n", "Content-Type: message/rfc822\r\n",
                     "Content-Description: Undelivered Message\r\n", "\r\n", request.original);

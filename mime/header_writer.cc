@@ -2,38 +2,10 @@
 
 #include "absl/strings/str_split.h"
 #include "mime/encoded_word.h"
+#include "smtp/address.h"
 
 namespace sluice::mime {
 namespace {
-
-// RFC 5322 atext: what a display name may hold without quoting.
-bool IsAtext(unsigned char c) {
-  if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '/':
-    case '=':
-    case '?':
-    case '^':
-    case '_':
-    case '`':
-    case '{':
-    case '|':
-    case '}':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
 
 std::vector<std::string> SplitWords(std::string_view text) {
   std::vector<std::string> words;
@@ -52,7 +24,7 @@ std::vector<std::string> PhraseTokens(std::string_view display_name, size_t firs
   }
   bool atoms = true;
   for (unsigned char c : display_name) {
-    if (c != ' ' && !IsAtext(c)) atoms = false;
+    if (c != ' ' && !smtp::IsAtext(c)) atoms = false;
   }
   if (atoms) return SplitWords(display_name);
   std::string quoted = "\"";

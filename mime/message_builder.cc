@@ -94,6 +94,12 @@ std::string FormatDate(absl::Time time) {
   return absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", time, absl::UTCTimeZone());
 }
 
+std::string_view HeaderSection(std::string_view message) {
+  if (message.substr(0, 2) == "\r\n") return {};
+  const size_t end = message.find("\r\n\r\n");
+  return end == std::string_view::npos ? message : message.substr(0, end + 2);
+}
+
 std::vector<std::string> ParameterTokens(std::string_view attribute, std::string_view value) {
   const absl::string_view name(attribute.data(), attribute.size());
   bool plain = true;

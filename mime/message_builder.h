@@ -82,6 +82,10 @@ class MessageBuilder {
 // RFC 5322 date-time in UTC: "Tue, 03 Jun 2025 14:05:09 +0000".
 std::string FormatDate(absl::Time time);
 
+// The header section of a CRLF message: its header lines with their final
+// CRLF, without the empty line; the whole message when it has no body.
+std::string_view HeaderSection(std::string_view message);
+
 // Content-Type / Content-Disposition parameter tokens for `attribute` =
 // `value`: one quoted token when the value is short printable ASCII,
 // otherwise RFC 2231 (utf-8, percent-encoded, split into numbered

@@ -14,34 +14,9 @@ namespace {
 
 bool IsAlnum(unsigned char c) { return absl::ascii_isalnum(c); }
 
-// RFC 5322 atext.
-bool IsAtext(unsigned char c) {
-  if (IsAlnum(c)) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '/':
-    case '=':
-    case '?':
-    case '^':
-    case '_':
-    case '`':
-    case '{':
-    case '|':
-    case '}':
-    case '~':
-      return true;
-    default:
-      return c >= 0x80;  // UTF8-non-ascii (RFC 6531); validated as UTF-8 afterwards
-  }
-}
+// atext as SMTPUTF8 extends it (RFC 6531: UTF8-non-ascii too), validated
+// as UTF-8 afterwards.
+bool IsUtf8Atext(unsigned char c) { return IsAtext(c) || c >= 0x80; }
 
 bool HasNonAscii(std::string_view text) {
   for (unsigned char c : text) {
@@ -93,6 +68,34 @@ absl::Status Bad(std::string_view what) {
 }
 
 }  // namespace
+
+bool IsAtext(unsigned char c) {
+  if (absl::ascii_isalnum(c)) return true;
+  switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '/':
+    case '=':
+    case '?':
+    case '^':
+    case '_':
+    case '`':
+    case '{':
+    case '|':
+    case '}':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
 
 std::string Address::ToString() const {
   if (domain.empty()) return local_part;
@@ -213,7 +216,7 @@ absl::StatusOr<Address> ParsePath(std::string_view input, const PathOptions& opt
     bool expect_atom = true;
     while (true) {
       const int c = at(pos);
-      if (c != -1 && IsAtext(static_cast<unsigned char>(c))) {
+      if (c != -1 && IsUtf8Atext(static_cast<unsigned char>(c))) {
         expect_atom = false;
         ++pos;
       } else if (c == '.' && !expect_atom) {

@@ -49,6 +49,9 @@ absl::StatusOr<Address> ParsePath(std::string_view input, const PathOptions& opt
 // Validates a domain (dot-separated LDH labels, or U-labels when UTF-8) or an
 // address literal. Exposed for EHLO checks and tests.
 bool IsValidDomain(std::string_view domain, bool* utf8);
+
+// RFC 5322 atext, ASCII only (what an atom or a dot-atom is made of).
+bool IsAtext(unsigned char c);
 bool IsValidAddressLiteral(std::string_view literal);
 
 // True when `text` is well-formed UTF-8 (no overlongs, no surrogates).
