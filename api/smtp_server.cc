@@ -109,7 +109,8 @@ SmtpServer::SmtpServer(engine::Reactor& reactor, int shard, SmtpServerOptions op
     : reactor_(reactor),
       shard_(shard),
       options_(std::move(options)),
-      ids_(options_.clock, shard, common::MessageIdGenerator::ProcessNode()) {
+      ids_(options_.clock, shard,
+           common::MessageIdGenerator::StreamNode(static_cast<uint16_t>(options_.kind))) {
   smtp::ServerOptions& session = options_.session;
   session.allow_auth = options_.authenticator != nullptr;
   session.require_auth = options_.kind != SmtpListenerKind::kRelay;

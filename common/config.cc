@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <initializer_list>
+#include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -71,6 +73,88 @@ private_key = ""
 #   [[users]]
 #   name = "app"
 #   password_hash = "$pbkdf2-sha256$..."   (sluice-passwd prints one)
+
+[dns]
+# Name servers as "host:port"; empty: those of /etc/resolv.conf.
+servers = []
+query_timeout = "3s"
+tries = 2
+# ipv4_first, ipv6_first, ipv4_only or ipv6_only.
+address_order = "ipv4_first"
+# The port of mail exchangers.
+mx_port = 25
+# Send everything to these hosts ("host:port") instead of the MX.
+smart_hosts = []
+# Static routes, one [[dns.routes]] table each:
+#   [[dns.routes]]
+#   domain = "example.com"        # or "*.example.com"
+#   hosts = ["10.0.0.5:25"]
+
+[delivery]
+enabled = true
+# EHLO name; "" = smtp.hostname.
+helo_name = ""
+# How long an MX host that failed (refused, timed out, 5xx greeting) is
+# skipped while the site has other hosts.
+host_failure_backoff = "5m"
+# After a throttling reply (421, 4.7.0, 4.7.28, ...) the site opens no new
+# connection for this long, and its concurrency window halves.
+throttle_backoff = "1m"
+# Trust anchors for tls = "verify"; "" = the system bundle.
+tls_ca_file = ""
+# NOTIFY=DELAY notices go out once a message waited this long.
+delay_notice_after = "4h"
+
+[delivery.retry]
+initial = "5m"
+multiplier = 2.0
+max_interval = "4h"
+# Then the message expires and bounces (5 days).
+max_age = "120h"
+# Each wait is 80% to 120% of its nominal length.
+jitter = 0.2
+
+# Limits of every site (a site: the MX hosts a set of domains shares).
+[delivery.limits]
+max_connections = 32
+initial_connections = 4
+max_messages_per_connection = 1000
+max_recipients_per_transaction = 100
+# Message rates; 0 = no limit.
+messages_per_second = 0
+messages_per_minute = 0
+messages_per_hour = 0
+idle_timeout = "5s"
+connect_timeout = "30s"
+reply_timeout = "5m"
+data_timeout = "10m"
+# opportunistic (STARTTLS when offered), required (STARTTLS must work),
+# verify (required, and the certificate must match the MX host name),
+# disabled.
+tls = "opportunistic"
+
+# Overrides by domain or MX host, each starting from [delivery.limits]:
+#   [[delivery.rules]]
+#   mx_hosts = ["*.google.com"]
+#   max_connections = 10
+#   messages_per_second = 50
+
+# Egress: source addresses and pools. Without any, connections come from
+# the kernel's choice of address with delivery.helo_name.
+#   [[egress.sources]]
+#   name = "ip1"
+#   address = "192.0.2.10"
+#   ehlo = "mta1.example.com"
+#   [[egress.pools]]
+#   name = "bulk"
+#   sources = ["ip1"]
+#   tenants = ["acme"]
+
+[events]
+# JSON lines, one per delivery attempt result; "" = <data_dir>/events.jsonl.
+path = ""
+max_bytes = 104857600
+max_files = 5
 )toml";
 
 // One error found while binding, kept with its position so all of them can
@@ -224,6 +308,37 @@ class TableBinder {
     }
   }
 
+  void Double(absl::string_view key, double min, double max, double* out) {
+    const toml::node* node = Declare(key);
+    if (node == nullptr) return;
+    std::optional<double> value = node->value<double>();
+    if (!value.has_value() || !(node->is_floating_point() || node->is_integer())) {
+      TypeError(*node, key, "a number");
+      return;
+    }
+    if (*value < min || *value > max) {
+      errors_->Add(node->source().begin,
+                   absl::StrCat("key '", KeyPath(key), "' must be between ", min, " and ", max));
+      return;
+    }
+    *out = *value;
+  }
+
+  // A string that must be one of `allowed`.
+  void Choice(absl::string_view key, std::initializer_list<absl::string_view> allowed,
+              std::string* out) {
+    ParsedString(key, [&](absl::string_view text) -> absl::Status {
+      for (absl::string_view option : allowed) {
+        if (text == option) {
+          *out = std::string(text);
+          return absl::OkStatus();
+        }
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", text, "' is not one of ", absl::StrJoin(allowed, ", ")));
+    });
+  }
+
   void String(absl::string_view key, std::string* out) {
     const toml::node* node = Declare(key);
     if (node == nullptr) return;
@@ -327,6 +442,16 @@ class TableBinder {
   absl::flat_hash_set<std::string> declared_;
 };
 
+bool AllDigits(absl::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), absl::ascii_isdigit);
+}
+
+bool IsAddress(int family, absl::string_view host) {
+  const std::string terminated(host);
+  unsigned char buffer[sizeof(struct in6_addr)];
+  return inet_pton(family, terminated.c_str(), buffer) == 1;
+}
+
 absl::Status CheckNetwork(absl::string_view text) { return IpNetwork::Parse(text).status(); }
 
 absl::Status CheckDomain(absl::string_view text) {
@@ -335,6 +460,92 @@ absl::Status CheckDomain(absl::string_view text) {
     return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a domain name"));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckDomainPattern(absl::string_view text) {
+  return CheckDomain(absl::StartsWith(text, "*.") ? text.substr(2) : text);
+}
+
+absl::Status CheckHostPort(absl::string_view text) {
+  if (text.empty() || text.find_first_of(" @") != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not host or host:port"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAddress(absl::string_view text) {
+  if (text.empty() || IsAddress(AF_INET, text) || IsAddress(AF_INET6, text)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a numeric IP address"));
+}
+
+absl::StatusOr<std::string> ParseDomainPattern(absl::string_view text) {
+  SLUICE_RETURN_IF_ERROR(CheckDomainPattern(text));
+  return std::string(text);
+}
+
+absl::StatusOr<std::string> ParseAddress(absl::string_view text) {
+  SLUICE_RETURN_IF_ERROR(CheckAddress(text));
+  return std::string(text);
+}
+
+void BindLimits(TableBinder& t, DeliveryLimits* l) {
+  t.Int("max_connections", 1, 100'000, &l->max_connections);
+  t.Int("initial_connections", 1, 100'000, &l->initial_connections);
+  t.Int("max_messages_per_connection", 1, 100'000'000, &l->max_messages_per_connection);
+  t.Int("max_recipients_per_transaction", 1, 100'000, &l->max_recipients_per_transaction);
+  t.Int64("messages_per_second", 0, 10'000'000, &l->messages_per_second);
+  t.Int64("messages_per_minute", 0, 100'000'000, &l->messages_per_minute);
+  t.Int64("messages_per_hour", 0, 1'000'000'000, &l->messages_per_hour);
+  t.Duration("idle_timeout", &l->idle_timeout);
+  t.Duration("connect_timeout", &l->connect_timeout);
+  t.Duration("reply_timeout", &l->reply_timeout);
+  t.Duration("data_timeout", &l->data_timeout);
+  t.Choice("tls", {"opportunistic", "required", "verify", "disabled"}, &l->tls);
+}
+
+void BindDns(TableBinder& dns, DnsSection* c) {
+  dns.StringList("servers", &c->servers, &CheckHostPort);
+  dns.Duration("query_timeout", &c->query_timeout);
+  dns.Int("tries", 1, 10, &c->tries);
+  dns.Choice("address_order", {"ipv4_first", "ipv6_first", "ipv4_only", "ipv6_only"},
+             &c->address_order);
+  dns.Int("mx_port", 1, 65535, &c->mx_port);
+  dns.StringList("smart_hosts", &c->smart_hosts, &CheckHostPort);
+  if (dns.Has("routes")) c->routes.clear();
+  dns.TableArray("routes", [&](TableBinder& route, size_t) {
+    DnsSection::Route& r = c->routes.emplace_back();
+    route.Parsed("domain", &r.domain, &ParseDomainPattern);
+    route.StringList("hosts", &r.hosts, &CheckHostPort);
+  });
+}
+
+void BindDelivery(TableBinder& delivery, DeliveryConfig* c) {
+  delivery.Bool("enabled", &c->enabled);
+  delivery.String("helo_name", &c->helo_name);
+  delivery.Duration("host_failure_backoff", &c->host_failure_backoff);
+  delivery.Duration("throttle_backoff", &c->throttle_backoff);
+  delivery.String("tls_ca_file", &c->tls_ca_file);
+  delivery.Duration("delay_notice_after", &c->delay_notice_after);
+  delivery.Table("retry", [&](TableBinder& retry) {
+    retry.Duration("initial", &c->retry.initial);
+    retry.Double("multiplier", 1.0, 100.0, &c->retry.multiplier);
+    retry.Duration("max_interval", &c->retry.max_interval);
+    retry.Duration("max_age", &c->retry.max_age);
+    retry.Double("jitter", 0.0, 0.9, &c->retry.jitter);
+  });
+  delivery.Table("limits", [&](TableBinder& limits) { BindLimits(limits, &c->limits); });
+  // Bound after [delivery.limits], so each rule starts from the limits
+  // this same file set.
+  if (delivery.Has("rules")) c->rules.clear();
+  delivery.TableArray("rules", [&](TableBinder& rule, size_t) {
+    DeliveryRule& r = c->rules.emplace_back();
+    r.limits = c->limits;
+    rule.StringList("domains", &r.domains, &CheckDomainPattern);
+    rule.StringList("mx_hosts", &r.mx_hosts, &CheckDomainPattern);
+    BindLimits(rule, &r.limits);
+  });
 }
 
 // The whole schema: every section and key sluice understands.
@@ -377,6 +588,29 @@ void BindConfig(TableBinder& root, Config* config) {
     user.String("name", &u.name);
     user.String("password_hash", &u.password_hash);
   });
+  root.Table("dns", [&](TableBinder& dns) { BindDns(dns, &config->dns); });
+  root.Table("delivery", [&](TableBinder& delivery) { BindDelivery(delivery, &config->delivery); });
+  root.Table("egress", [&](TableBinder& egress) {
+    if (egress.Has("sources")) config->egress_sources.clear();
+    egress.TableArray("sources", [&](TableBinder& source, size_t) {
+      EgressSource& s = config->egress_sources.emplace_back();
+      source.String("name", &s.name);
+      source.Parsed("address", &s.address, &ParseAddress);
+      source.String("ehlo", &s.ehlo);
+    });
+    if (egress.Has("pools")) config->egress_pools.clear();
+    egress.TableArray("pools", [&](TableBinder& pool, size_t) {
+      EgressPool& p = config->egress_pools.emplace_back();
+      pool.String("name", &p.name);
+      pool.StringList("sources", &p.sources);
+      pool.StringList("tenants", &p.tenants);
+    });
+  });
+  root.Table("events", [&](TableBinder& events) {
+    events.String("path", &config->events.path);
+    events.Int64("max_bytes", 4096, int64_t{1} << 40, &config->events.max_bytes);
+    events.Int("max_files", 1, 1000, &config->events.max_files);
+  });
   root.Finish();
 }
 
@@ -394,16 +628,6 @@ absl::Status ApplyToml(absl::string_view text, absl::string_view source, Config*
   TableBinder root(result.table(), "", &errors);
   BindConfig(root, config);
   return errors.ToStatus();
-}
-
-bool AllDigits(absl::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), absl::ascii_isdigit);
-}
-
-bool IsAddress(int family, absl::string_view host) {
-  const std::string terminated(host);
-  unsigned char buffer[sizeof(struct in6_addr)];
-  return inet_pton(family, terminated.c_str(), buffer) == 1;
 }
 
 }  // namespace

@@ -99,6 +99,86 @@ struct UserConfig {
   std::string password_hash;
 };
 
+// [dns]: how delivery finds mail exchangers (dns/dns_config.h).
+struct DnsSection {
+  std::vector<std::string> servers;  // "host:port"; empty = /etc/resolv.conf
+  absl::Duration query_timeout;
+  int tries = 0;
+  std::string address_order;  // ipv4_first, ipv6_first, ipv4_only, ipv6_only
+  int mx_port = 0;
+  std::vector<std::string> smart_hosts;
+  struct Route {
+    std::string domain;  // "example.com" or "*.example.com"
+    std::vector<std::string> hosts;
+  };
+  std::vector<Route> routes;  // [[dns.routes]]
+};
+
+// Per-site delivery limits: [delivery.limits] for every site, and each
+// [[delivery.rules]] entry starting from those.
+struct DeliveryLimits {
+  int max_connections = 0;
+  int initial_connections = 0;  // the concurrency window starts here
+  int max_messages_per_connection = 0;
+  int max_recipients_per_transaction = 0;
+  int64_t messages_per_second = 0;  // 0 = no limit
+  int64_t messages_per_minute = 0;
+  int64_t messages_per_hour = 0;
+  absl::Duration idle_timeout;
+  absl::Duration connect_timeout;
+  absl::Duration reply_timeout;  // every reply but the one to the data
+  absl::Duration data_timeout;   // the reply to the end of the data
+  std::string tls;               // opportunistic, required, verify, disabled
+};
+
+struct DeliveryRule {
+  std::vector<std::string> domains;   // "example.com" or "*.example.com"
+  std::vector<std::string> mx_hosts;  // MX host names, same patterns ("*.google.com")
+  DeliveryLimits limits;
+};
+
+struct RetrySection {
+  absl::Duration initial;
+  double multiplier = 0;
+  absl::Duration max_interval;
+  absl::Duration max_age;
+  double jitter = 0;
+};
+
+// [delivery]: the outbound side.
+struct DeliveryConfig {
+  bool enabled = true;
+  std::string helo_name;  // "" = smtp.hostname
+  absl::Duration host_failure_backoff;
+  absl::Duration throttle_backoff;
+  std::string tls_ca_file;  // "" = the system bundle
+  absl::Duration delay_notice_after;
+  RetrySection retry;
+  DeliveryLimits limits;
+  std::vector<DeliveryRule> rules;
+};
+
+// An egress source: a local address to connect from and the EHLO name
+// that goes with it.
+struct EgressSource {
+  std::string name;
+  std::string address;  // numeric; "" = the kernel's choice
+  std::string ehlo;     // "" = delivery.helo_name
+};
+
+struct EgressPool {
+  std::string name;
+  std::vector<std::string> sources;
+  std::vector<std::string> tenants;  // messages of these tenants use this pool
+};
+
+// [events]: the JSON-lines delivery event log.
+struct EventsConfig {
+  std::string path;  // "" = <data_dir>/events.jsonl
+  int64_t max_bytes = 0;
+  int max_files = 0;
+};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
@@ -106,6 +186,11 @@ struct Config {
   SmtpConfig smtp;
   TlsConfig tls;
   std::vector<UserConfig> users;
+  DnsSection dns;
+  DeliveryConfig delivery;
+  std::vector<EgressSource> egress_sources;
+  std::vector<EgressPool> egress_pools;
+  EventsConfig events;
 };
 
 // The built-in defaults, as TOML.

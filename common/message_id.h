@@ -91,6 +91,12 @@ class MessageIdGenerator {
 
   // A random node value chosen once per process.
   static uint16_t ProcessNode();
+  // The node for generator `stream` of this process: generators that share
+  // a shard must use different streams, or two of them could hand out the
+  // same id within one millisecond.
+  static uint16_t StreamNode(uint16_t stream) {
+    return static_cast<uint16_t>(ProcessNode() + stream);
+  }
 
  private:
   const Clock* const clock_;

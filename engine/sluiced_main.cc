@@ -32,11 +32,16 @@
 #include "common/ip_network.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "dns/dns_config.h"
+#include "engine/delivery_engine.h"
+#include "engine/delivery_policy.h"
+#include "engine/event_log.h"
 #include "engine/shard_group.h"
 #include "engine/sharded.h"
 #include "engine/socket_address.h"
 #include "engine/tcp_listener.h"
 #include "queue/rocksdb_spool.h"
+#include "tls/client_context.h"
 #include "tls/self_signed.h"
 #include "tls/server_context.h"
 
@@ -110,6 +115,29 @@ absl::StatusOr<api::SmtpServerOptions> SmtpOptions(const Config& config, queue::
   options.auth_on_loopback_without_tls = config.smtp.auth_on_loopback_without_tls;
   options.spool = spool;
   return options;
+}
+
+absl::StatusOr<dns::DnsConfig> DnsSettings(const common::DnsSection& section) {
+  dns::DnsConfig dns;
+  dns.servers = section.servers;
+  dns.query_timeout = section.query_timeout;
+  dns.tries = section.tries;
+  if (section.address_order == "ipv6_first") {
+    dns.address_order = dns::AddressOrder::kIpv6First;
+  } else if (section.address_order == "ipv4_only") {
+    dns.address_order = dns::AddressOrder::kIpv4Only;
+  } else if (section.address_order == "ipv6_only") {
+    dns.address_order = dns::AddressOrder::kIpv6Only;
+  } else {
+    dns.address_order = dns::AddressOrder::kIpv4First;
+  }
+  dns.mx_port = static_cast<uint16_t>(section.mx_port);
+  dns.smart_hosts = section.smart_hosts;
+  for (const common::DnsSection::Route& route : section.routes) {
+    dns.static_routes.push_back({route.domain, route.hosts});
+  }
+  SLUICE_RETURN_IF_ERROR(dns.Validate());
+  return dns;
 }
 
 // The listeners' certificate: the configured files, or a self-signed one
@@ -200,6 +228,75 @@ int Run() {
     return h.ok() ? *h : nullptr;
   };
 
+  // Delivery: settings shared by every shard's engine. The engines start
+  // after the spool they read from, and the spool hands out due messages
+  // only once they run.
+  engine::DeliveryShared delivery_shared;
+  std::unique_ptr<engine::DeliveryPolicy> delivery_policy;
+  std::unique_ptr<engine::EventLog> event_log;
+  engine::Sharded<engine::DeliveryEngine> delivery(**group);
+  absl::Status delivery_ready = [&]() -> absl::Status {
+    if (!config.delivery.enabled) return absl::OkStatus();
+    const std::string helo =
+        config.delivery.helo_name.empty() ? HostName(config) : config.delivery.helo_name;
+    SLUICE_ASSIGN_OR_RETURN(engine::DeliveryPolicy policy,
+                            engine::DeliveryPolicy::Create(config, helo));
+    delivery_policy = std::make_unique<engine::DeliveryPolicy>(std::move(policy));
+    SLUICE_ASSIGN_OR_RETURN(delivery_shared.dns, DnsSettings(config.dns));
+    tls::ClientOptions tls_options;
+    tls_options.ca_file = config.delivery.tls_ca_file;
+    SLUICE_ASSIGN_OR_RETURN(delivery_shared.tls, tls::ClientContext::Create(tls_options));
+    engine::EventLogOptions events;
+    events.path = config.events.path.empty()
+                      ? (std::filesystem::path(config.server.data_dir) / "events.jsonl").string()
+                      : config.events.path;
+    events.max_bytes = static_cast<uint64_t>(config.events.max_bytes);
+    events.max_files = config.events.max_files;
+    SLUICE_ASSIGN_OR_RETURN(event_log, engine::EventLog::Open(std::move(events)));
+    delivery_shared.policy = delivery_policy.get();
+    delivery_shared.events = event_log.get();
+    delivery_shared.reporting_mta = HostName(config);
+    delivery_shared.shards = (*group)->size();
+    delivery_shared.post = [&delivery](int shard,
+                                       absl::AnyInvocable<void(engine::DeliveryEngine&)> task) {
+      delivery.InvokeOn(shard, std::move(task));
+    };
+    engine::DeliveryMetrics& m = delivery_shared.metrics;
+    auto outcome = [&](absl::string_view result) {
+      return counter("sluice_delivery_recipients_total",
+                     "Recipients by the result of their delivery attempt.",
+                     common::MetricLabels{{"result", std::string(result)}});
+    };
+    m.delivered = outcome("delivered");
+    m.deferred = outcome("deferred");
+    m.bounced = outcome("bounced");
+    m.expired = outcome("expired");
+    m.dsns = counter("sluice_dsn_generated_total", "Delivery status notifications generated.");
+    m.connections = counter("sluice_delivery_connections_total", "Outbound connections opened.");
+    m.connection_failures =
+        counter("sluice_delivery_connection_failures_total", "Outbound connections that failed.");
+    m.tls_connections =
+        counter("sluice_delivery_tls_connections_total", "Outbound connections that used TLS.");
+    m.throttled =
+        counter("sluice_delivery_throttled_total", "Throttling replies that slowed a site down.");
+    auto gauge = [&](absl::string_view name, absl::string_view help) -> common::Gauge* {
+      absl::StatusOr<common::Gauge*> g = metrics.AddGauge(name, help, {});
+      if (!g.ok()) registered.Update(g.status());
+      return g.ok() ? *g : nullptr;
+    };
+    m.scheduled = gauge("sluice_delivery_scheduled_messages",
+                        "Messages held in memory until their due time.");
+    m.ready = gauge("sluice_delivery_ready_messages", "Messages waiting for a connection.");
+    m.open_connections = gauge("sluice_delivery_connections_open", "Outbound connections open.");
+    return registered;
+  }();
+  if (!delivery_ready.ok()) {
+    SLUICE_LOG(kError, "cannot set up delivery").Field("error", delivery_ready);
+    (*group)->Stop();
+    common::StopAsyncLogging();
+    return 1;
+  }
+
   // The spool: completions go back to the shard that asked.
   queue::RocksDbSpoolOptions spool_options;
   spool_options.commits_metric =
@@ -216,6 +313,25 @@ int Run() {
   spool_options.post = [group = group->get()](int shard, absl::AnyInvocable<void()> task) {
     group->Post(shard, std::move(task));
   };
+  spool_options.schedule_on_open = false;
+  if (config.delivery.enabled) {
+    spool_options.due_sink = [&delivery,
+                              shards = (*group)->size()](std::vector<queue::ScheduledMessage> due) {
+      // Each domain is scheduled and routed on its own shard.
+      std::vector<std::vector<queue::ScheduledMessage>> by_shard(shards);
+      for (queue::ScheduledMessage& message : due) {
+        by_shard[engine::DeliveryEngine::ShardForDomain(message.domain, shards)].push_back(
+            std::move(message));
+      }
+      for (int shard = 0; shard < shards; ++shard) {
+        if (by_shard[shard].empty()) continue;
+        delivery.InvokeOn(
+            shard, [batch = std::move(by_shard[shard])](engine::DeliveryEngine& engine) mutable {
+              engine.AddScheduled(std::move(batch));
+            });
+      }
+    };
+  }
   absl::StatusOr<std::unique_ptr<queue::RocksDbSpool>> spool =
       queue::RocksDbSpool::Open(std::move(spool_options));
   if (!spool.ok()) {
@@ -223,6 +339,22 @@ int Run() {
     (*group)->Stop();
     common::StopAsyncLogging();
     return 1;
+  }
+
+  if (config.delivery.enabled) {
+    delivery_shared.spool = spool->get();
+    absl::Status delivery_started =
+        delivery.Start([&delivery_shared](int shard, engine::Reactor& reactor) {
+          return engine::DeliveryEngine::Create(reactor, shard, &delivery_shared);
+        });
+    if (!delivery_started.ok()) {
+      SLUICE_LOG(kError, "cannot start delivery").Field("error", delivery_started);
+      spool->reset();
+      (*group)->Stop();
+      common::StopAsyncLogging();
+      return 1;
+    }
+    (*spool)->StartScheduling();
   }
 
   engine::Sharded<api::HealthServer> http(**group);
@@ -307,6 +439,7 @@ int Run() {
     submission.Stop();
     relay.Stop();
     http.Stop();
+    delivery.Stop();
     spool->reset();
     (*group)->Stop();
     common::StopAsyncLogging();
@@ -361,12 +494,19 @@ int Run() {
   }
 
   // Listeners first (clients waiting for the spool get their answers),
-  // then the spool (commits what is queued), then the shards.
+  // then delivery (connections finish their message), then the spool
+  // (commits what is queued), then the shards.
   submissions.Stop();
   submission.Stop();
   relay.Stop();
   http.Stop();
+  delivery.Stop();
   spool->reset();
+  if (event_log != nullptr) {
+    if (absl::Status closed = event_log->Close(); !closed.ok()) {
+      SLUICE_LOG(kError, "cannot close the event log").Field("error", closed);
+    }
+  }
   (*group)->Stop();
   SLUICE_LOG(kInfo, "sluiced stopped");
   common::StopAsyncLogging();

@@ -58,6 +58,11 @@ std::string Explanation(const DsnRequest& request) {
         "Your message could not yet be delivered to one or more recipients.\r\n"
         "It will be tried again; you do not need to send it again.\r\n\r\n";
   }
+  if (!any_failed && !any_delayed) {
+    text +=
+        "Your message was passed on to the next mail system, which cannot\r\n"
+        "send delivery reports of its own; this is the last report about it.\r\n\r\n";
+  }
   for (const DsnRecipient& r : request.recipients) {
     absl::StrAppend(&text, "<", r.final_recipient, ">: ", ActionName(r.action));
     if (!r.diagnostic.empty()) absl::StrAppend(&text, ": ", OneLine(r.diagnostic));
@@ -104,19 +109,30 @@ std::string ChooseBoundary(absl::string_view content, absl::string_view seed) {
   return boundary;
 }
 
+// The Subject: by the worst news the report carries.
+absl::string_view Subject(const DsnRequest& request) {
+  bool any_failed = false;
+  bool any_delayed = false;
+  for (const DsnRecipient& r : request.recipients) {
+    any_failed |= r.action == DsnAction::kFailed;
+    any_delayed |= r.action == DsnAction::kDelayed;
+  }
+  if (any_failed) return "Undelivered Mail Returned to Sender";
+  if (any_delayed) return "Delayed Mail (still being retried)";
+  return "Successful Mail Delivery Report";
+}
+
 std::string BuildDsn(const DsnRequest& request) {
-  bool all_delayed = !request.recipients.empty();
-  for (const DsnRecipient& r : request.recipients) all_delayed &= r.action == DsnAction::kDelayed;
   const std::string from =
       request.from.empty() ? absl::StrCat("MAILER-DAEMON@", request.reporting_mta) : request.from;
   const std::string& b = request.boundary;
-  std::string message = absl::StrCat(
-      "From: Mail Delivery System <", from, ">\r\n", "To: <", request.to, ">\r\n", "Subject: ",
-      all_delayed ? "Delayed Mail (still being retried)" : "Undelivered Mail Returned to Sender",
-      "\r\n", "Date: ", mime::FormatDate(request.now), "\r\n", "Message-ID: ", request.message_id,
-      "\r\n", "Auto-Submitted: auto-replied\r\n", "MIME-Version: 1.0\r\n",
-      "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"", b, "\"\r\n",
-      "\r\n", "This is a MIME-encapsulated message.\r\n\r\n");
+  std::string message =
+      absl::StrCat("From: Mail Delivery System <", from, ">\r\n", "To: <", request.to, ">\r\n",
+                   "Subject: ", Subject(request), "\r\n", "Date: ", mime::FormatDate(request.now),
+                   "\r\n", "Message-ID: ", request.message_id, "\r\n",
+                   "Auto-Submitted: auto-replied\r\n", "MIME-Version: 1.0\r\n",
+                   "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"",
+                   b, "\"\r\n", "\r\n", "This is a MIME-encapsulated message.\r\n\r\n");
   absl::StrAppend(&message, "--", b, "\r\n", "Content-Type: text/plain; charset=utf-8\r\n",
                   "Content-Description: Notification\r\n", "\r\n", Explanation(request), "\r\n");
   absl::StrAppend(&message, "--", b, "\r\n", "Content-Type: message/delivery-status\r\n",

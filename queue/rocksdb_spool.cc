@@ -51,6 +51,8 @@ std::string EncodeScheduleEntry(const Envelope& envelope) {
   proto::ScheduleEntry entry;
   entry.set_domain(envelope.domain());
   entry.set_queue(envelope.queue());
+  entry.set_pool(envelope.pool());
+  entry.set_tenant(envelope.tenant());
   return entry.SerializeAsString();
 }
 
@@ -102,6 +104,7 @@ absl::StatusOr<std::unique_ptr<RocksDbSpool>> RocksDbSpool::Open(RocksDbSpoolOpt
   // The loader starts at the beginning of the schedule: everything overdue
   // is due now, and is handed out again.
   spool->loader_resume_key_.clear();
+  spool->scheduling_.store(spool->options_.schedule_on_open, std::memory_order_relaxed);
   spool->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (spool->wake_fd_ < 0) {
     return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
@@ -495,7 +498,8 @@ absl::Status RocksDbSpool::AddToBatch(Request& request, rocksdb::WriteBatch& bat
     const std::string key = ScheduleKey(envelope.next_due_unix_ms(), id);
     batch.Put(schedule_cf_, key, EncodeScheduleEntry(envelope));
     if (key < loader_resume_key_) {
-      state.due.push_back({id, envelope.next_due_unix_ms(), envelope.domain(), envelope.queue()});
+      state.due.push_back({id, envelope.next_due_unix_ms(), envelope.domain(), envelope.queue(),
+                           envelope.pool(), envelope.tenant()});
     }
   };
   switch (request.kind) {
@@ -638,8 +642,19 @@ void RocksDbSpool::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) Complete(*batch[i], std::move(results[i]));
 }
 
+void RocksDbSpool::StartScheduling() {
+  scheduling_.store(true, std::memory_order_release);
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
+}
+
 void RocksDbSpool::RunLoader() {
   const common::SteadyTime now = options_.clock->SteadyNow();
+  if (!scheduling_.load(std::memory_order_acquire)) {
+    // Not started yet: look again soon (StartScheduling also wakes us).
+    next_loader_run_ = now + absl::ToChronoNanoseconds(absl::Milliseconds(10));
+    return;
+  }
   next_loader_run_ = now + absl::ToChronoNanoseconds(options_.loader_interval);
   if (db_ == nullptr) return;  // reopening after a write failure
   const int64_t limit_ms = absl::ToUnixMillis(options_.clock->Now() + options_.schedule_window);
@@ -664,7 +679,8 @@ void RocksDbSpool::RunLoader() {
     const absl::string_view value = ToView(it->value());
     entry.Clear();
     entry.ParseFromArray(value.data(), static_cast<int>(value.size()));
-    due.push_back({parts->id, parts->due_unix_ms, entry.domain(), entry.queue()});
+    due.push_back({parts->id, parts->due_unix_ms, entry.domain(), entry.queue(), entry.pool(),
+                   entry.tenant()});
   }
   if (!it->status().ok()) {
     // Try again next pass from the same place; nothing is skipped.

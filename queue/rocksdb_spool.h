@@ -83,6 +83,9 @@ struct RocksDbSpoolOptions {
   // Receives envelopes as they come due within the window, on the writer
   // thread; it must hand them on without blocking.
   absl::AnyInvocable<void(std::vector<ScheduledMessage>)> due_sink;
+  // False: nothing goes to due_sink until StartScheduling(), so the
+  // delivery side can be started after the spool it reads from.
+  bool schedule_on_open = true;
 
   // Optional: synced commits, their size in requests and their latency.
   common::Counter* commits_metric = nullptr;
@@ -137,6 +140,10 @@ class RocksDbSpool final : public Spool {
   void Remove(common::MessageId id, Done done) override;
   void Read(common::MessageId id,
             absl::AnyInvocable<void(absl::StatusOr<StoredMessage>)> done) override;
+
+  // With schedule_on_open = false: starts handing due envelopes to
+  // due_sink. Any thread.
+  void StartScheduling();
 
   // Operations. Each answers once, on the operations thread (or, when the
   // caller is a shard, on that shard), with kUnavailable if the operations
@@ -216,6 +223,7 @@ class RocksDbSpool final : public Spool {
   int wake_fd_ = -1;
   std::atomic<bool> writer_sleeping_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> scheduling_{false};
   std::atomic<uint64_t> commits_{0};
 
   // Writer thread only.

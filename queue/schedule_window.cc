@@ -10,7 +10,7 @@ bool ScheduleWindow::Later(const Slot& a, const Slot& b) {
 }
 
 void ScheduleWindow::Add(const ScheduledMessage& message) {
-  const uint32_t route = InternRoute(message.domain, message.queue);
+  const uint32_t route = InternRoute(message);
   auto [it, inserted] = due_by_id_.try_emplace(message.id, message.due_unix_ms, route);
   if (!inserted) {
     ReleaseRoute(it->second.second);
@@ -58,7 +58,8 @@ size_t ScheduleWindow::PopDue(int64_t now_unix_ms, size_t max, std::vector<Sched
     std::pop_heap(heap_.begin(), heap_.end(), Later);
     heap_.pop_back();
     const Route& route = routes_[slot.route];
-    out->push_back({slot.id, slot.due_unix_ms, route.domain, route.queue});
+    const auto& [domain, queue, pool, tenant] = route.key;
+    out->push_back({slot.id, slot.due_unix_ms, domain, queue, pool, tenant});
     Remove(slot.id);
     ++popped;
   }
@@ -72,17 +73,18 @@ std::optional<int64_t> ScheduleWindow::NextDue() {
   return heap_.front().due_unix_ms;
 }
 
-uint32_t ScheduleWindow::InternRoute(const std::string& domain, const std::string& queue) {
-  auto [it, inserted] = route_index_.try_emplace(std::make_pair(domain, queue), 0);
+uint32_t ScheduleWindow::InternRoute(const ScheduledMessage& message) {
+  RouteKey key(message.domain, message.queue, message.pool, message.tenant);
+  auto [it, inserted] = route_index_.try_emplace(key, 0);
   if (inserted) {
     uint32_t index;
     if (!free_routes_.empty()) {
       index = free_routes_.back();
       free_routes_.pop_back();
-      routes_[index] = Route{domain, queue, 0};
+      routes_[index] = Route{std::move(key), 0};
     } else {
       index = static_cast<uint32_t>(routes_.size());
-      routes_.push_back(Route{domain, queue, 0});
+      routes_.push_back(Route{std::move(key), 0});
     }
     it->second = index;
   }
@@ -93,17 +95,14 @@ uint32_t ScheduleWindow::InternRoute(const std::string& domain, const std::strin
 void ScheduleWindow::ReleaseRoute(uint32_t index) {
   Route& route = routes_[index];
   if (--route.users > 0) return;
-  route_index_.erase(std::make_pair(route.domain, route.queue));
-  route.domain.clear();
-  route.domain.shrink_to_fit();
-  route.queue.clear();
-  route.queue.shrink_to_fit();
+  route_index_.erase(route.key);
+  route.key = RouteKey();
   free_routes_.push_back(index);
 }
 
 size_t ScheduleWindow::MemoryBytes() const {
   using IdEntry = std::pair<const common::MessageId, std::pair<int64_t, uint32_t>>;
-  using RouteEntry = std::pair<const std::pair<std::string, std::string>, uint32_t>;
+  using RouteEntry = std::pair<const RouteKey, uint32_t>;
   // A swiss table holds one control byte and one slot per bucket.
   size_t bytes = heap_.capacity() * sizeof(Slot) + due_by_id_.capacity() * (sizeof(IdEntry) + 1) +
                  routes_.capacity() * sizeof(Route) + free_routes_.capacity() * sizeof(uint32_t) +
@@ -111,8 +110,10 @@ size_t ScheduleWindow::MemoryBytes() const {
   for (const Route& route : routes_) {
     // Strings longer than the small-string buffer live on the heap, twice
     // (the route and its index key).
-    if (route.domain.capacity() > 15) bytes += 2 * (route.domain.capacity() + 1);
-    if (route.queue.capacity() > 15) bytes += 2 * (route.queue.capacity() + 1);
+    const auto& [domain, queue, pool, tenant] = route.key;
+    for (const std::string* name : {&domain, &queue, &pool, &tenant}) {
+      if (name->capacity() > 15) bytes += 2 * (name->capacity() + 1);
+    }
   }
   return bytes;
 }

@@ -4,7 +4,7 @@
 // Everything due later stays in the spool's on-disk schedule index, so this
 // is the only per-message memory of the deferred queue. An entry costs about
 // 70 bytes: a 32-byte heap slot and a hash-map slot keyed by id; the domain
-// and queue names are interned and shared by every entry that uses them.
+// queue, pool and tenant names are interned and shared by every entry that uses them.
 //
 // Adding an id that is already held moves it (the newer due time wins), so
 // a message handed out twice (reloaded after an operator rescheduled it)
@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -47,14 +48,15 @@ class ScheduleWindow {
     common::MessageId id;
     uint32_t route;
   };
+  // What routes an entry: its domain, queue, egress pool and tenant.
+  using RouteKey = std::tuple<std::string, std::string, std::string, std::string>;
   struct Route {
-    std::string domain;
-    std::string queue;
+    RouteKey key;
     uint32_t users = 0;
   };
   static bool Later(const Slot& a, const Slot& b);
 
-  uint32_t InternRoute(const std::string& domain, const std::string& queue);
+  uint32_t InternRoute(const ScheduledMessage& message);
   void ReleaseRoute(uint32_t route);
   // Drops heap tops that were moved or removed.
   void SkipStale();
@@ -65,7 +67,7 @@ class ScheduleWindow {
   absl::flat_hash_map<common::MessageId, std::pair<int64_t, uint32_t>> due_by_id_;
   std::vector<Route> routes_;
   std::vector<uint32_t> free_routes_;
-  absl::flat_hash_map<std::pair<std::string, std::string>, uint32_t> route_index_;
+  absl::flat_hash_map<RouteKey, uint32_t> route_index_;
 };
 
 }  // namespace sluice::queue

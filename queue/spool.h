@@ -57,6 +57,8 @@ struct ScheduledMessage {
   int64_t due_unix_ms = 0;
   std::string domain;
   std::string queue;
+  std::string pool;  // the egress pool the message asked for, "" if none
+  std::string tenant;
 };
 
 class Spool {

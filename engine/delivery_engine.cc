@@ -1,0 +1,690 @@
+#include "engine/delivery_engine.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "dns/dns_error.h"
+#include "engine/delivery_job.h"
+
+namespace sluice::engine {
+namespace {
+
+// A different id stream from the SMTP listeners' on the same shard.
+constexpr uint16_t kIdStream = 16;
+
+// A reply that asks us to slow down rather than to give up on a message:
+// 421 (RFC 5321 3.8), 4.7.0 and 4.7.28 (RFC 7372 rate limiting), and the
+// deferral codes of large providers (Yahoo's "TS01".."TS04", Microsoft's
+// "too many connections").
+bool IsThrottle(const smtp::ServerReply& reply) {
+  if (reply.local || !reply.IsTransient()) return false;
+  if (reply.code == 421) return true;
+  if (reply.enhanced == "4.7.0" || reply.enhanced == "4.7.28") return true;
+  const std::string text = absl::AsciiStrToLower(reply.Text());
+  return absl::StrContains(text, "[ts0") || absl::StrContains(text, "too many") ||
+         absl::StrContains(text, "rate limit") || absl::StrContains(text, "throttl");
+}
+
+smtp::ClientOptions SessionOptions(const SiteLimits& limits, const std::string& helo,
+                                   smtp::TlsPolicy tls) {
+  smtp::ClientOptions options;
+  options.helo_name = helo;
+  options.tls = tls;
+  options.timeouts.greeting = limits.reply_timeout;
+  options.timeouts.mail = limits.reply_timeout;
+  options.timeouts.rcpt = limits.reply_timeout;
+  options.timeouts.data_initiation = limits.reply_timeout;
+  options.timeouts.data_block = limits.reply_timeout;
+  options.timeouts.data_termination = limits.data_timeout;
+  options.timeouts.command = limits.reply_timeout;
+  return options;
+}
+
+}  // namespace
+
+// Forwards a connection's callbacks to the engine with its queue.
+class DeliveryEngine::ConnectionOwner final : public DeliveryConnection::Owner {
+ public:
+  ConnectionOwner(DeliveryEngine* engine, Queue* queue) : engine_(engine), queue_(queue) {}
+  void OnIdle(DeliveryConnection& connection) override { engine_->OnIdle(*queue_, connection); }
+  void OnJobDone(DeliveryConnection& connection, DeliveryJob job,
+                 smtp::DeliveryResult result) override {
+    engine_->OnJobDone(*queue_, connection, std::move(job), std::move(result));
+  }
+  void OnConnectionClosed(DeliveryConnection& connection) override {
+    engine_->OnConnectionClosed(*queue_, connection);
+  }
+
+ private:
+  DeliveryEngine* const engine_;
+  Queue* const queue_;
+};
+
+struct DeliveryEngine::Queue {
+  Queue(std::string key, const SiteLimits& limits, const DeliveryPolicy& policy)
+      : site(std::move(key), limits, policy.host_failure_backoff(), policy.throttle_backoff()) {}
+
+  SiteQueue site;
+  std::string site_key;
+  const EgressPoolSpec* pool = nullptr;
+  size_t next_source = 0;
+  std::unique_ptr<ConnectionOwner> owner;
+  absl::flat_hash_set<DeliveryConnection*> connections;
+  // Opened and not yet ready for their first message.
+  absl::flat_hash_set<DeliveryConnection*> fresh;
+  // Waiting for a message, with the timer that QUITs them.
+  absl::flat_hash_map<DeliveryConnection*, TimerId> idle;
+  // A message is being read from the spool for them.
+  absl::flat_hash_set<DeliveryConnection*> reserved;
+  std::optional<TimerId> timer;
+  absl::Time timer_at = absl::InfiniteFuture();
+};
+
+struct DeliveryEngine::Routed {
+  std::string queue_key;
+  std::string site_key;
+  int rule = -1;
+  const EgressPoolSpec* pool = nullptr;
+  dns::Destination destination;
+  ReadyMessage message;
+};
+
+absl::StatusOr<std::unique_ptr<DeliveryEngine>> DeliveryEngine::Create(
+    Reactor& reactor, int shard, const DeliveryShared* shared) {
+  std::unique_ptr<DeliveryEngine> engine(new DeliveryEngine(reactor, shard, shared));
+  SLUICE_ASSIGN_OR_RETURN(engine->resolver_, dns::Resolver::Create(reactor, shared->dns));
+  return engine;
+}
+
+DeliveryEngine::DeliveryEngine(Reactor& reactor, int shard, const DeliveryShared* shared)
+    : reactor_(reactor),
+      shard_(shard),
+      shared_(shared),
+      ids_(&reactor.clock(), shard, common::MessageIdGenerator::StreamNode(kIdStream)) {
+  dsn_policy_.delay_notice_after = shared->policy->delay_notice_after();
+}
+
+DeliveryEngine::~DeliveryEngine() {
+  stopping_ = true;
+  resolver_.reset();
+}
+
+int DeliveryEngine::ShardForDomain(std::string_view domain, int shards) {
+  return static_cast<int>(absl::HashOf(domain, 1) % static_cast<size_t>(shards));
+}
+
+int DeliveryEngine::ShardForSite(std::string_view site_key, int shards) {
+  return static_cast<int>(absl::HashOf(site_key, 2) % static_cast<size_t>(shards));
+}
+
+// Scheduling.
+
+void DeliveryEngine::AddScheduled(std::vector<queue::ScheduledMessage> messages) {
+  if (stopping_) return;
+  for (queue::ScheduledMessage& message : messages) {
+    // Inbound bounces wait for local processing; they are not delivered.
+    if (!message.queue.empty()) continue;
+    window_.Add(message);
+  }
+  if (shared_->metrics.scheduled) {
+    shared_->metrics.scheduled->Set(static_cast<int64_t>(window_.size()));
+  }
+  ArmScheduleTimer();
+}
+
+void DeliveryEngine::ArmScheduleTimer() {
+  const std::optional<int64_t> next = window_.NextDue();
+  if (!next.has_value() || stopping_) return;
+  if (schedule_timer_.has_value()) {
+    if (schedule_timer_due_ms_ <= *next) return;
+    reactor_.CancelTimer(*schedule_timer_);
+    schedule_timer_.reset();
+  }
+  schedule_timer_due_ms_ = *next;
+  const absl::Duration wait =
+      std::max(absl::ZeroDuration(), absl::FromUnixMillis(*next) - reactor_.clock().Now());
+  schedule_timer_ = reactor_.RunAfter(wait, [this] {
+    schedule_timer_.reset();
+    OnScheduleTimer();
+  });
+}
+
+void DeliveryEngine::OnScheduleTimer() {
+  if (stopping_) return;
+  std::vector<queue::ScheduledMessage> due;
+  window_.PopDue(absl::ToUnixMillis(reactor_.clock().Now()), shared_->max_routed_per_pass, &due);
+  for (queue::ScheduledMessage& message : due) Route(std::move(message));
+  if (shared_->metrics.scheduled) {
+    shared_->metrics.scheduled->Set(static_cast<int64_t>(window_.size()));
+  }
+  if (due.size() == shared_->max_routed_per_pass) {
+    // More is due: go on after the loop has served everything else.
+    schedule_timer_due_ms_ = 0;
+    schedule_timer_ = reactor_.RunAfter(absl::ZeroDuration(), [this] {
+      schedule_timer_.reset();
+      OnScheduleTimer();
+    });
+    return;
+  }
+  ArmScheduleTimer();
+}
+
+bool DeliveryEngine::IsSuspended(const std::string& domain, const std::string& tenant) const {
+  return suspended_[static_cast<int>(SuspendScope::kDomain)].contains(domain) ||
+         (!tenant.empty() && suspended_[static_cast<int>(SuspendScope::kTenant)].contains(tenant));
+}
+
+void DeliveryEngine::Route(queue::ScheduledMessage message) {
+  if (IsSuspended(message.domain, message.tenant)) {
+    // Held in memory and looked at again shortly; the spool keeps it due.
+    message.due_unix_ms = absl::ToUnixMillis(reactor_.clock().Now() + absl::Seconds(10));
+    window_.Add(message);
+    return;
+  }
+  BeginOp();
+  const std::string domain = message.domain;
+  resolver_->ResolveDestination(domain, [this, message = std::move(message)](
+                                            absl::StatusOr<dns::Destination> destination) mutable {
+    if (stopping_) {
+      EndOp();
+      return;
+    }
+    if (!destination.ok()) {
+      const absl::Status& error = destination.status();
+      const std::string text = absl::StrCat("DNS: ", error.message());
+      smtp::ServerReply reply;
+      if (dns::IsTemporaryDnsError(error)) {
+        reply = smtp::ServerReply::Local(451, "4.4.3", text);
+      } else if (dns::FailureOf(error) == dns::DnsFailure::kNullMx) {
+        reply = smtp::ServerReply::Local(556, "5.1.10", text);  // RFC 7505
+      } else {
+        reply = smtp::ServerReply::Local(550, "5.1.2", text);
+      }
+      FailWithoutConnection(message.id, reply, "");
+      EndOp();
+      return;
+    }
+    Routed routed;
+    routed.site_key = destination->site.key;
+    routed.rule = shared_->policy->RuleFor(message.domain, destination->site);
+    routed.pool = &shared_->policy->PoolFor(message.pool, message.tenant);
+    routed.queue_key = absl::StrCat(routed.site_key, "|", routed.pool->name, "|", routed.rule);
+    routed.destination = *std::move(destination);
+    routed.message = {message.id, message.domain};
+    const int owner = ShardForSite(routed.site_key, shared_->shards);
+    if (owner == shard_) {
+      AddReady(std::move(routed));
+    } else {
+      shared_->post(owner, [routed = std::move(routed)](DeliveryEngine& engine) mutable {
+        engine.AddReady(std::move(routed));
+      });
+    }
+    EndOp();
+  });
+}
+
+// Delivery.
+
+void DeliveryEngine::AddReady(Routed routed) {
+  if (stopping_) return;
+  if (!in_flight_.insert(routed.message.id).second) return;  // already on its way
+  auto [it, inserted] = queues_.try_emplace(routed.queue_key);
+  if (inserted) {
+    it->second = std::make_unique<Queue>(routed.queue_key, shared_->policy->Limits(routed.rule),
+                                         *shared_->policy);
+    Queue& queue = *it->second;
+    queue.site_key = routed.site_key;
+    queue.pool = routed.pool;
+    queue.owner = std::make_unique<ConnectionOwner>(this, &queue);
+    queue.site.set_suspended(
+        suspended_[static_cast<int>(SuspendScope::kSite)].contains(routed.site_key));
+  }
+  Queue& queue = *it->second;
+  queue.site.SetDestination(routed.destination);
+  queue.site.Push(std::move(routed.message));
+  if (shared_->metrics.ready) shared_->metrics.ready->Add(1);
+  Dispatch(queue);
+}
+
+void DeliveryEngine::Dispatch(Queue& queue) {
+  if (stopping_ || queue.site.suspended()) return;
+  const absl::Time now = reactor_.clock().Now();
+  // Connections that wait for work come first.
+  while (queue.site.ready() > 0 && !queue.idle.empty()) {
+    auto idle = queue.idle.begin();
+    DeliveryConnection* connection = idle->first;
+    reactor_.CancelTimer(idle->second);
+    queue.idle.erase(idle);
+    GiveJob(queue, *connection);
+    if (queue.idle.contains(connection)) break;  // held back by the rate limit
+  }
+  // Then new connections, one per message nobody will pick up soon.
+  while (queue.site.ready() > queue.fresh.size() + queue.reserved.size() &&
+         queue.site.MayConnect(now)) {
+    std::optional<HostChoice> host = queue.site.ChooseHost(now);
+    if (!host.has_value()) {
+      if (queue.connections.empty()) {
+        DeferReady(queue, smtp::ServerReply::Local(451, "4.4.1",
+                                                   absl::StrCat("no mail exchanger reachable: ",
+                                                                queue.site.last_error().empty()
+                                                                    ? "all hosts failing"
+                                                                    : queue.site.last_error())));
+      }
+      return;
+    }
+    OpenConnection(queue, *host);
+  }
+  if (queue.site.ready() > 0 && queue.connections.empty() && queue.site.paused_until() > now) {
+    ArmQueueTimer(queue, queue.site.paused_until());
+  }
+}
+
+void DeliveryEngine::ArmQueueTimer(Queue& queue, absl::Time when) {
+  if (queue.timer.has_value()) {
+    if (queue.timer_at <= when) return;
+    reactor_.CancelTimer(*queue.timer);
+  }
+  queue.timer_at = when;
+  queue.timer = reactor_.RunAfter(std::max(absl::ZeroDuration(), when - reactor_.clock().Now()),
+                                  [this, q = &queue] {
+                                    q->timer.reset();
+                                    q->timer_at = absl::InfiniteFuture();
+                                    Dispatch(*q);
+                                  });
+}
+
+void DeliveryEngine::OpenConnection(Queue& queue, const HostChoice& host) {
+  const absl::Time now = reactor_.clock().Now();
+  const SiteLimits& limits = queue.site.limits();
+  const EgressSourceSpec& source =
+      queue.pool->sources[queue.next_source++ % queue.pool->sources.size()];
+  smtp::TlsPolicy tls = smtp::TlsPolicy::kOpportunistic;
+  switch (limits.tls) {
+    case TlsMode::kDisabled:
+      tls = smtp::TlsPolicy::kNever;
+      break;
+    case TlsMode::kOpportunistic:
+      // After a failed handshake, plaintext for a while (the policy allows it).
+      tls = queue.site.TlsFailedRecently(host.address, now) ? smtp::TlsPolicy::kNever
+                                                            : smtp::TlsPolicy::kOpportunistic;
+      break;
+    case TlsMode::kRequired:
+    case TlsMode::kVerify:
+      tls = smtp::TlsPolicy::kRequire;
+      break;
+  }
+  DeliveryConnection::Params params;
+  params.host = host;
+  params.source = source.address;
+  params.source_name = source.name;
+  params.session = SessionOptions(limits, source.ehlo, tls);
+  params.tls = shared_->tls;
+  params.verify_certificate = limits.tls == TlsMode::kVerify;
+  params.connect_timeout = limits.connect_timeout;
+  params.max_recipients = static_cast<size_t>(limits.max_recipients_per_transaction);
+  DeliveryConnection* connection =
+      DeliveryConnection::Open(reactor_, std::move(params), queue.owner.get());
+  queue.connections.insert(connection);
+  queue.fresh.insert(connection);
+  queue.site.ConnectionOpened();
+  if (shared_->metrics.connections) shared_->metrics.connections->Add(1);
+  if (shared_->metrics.open_connections) shared_->metrics.open_connections->Add(1);
+}
+
+void DeliveryEngine::GiveJob(Queue& queue, DeliveryConnection& connection) {
+  const absl::Time now = reactor_.clock().Now();
+  if (const absl::Duration wait = queue.site.TakeRateToken(now); wait > absl::ZeroDuration()) {
+    queue.idle[&connection] =
+        reactor_.RunAfter(queue.site.limits().idle_timeout, [this, q = &queue, c = &connection] {
+          q->idle.erase(c);
+          c->Quit();
+        });
+    ArmQueueTimer(queue, now + wait);
+    return;
+  }
+  std::optional<ReadyMessage> message = queue.site.Pop();
+  if (!message.has_value()) return;
+  if (shared_->metrics.ready) shared_->metrics.ready->Add(-1);
+  queue.reserved.insert(&connection);
+  BeginOp();
+  const common::MessageId id = message->id;
+  shared_->spool->Read(id, [this, q = &queue, c = &connection, message = *std::move(message)](
+                               absl::StatusOr<queue::StoredMessage> stored) mutable {
+    const bool alive = q->reserved.erase(c) > 0 && q->connections.contains(c);
+    if (stopping_) {
+      in_flight_.erase(message.id);
+      if (alive) c->Quit();
+      EndOp();
+      return;
+    }
+    std::optional<DeliveryJob> job;
+    if (!stored.ok()) {
+      // Delivered or purged meanwhile (NotFound), or unreadable: the
+      // spool's recovery quarantines what it cannot decode.
+      if (!absl::IsNotFound(stored.status())) {
+        SLUICE_LOG(kError, "cannot read a message to deliver")
+            .Field("id", message.id.ToString())
+            .Field("error", stored.status());
+      }
+    } else if (stored->envelope.next_due_unix_ms() >
+               absl::ToUnixMillis(reactor_.clock().Now() + absl::Seconds(1))) {
+      // Rescheduled meanwhile: the loader hands it out again when due.
+    } else {
+      job.emplace();
+      job->attempted = UnfinishedRecipients(stored->envelope);
+      job->envelope = std::move(stored->envelope);
+      job->body = std::make_shared<const std::string>(std::move(stored->body));
+      job->needs_8bit = HasEightBit(*job->body);
+      job->started = reactor_.clock().Now();
+      if (job->attempted.empty()) {
+        BeginOp();
+        shared_->spool->Remove(message.id, [this](absl::Status) { EndOp(); });
+        job.reset();
+      }
+    }
+    if (!job.has_value()) {
+      in_flight_.erase(message.id);
+      if (alive) OnIdle(*q, *c);
+    } else if (!alive) {
+      // The connection went away while the message was read: next one.
+      q->site.PushFront(std::move(message));
+      if (shared_->metrics.ready) shared_->metrics.ready->Add(1);
+      Dispatch(*q);
+    } else {
+      c->Send(*std::move(job));
+    }
+    EndOp();
+  });
+}
+
+void DeliveryEngine::OnIdle(Queue& queue, DeliveryConnection& connection) {
+  queue.fresh.erase(&connection);
+  if (stopping_ || queue.site.suspended() ||
+      connection.jobs_done() >=
+          static_cast<size_t>(queue.site.limits().max_messages_per_connection)) {
+    connection.Quit();
+    return;
+  }
+  if (queue.site.ready() > 0) {
+    GiveJob(queue, connection);
+    return;
+  }
+  queue.idle[&connection] =
+      reactor_.RunAfter(queue.site.limits().idle_timeout, [q = &queue, c = &connection] {
+        q->idle.erase(c);
+        c->Quit();
+      });
+}
+
+void DeliveryEngine::OnJobDone(Queue& queue, DeliveryConnection& connection, DeliveryJob job,
+                               smtp::DeliveryResult result) {
+  const absl::Time now = reactor_.clock().Now();
+  bool any_final = false;
+  for (const smtp::RecipientResult& recipient : result.recipients) {
+    if (recipient.status == smtp::RecipientStatus::kDelivered) queue.site.OnDelivered();
+    any_final = any_final || recipient.status != smtp::RecipientStatus::kTemporaryFailure;
+    if (IsThrottle(recipient.reply)) {
+      queue.site.OnThrottled(now);
+      if (shared_->metrics.throttled) shared_->metrics.throttled->Add(1);
+    }
+  }
+  if (IsThrottle(result.final_reply)) queue.site.OnThrottled(now);
+  const common::MessageId id =
+      common::MessageId::FromBytes(
+          absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(job.envelope.id().data()),
+                                    job.envelope.id().size()))
+          .value_or(common::MessageId());
+  if (stopping_ && !any_final) {
+    // Cut short by the stop: the spool still has it due, unchanged.
+    in_flight_.erase(id);
+    return;
+  }
+  AttemptInfo info;
+  info.now = now;
+  info.site = queue.site_key;
+  info.remote_host = connection.host().host;
+  info.remote_ip = connection.host().address.HostString();
+  info.tls_version = connection.tls_version();
+  info.tls_cipher = connection.tls_cipher();
+  info.connect_time = connection.connect_time();
+  info.tls_time = connection.tls_time();
+  info.transaction_time = now - job.started;
+  info.reporting_mta = shared_->reporting_mta;
+  info.remote_offers_dsn = connection.peer_offers_dsn();
+  Record(job, result, info);
+  in_flight_.erase(id);
+}
+
+void DeliveryEngine::OnConnectionClosed(Queue& queue, DeliveryConnection& connection) {
+  const absl::Time now = reactor_.clock().Now();
+  const bool was_fresh = queue.fresh.erase(&connection) > 0;
+  queue.connections.erase(&connection);
+  queue.reserved.erase(&connection);
+  if (auto idle = queue.idle.find(&connection); idle != queue.idle.end()) {
+    reactor_.CancelTimer(idle->second);
+    queue.idle.erase(idle);
+  }
+  queue.site.ConnectionClosed();
+  if (shared_->metrics.open_connections) shared_->metrics.open_connections->Add(-1);
+  if (connection.tls_version().empty() == false && shared_->metrics.tls_connections) {
+    shared_->metrics.tls_connections->Add(1);
+  }
+  if (const std::optional<smtp::ClientFailure>& failure = connection.failure();
+      failure.has_value() && !stopping_) {
+    if (shared_->metrics.connection_failures) shared_->metrics.connection_failures->Add(1);
+    queue.site.set_last_error(absl::StrCat(connection.host().host, "[",
+                                           connection.host().address.HostString(),
+                                           "]: ", failure->reply.ToString()));
+    if (IsThrottle(failure->reply)) {
+      queue.site.OnThrottled(now);
+    } else if (was_fresh) {
+      // Never got as far as a message: try the next address or MX.
+      if (connection.tls_failed() && queue.site.limits().tls == TlsMode::kOpportunistic) {
+        queue.site.MarkTlsFailed(connection.host().address, now);
+      } else {
+        queue.site.MarkHostFailed(connection.host().address, now);
+      }
+    }
+  }
+  if (stopping_) {
+    MaybeFinishStop();
+    return;
+  }
+  Dispatch(queue);
+}
+
+void DeliveryEngine::DeferReady(Queue& queue, const smtp::ServerReply& reply) {
+  for (ReadyMessage& message : queue.site.TakeAll()) {
+    if (shared_->metrics.ready) shared_->metrics.ready->Add(-1);
+    FailWithoutConnection(message.id, reply, queue.site_key);
+  }
+}
+
+// Results.
+
+void DeliveryEngine::FailWithoutConnection(const common::MessageId& id,
+                                           const smtp::ServerReply& reply,
+                                           const std::string& site) {
+  BeginOp();
+  shared_->spool->Read(id, [this, id, reply, site](absl::StatusOr<queue::StoredMessage> stored) {
+    in_flight_.erase(id);
+    if (stopping_ || !stored.ok()) {
+      EndOp();
+      return;
+    }
+    DeliveryJob job;
+    job.attempted = UnfinishedRecipients(stored->envelope);
+    job.envelope = std::move(stored->envelope);
+    job.body = std::make_shared<const std::string>(std::move(stored->body));
+    const smtp::DeliveryResult result =
+        UniformResult(job.attempted.size(),
+                      reply.IsPermanent() ? smtp::RecipientStatus::kPermanentFailure
+                                          : smtp::RecipientStatus::kTemporaryFailure,
+                      reply);
+    AttemptInfo info;
+    info.now = reactor_.clock().Now();
+    info.site = site;
+    info.reporting_mta = shared_->reporting_mta;
+    Record(job, result, info);
+    EndOp();
+  });
+}
+
+void DeliveryEngine::Record(const DeliveryJob& job, const smtp::DeliveryResult& result,
+                            const AttemptInfo& info) {
+  absl::StatusOr<AttemptOutcome> outcome =
+      ApplyAttempt(job.envelope, *job.body, job.attempted, result, info, shared_->policy->retry(),
+                   random_, dsn_policy_, [this] { return ids_.Next(); });
+  if (!outcome.ok()) {
+    // A bug, not a delivery problem: the message stays due as it was.
+    SLUICE_LOG(kError, "cannot apply a delivery result").Field("error", outcome.status());
+    return;
+  }
+  Commit(*std::move(outcome));
+}
+
+void DeliveryEngine::Commit(AttemptOutcome outcome) {
+  CountEvents(outcome.events);
+  if (shared_->events != nullptr) {
+    for (const DeliveryEvent& event : outcome.events) shared_->events->Log(event);
+  }
+  // DSNs first: the writer commits in order, so the bounce is never
+  // recorded without its DSN.
+  for (queue::NewMessage& dsn : outcome.dsns) {
+    if (shared_->metrics.dsns) shared_->metrics.dsns->Add(1);
+    BeginOp();
+    shared_->spool->Enqueue(std::move(dsn), [this](absl::Status status) {
+      if (!status.ok()) {
+        SLUICE_LOG(kError, "cannot spool a delivery status notification").Field("error", status);
+      }
+      EndOp();
+    });
+  }
+  absl::StatusOr<common::MessageId> id = common::MessageId::FromBytes(
+      absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(outcome.envelope.id().data()),
+                                outcome.envelope.id().size()));
+  if (!id.ok()) return;
+  BeginOp();
+  auto done = [this, id = *id](absl::Status status) {
+    if (!status.ok() && !absl::IsNotFound(status)) {
+      SLUICE_LOG(kError, "cannot record a delivery attempt")
+          .Field("id", id.ToString())
+          .Field("error", status);
+    }
+    EndOp();
+  };
+  if (outcome.remove) {
+    shared_->spool->Remove(*id, std::move(done));
+  } else {
+    shared_->spool->Update(std::move(outcome.envelope), std::move(done));
+  }
+}
+
+void DeliveryEngine::CountEvents(const std::vector<DeliveryEvent>& events) {
+  const DeliveryMetrics& m = shared_->metrics;
+  for (const DeliveryEvent& event : events) {
+    common::Counter* counter = nullptr;
+    switch (event.type) {
+      case DeliveryEventType::kDelivered:
+        counter = m.delivered;
+        break;
+      case DeliveryEventType::kDeferred:
+        counter = m.deferred;
+        break;
+      case DeliveryEventType::kBounced:
+        counter = m.bounced;
+        break;
+      case DeliveryEventType::kExpired:
+        counter = m.expired;
+        break;
+      default:
+        break;
+    }
+    if (counter != nullptr) counter->Add(1);
+  }
+}
+
+// Operations.
+
+void DeliveryEngine::SetSuspended(SuspendScope scope, const std::string& name, bool suspended) {
+  if (suspended) {
+    suspended_[static_cast<int>(scope)].insert(name);
+  } else {
+    suspended_[static_cast<int>(scope)].erase(name);
+  }
+  if (scope != SuspendScope::kSite) return;
+  for (auto& [key, queue] : queues_) {
+    if (queue->site_key != name) continue;
+    queue->site.set_suspended(suspended);
+    if (!suspended) Dispatch(*queue);
+  }
+}
+
+std::vector<QueueSnapshot> DeliveryEngine::Snapshot() const {
+  std::vector<QueueSnapshot> snapshot;
+  for (const auto& [key, queue] : queues_) {
+    QueueSnapshot& s = snapshot.emplace_back();
+    s.key = key;
+    s.site = queue->site_key;
+    s.pool = queue->pool->name;
+    s.ready = queue->site.ready();
+    s.connections = queue->site.connections();
+    s.window = queue->site.window();
+    s.suspended = queue->site.suspended();
+    s.last_error = queue->site.last_error();
+  }
+  return snapshot;
+}
+
+// Stopping.
+
+void DeliveryEngine::EndOp() {
+  --ops_in_flight_;
+  if (stopping_) MaybeFinishStop();
+}
+
+void DeliveryEngine::Stop(absl::AnyInvocable<void()> done) {
+  stopping_ = true;
+  stop_done_ = std::move(done);
+  if (schedule_timer_.has_value()) reactor_.CancelTimer(*schedule_timer_);
+  schedule_timer_.reset();
+  for (auto& [key, queue] : queues_) {
+    if (queue->timer.has_value()) reactor_.CancelTimer(*queue->timer);
+    queue->timer.reset();
+    // Idle connections QUIT now; busy ones after their message.
+    auto idle = std::move(queue->idle);
+    queue->idle.clear();
+    for (auto& [connection, timer] : idle) {
+      reactor_.CancelTimer(timer);
+      connection->Quit();
+    }
+  }
+  // Resolver callbacks see stopping_ and drop their messages.
+  resolver_.reset();
+  stop_timer_ = reactor_.RunAfter(shared_->stop_grace, [this] {
+    stop_timer_.reset();
+    for (auto& [key, queue] : queues_) {
+      const auto connections = queue->connections;
+      for (DeliveryConnection* connection : connections) connection->Abort();
+    }
+  });
+  MaybeFinishStop();
+}
+
+void DeliveryEngine::MaybeFinishStop() {
+  if (!stopping_ || !stop_done_ || ops_in_flight_ > 0) return;
+  for (const auto& [key, queue] : queues_) {
+    if (!queue->connections.empty()) return;
+  }
+  if (stop_timer_.has_value()) reactor_.CancelTimer(*stop_timer_);
+  stop_timer_.reset();
+  std::exchange(stop_done_, nullptr)();
+}
+
+}  // namespace sluice::engine

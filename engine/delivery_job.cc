@@ -1,0 +1,63 @@
+#include "engine/delivery_job.h"
+
+#include <algorithm>
+
+namespace sluice::engine {
+
+std::vector<int> UnfinishedRecipients(const queue::Envelope& envelope) {
+  std::vector<int> unfinished;
+  for (int i = 0; i < envelope.recipients_size(); ++i) {
+    const queue::proto::RecipientState state = envelope.recipients(i).state();
+    if (state == queue::proto::PENDING || state == queue::proto::DEFERRED ||
+        state == queue::proto::RECIPIENT_STATE_UNSPECIFIED) {
+      unfinished.push_back(i);
+    }
+  }
+  return unfinished;
+}
+
+smtp::Address ToAddress(const std::string& text) {
+  smtp::Address address;
+  const size_t at = text.rfind('@');
+  if (at == std::string::npos) {
+    address.local_part = text;
+  } else {
+    address.local_part = text.substr(0, at);
+    address.domain = text.substr(at + 1);
+  }
+  address.utf8 = std::any_of(text.begin(), text.end(),
+                             [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  return address;
+}
+
+smtp::OutboundMessage ToOutbound(const DeliveryJob& job, size_t first, size_t count) {
+  const queue::Envelope& envelope = job.envelope;
+  smtp::OutboundMessage message;
+  message.sender = ToAddress(envelope.sender());
+  for (size_t i = first; i < first + count && i < job.attempted.size(); ++i) {
+    const queue::proto::Recipient& stored = envelope.recipients(job.attempted[i]);
+    smtp::Recipient& recipient = message.recipients.emplace_back();
+    recipient.address = ToAddress(stored.address());
+    recipient.notify = static_cast<uint8_t>(stored.notify());
+    // Stored as received: "rfc822;user@example.com".
+    if (const size_t semicolon = stored.orcpt().find(';'); semicolon != std::string::npos) {
+      recipient.orcpt_type = stored.orcpt().substr(0, semicolon);
+      recipient.orcpt = stored.orcpt().substr(semicolon + 1);
+    }
+  }
+  message.envid = envelope.envid();
+  message.ret = envelope.ret() == queue::proto::RET_FULL   ? smtp::DsnRet::kFull
+                : envelope.ret() == queue::proto::RET_HDRS ? smtp::DsnRet::kHeaders
+                                                           : smtp::DsnRet::kUnspecified;
+  message.body = *job.body;
+  message.body_owner = job.body;
+  message.needs_8bit = job.needs_8bit;
+  return message;
+}
+
+bool HasEightBit(const std::string& body) {
+  return std::any_of(body.begin(), body.end(),
+                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+}  // namespace sluice::engine

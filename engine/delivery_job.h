@@ -1,0 +1,40 @@
+// DeliveryJob: one envelope on its way out over one connection: the
+// envelope as read from the spool, its body, and which of its recipients
+// this attempt sends (those not yet final). Plain data.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "queue/spool.h"
+#include "smtp/client_message.h"
+
+namespace sluice::engine {
+
+struct DeliveryJob {
+  queue::Envelope envelope;
+  std::shared_ptr<const std::string> body;
+  // Indexes into envelope.recipients, in the order they are sent; the
+  // attempt's DeliveryResult has one entry per index, same order.
+  std::vector<int> attempted;
+  bool needs_8bit = false;
+  absl::Time started;
+};
+
+// The recipients of `envelope` that still need delivering (pending or
+// deferred).
+std::vector<int> UnfinishedRecipients(const queue::Envelope& envelope);
+
+// "local@domain" as an smtp::Address (split at the last '@'; "" is the
+// null path).
+smtp::Address ToAddress(const std::string& text);
+
+// The SMTP message for recipients attempted[first, first + count).
+smtp::OutboundMessage ToOutbound(const DeliveryJob& job, size_t first, size_t count);
+
+// Whether `body` has octets above 127 (it needs BODY=8BITMIME).
+bool HasEightBit(const std::string& body);
+
+}  // namespace sluice::engine
