@@ -155,6 +155,15 @@ tls = "opportunistic"
 path = ""
 max_bytes = 104857600
 max_files = 5
+
+# HTTP API keys, one [[api_keys]] table each; without any, only loopback
+# clients may use the API (with every scope):
+#   [[api_keys]]
+#   name = "app"
+#   token_sha256 = "..."      (printf %s TOKEN | sha256sum)
+#   scopes = ["inject"]       (inject, admin, read)
+#   rate_per_second = 100     (0: unlimited)
+#   burst = 200               (0: the rate)
 )toml";
 
 // One error found while binding, kept with its position so all of them can
@@ -454,6 +463,19 @@ bool IsAddress(int family, absl::string_view host) {
 
 absl::Status CheckNetwork(absl::string_view text) { return IpNetwork::Parse(text).status(); }
 
+absl::Status CheckScope(absl::string_view text) {
+  if (text == "inject" || text == "admin" || text == "read") return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", text, "' is not a scope (inject, admin or read)"));
+}
+
+absl::StatusOr<std::string> ParseSha256Hex(absl::string_view text) {
+  if (text.size() != 64 || !std::all_of(text.begin(), text.end(), absl::ascii_isxdigit)) {
+    return absl::InvalidArgumentError("must be 64 hex digits (the token's SHA-256)");
+  }
+  return absl::AsciiStrToLower(text);
+}
+
 absl::Status CheckDomain(absl::string_view text) {
   if (text.empty() || text.front() == '.' || text.back() == '.' ||
       text.find_first_of(" @[]") != absl::string_view::npos) {
@@ -610,6 +632,15 @@ void BindConfig(TableBinder& root, Config* config) {
     events.String("path", &config->events.path);
     events.Int64("max_bytes", 4096, int64_t{1} << 40, &config->events.max_bytes);
     events.Int("max_files", 1, 1000, &config->events.max_files);
+  });
+  if (root.Has("api_keys")) config->api_keys.clear();
+  root.TableArray("api_keys", [&](TableBinder& key, size_t) {
+    ApiKeyConfig& k = config->api_keys.emplace_back();
+    key.String("name", &k.name);
+    key.Parsed("token_sha256", &k.token_sha256, &ParseSha256Hex);
+    key.StringList("scopes", &k.scopes, &CheckScope);
+    key.Int64("rate_per_second", 0, 1'000'000'000, &k.rate_per_second);
+    key.Int64("burst", 0, 1'000'000'000, &k.burst);
   });
   root.Finish();
 }

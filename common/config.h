@@ -179,6 +179,16 @@ struct EventsConfig {
   int max_files = 0;
 };
 
+// A key for the HTTP API. The bearer token itself is never stored, only its
+// SHA-256 (printf %s TOKEN | sha256sum).
+struct ApiKeyConfig {
+  std::string name;
+  std::string token_sha256;         // 64 hex digits
+  std::vector<std::string> scopes;  // "inject", "admin", "read"
+  int64_t rate_per_second = 0;      // requests; 0 = unlimited
+  int64_t burst = 0;                // 0 = the rate
+};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
@@ -191,6 +201,8 @@ struct Config {
   std::vector<EgressSource> egress_sources;
   std::vector<EgressPool> egress_pools;
   EventsConfig events;
+  // Without any, the HTTP API serves loopback clients only (every scope).
+  std::vector<ApiKeyConfig> api_keys;
 };
 
 // The built-in defaults, as TOML.

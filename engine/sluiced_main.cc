@@ -24,8 +24,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "api/api_key_store.h"
 #include "api/connection_limiter.h"
-#include "api/health_server.h"
+#include "api/http_injection_worker.h"
+#include "api/http_server.h"
 #include "api/smtp_server.h"
 #include "api/user_authenticator.h"
 #include "common/config.h"
@@ -357,7 +359,11 @@ int Run() {
     (*spool)->StartScheduling();
   }
 
-  engine::Sharded<api::HealthServer> http(**group);
+  // Before `http`, so they outlive its servers.
+  std::unique_ptr<api::ApiKeyStore> api_keys;
+  api::HttpInjectionWorker http_worker(api::InjectionLimits{}, common::Clock::Real(),
+                                       /*id_shard=*/255);
+  engine::Sharded<api::HttpServer> http(**group);
   engine::Sharded<api::SmtpServer> relay(**group);
   engine::Sharded<api::SmtpServer> submission(**group);
   engine::Sharded<api::SmtpServer> submissions(**group);
@@ -368,13 +374,38 @@ int Run() {
   engine::SocketAddress submission_address;
   engine::SocketAddress submissions_address;
   absl::Status started = [&]() -> absl::Status {
-    SLUICE_ASSIGN_OR_RETURN(http_address,
-                            StartListener(**group, http, config.listen.http,
-                                          [&metrics](int, engine::Reactor& reactor, int fd) {
-                                            api::HealthServer::Options options;
-                                            options.metrics = &metrics;
-                                            return api::HealthServer::Create(reactor, fd, options);
-                                          }));
+    std::vector<api::ApiKeySpec> key_specs;
+    for (const common::ApiKeyConfig& key : config.api_keys) {
+      key_specs.push_back({key.name, key.token_sha256, key.scopes, key.rate_per_second, key.burst});
+    }
+    SLUICE_ASSIGN_OR_RETURN(api_keys, api::ApiKeyStore::Create(key_specs));
+    if (api_keys->empty()) {
+      SLUICE_LOG(kWarning, "no [[api_keys]] configured; the HTTP API serves loopback clients only");
+    }
+    api::HttpServerOptions http_options;
+    http_options.metrics = &metrics;
+    http_options.counters.requests = counter("sluice_http_requests_total", "HTTP requests.");
+    http_options.counters.messages_accepted = counter("sluice_http_messages_accepted_total",
+                                                      "Messages spooled by POST /api/v1/messages.");
+    http_options.counters.recipients_accepted = counter(
+        "sluice_http_recipients_accepted_total", "Recipients spooled by POST /api/v1/messages.");
+    http_options.counters.injections_failed = counter("sluice_http_injections_failed_total",
+                                                      "Injection requests the spool failed (503).");
+    SLUICE_RETURN_IF_ERROR(registered);
+    http_options.spool = spool->get();
+    http_options.operations = spool->get();
+    http_options.keys = api_keys.get();
+    http_options.hostname = HostName(config);
+    http_options.worker = &http_worker;
+    http_options.post = [group = group->get()](int shard, absl::AnyInvocable<void()> task) {
+      group->Post(shard, std::move(task));
+    };
+    SLUICE_ASSIGN_OR_RETURN(
+        http_address, StartListener(**group, http, config.listen.http,
+                                    [&http_options](int shard, engine::Reactor& reactor, int fd) {
+                                      return api::HttpServer::Create(reactor, fd, shard,
+                                                                     http_options);
+                                    }));
     SLUICE_ASSIGN_OR_RETURN(api::SmtpServerOptions smtp, SmtpOptions(config, spool->get()));
     SLUICE_ASSIGN_OR_RETURN(smtp.tls, TlsContext(config));
     api::UserAuthenticator::Options auth_options;

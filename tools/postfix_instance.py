@@ -76,7 +76,13 @@ def pid_alive(pid):
 
 
 class PostfixInstance:
-    def __init__(self, work, extra_main_cf=""):
+    def __init__(self, work, extra_main_cf="", extra_master_cf="", resolv_conf=None):
+        """extra_main_cf / extra_master_cf: appended to main.cf / master.cf.
+        resolv_conf: a resolv.conf for this instance alone; Postfix (master
+        and every child) then runs in its own mount namespace in which the
+        file is bind-mounted over /etc/resolv.conf, so its DNS lookups go
+        where the file says while the machine's resolver stays untouched."""
+        self.resolv_conf = resolv_conf
         self.root = os.path.join(work, "postfix")
         self.etc = os.path.join(self.root, "etc")
         self.port = free_port()
@@ -91,12 +97,17 @@ class PostfixInstance:
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
             f.write(MAIN_CF.format(root=self.root) + extra_main_cf)
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
-            f.write(MASTER_CF.format(port=self.port))
+            f.write(MASTER_CF.format(port=self.port) + extra_master_cf)
 
     def _postfix(self, command):
         # Postfix reports on stderr only to a terminal, so give it one.
-        return subprocess.run(["script", "-qec", f"postfix -c {self.etc} {command}", "/dev/null"],
-                              capture_output=True, text=True)
+        line = f"postfix -c {self.etc} {command}"
+        if self.resolv_conf and command == "start":
+            # The master inherits the namespace, and so do all its children.
+            line = (f"unshare -m --propagation private sh -c "
+                    f"'mount --bind {self.resolv_conf} /etc/resolv.conf && {line}'")
+        return subprocess.run(["script", "-qec", line, "/dev/null"], capture_output=True,
+                              text=True)
 
     def start(self):
         for step in ("check", "start"):

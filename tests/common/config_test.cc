@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 
@@ -178,6 +179,28 @@ TEST(ConfigTest, RefusesBadNetworkDurationAndUserKeyWithTheirPlace) {
             "like \"30s\" or \"5m\"");
   EXPECT_EQ(LoadError("[[users]]\nname = \"a\"\npassword = \"x\"\n"),
             "sluice.toml:3:1: unknown key 'users[0].password'");
+}
+
+TEST(ConfigTest, ReadsApiKeysAndRefusesBadHashOrScope) {
+  const std::string hash(64, 'A');
+  absl::StatusOr<Config> config =
+      LoadConfig("[[api_keys]]\nname = \"app\"\ntoken_sha256 = \"" + hash +
+                     "\"\nscopes = [\"inject\", \"read\"]\nrate_per_second = 50\nburst = 100\n",
+                 "sluice.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->api_keys.size(), 1u);
+  EXPECT_EQ(config->api_keys[0].name, "app");
+  EXPECT_EQ(config->api_keys[0].token_sha256, std::string(64, 'a'));
+  EXPECT_EQ(config->api_keys[0].scopes, (std::vector<std::string>{"inject", "read"}));
+  EXPECT_EQ(config->api_keys[0].rate_per_second, 50);
+  EXPECT_EQ(config->api_keys[0].burst, 100);
+  EXPECT_TRUE(LoadConfig("", "defaults")->api_keys.empty());
+  EXPECT_EQ(LoadError("[[api_keys]]\ntoken_sha256 = \"abc\"\n"),
+            "sluice.toml:2:16: key 'api_keys[0].token_sha256': must be 64 hex digits (the "
+            "token's SHA-256)");
+  EXPECT_EQ(LoadError("[[api_keys]]\nscopes = [\"write\"]\n"),
+            "sluice.toml:2:11: key 'api_keys[0].scopes[0]': 'write' is not a scope (inject, "
+            "admin or read)");
 }
 
 TEST(ListenAddressTest, ParsesIPv4AndBracketedIPv6) {

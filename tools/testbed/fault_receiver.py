@@ -21,13 +21,15 @@ Usage as a library (the server runs on its own thread with its own loop):
 
   FaultReceiver(addresses, port=0, config=None, log_path=None, stats_path=None,
                 hostname="mx.fault-receiver.test", starttls=True, chunking=True,
-                cert=None, key=None, idle_timeout=300.0)
+                cert=None, key=None, idle_timeout=300.0, keep_data=False)
+      keep_data: messages() records also hold "data" (the message bytes).
       addresses: ["127.0.0.10", ...] or ["127.0.0.10:2525", ...] (one port for
       all; 0 = a free one, the same on every address).
     .start() / .stop() (or a with block); .port; .addresses ["ip:port", ...]
     .messages() -> [record]; .wait_for_messages(n, timeout) -> [record]
     .stats() -> dict; .write_stats(path=None) -> dict
     .wait_for(predicate(stats) -> bool, timeout) -> stats (woken per event)
+    .wait_for_records(predicate(records) -> bool, timeout) -> records
     .storm(point, seconds, fraction=1.0): a 421 storm from now on
   FaultConfig(seed=0, rcpt_4xx=0, rcpt_5xx=0, defer_first_fraction=0, data_4xx=0,
               data_5xx=0, disconnect_in_data=0, disconnect_after_bytes=1,
@@ -322,7 +324,10 @@ class FaultReceiver:
                  log_path: Optional[str] = None, stats_path: Optional[str] = None,
                  hostname: str = "mx.fault-receiver.test", starttls: bool = True,
                  chunking: bool = True, cert: Optional[str] = None, key: Optional[str] = None,
-                 idle_timeout: float = 300.0):
+                 idle_timeout: float = 300.0, keep_data: bool = False):
+        # keep_data: messages() records also carry "data" (the message
+        # bytes), for tests that read what arrived; never in the log file.
+        self.keep_data = keep_data
         if isinstance(addresses, str):
             addresses = [addresses]
         self._hosts, ports = [], set()
@@ -495,6 +500,22 @@ class FaultReceiver:
                     raise TimeoutError(f"condition not met after {timeout}s: {snapshot['total']}")
                 self._changed.wait(left)
 
+    def wait_for_records(self, predicate, timeout: float) -> list:
+        """Waits until predicate(messages()) is true, woken by every counted
+        event; returns those records or raises TimeoutError. (wait_for's
+        predicate must not call messages(): the lock is held.)"""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                records = list(self._messages)
+                if predicate(records):
+                    return records
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"condition not met after {timeout}s: "
+                                       f"{len(records)} messages")
+                self._changed.wait(left)
+
     def storm(self, point: str, seconds: float, fraction: float = 1.0) -> None:
         """Starts a 421 storm now, for `seconds`."""
         if point not in STORM_POINTS:
@@ -648,7 +669,7 @@ class FaultReceiver:
         return reply
 
     def _accept_message(self, record: dict) -> None:
-        line = json.dumps(record, sort_keys=True)
+        line = json.dumps({k: v for k, v in record.items() if k != "data"}, sort_keys=True)
         with self._lock:
             if self._log_file:
                 self._log_file.write(line + "\n")
@@ -1034,6 +1055,8 @@ class _Session:
                 "sha256": hashlib.sha256(data).hexdigest(), "tls": self.tls_version,
                 "transport": transport,
             }
+            if rx.keep_data:
+                record["data"] = bytes(data)
         else:
             with rx._lock:
                 rx._count(rx._data_replies, str(code))

@@ -1,0 +1,747 @@
+#include "api/http_server.h"
+
+#include <netinet/in.h>
+
+#include <cmath>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "api/http_json.h"
+#include "queue/spool_keys.h"
+
+namespace sluice::api {
+namespace {
+
+constexpr absl::string_view kMessagesPath = "/api/v1/messages";
+
+void Add(common::Counter* counter, uint64_t n = 1) {
+  if (counter != nullptr) counter->Add(n);
+}
+
+bool IsLoopback(const engine::SocketAddress& address) {
+  const sockaddr* sa = address.sockaddr_ptr();
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+std::string_view StateName(queue::proto::RecipientState state) {
+  switch (state) {
+    case queue::proto::PENDING:
+      return "pending";
+    case queue::proto::DEFERRED:
+      return "deferred";
+    case queue::proto::DELIVERED:
+      return "delivered";
+    case queue::proto::BOUNCED:
+      return "bounced";
+    case queue::proto::EXPIRED:
+      return "expired";
+    default:
+      return "unspecified";
+  }
+}
+
+std::string EnvelopeJson(const queue::Envelope& envelope) {
+  std::string out = "{\"id\":";
+  const absl::StatusOr<common::MessageId> id = queue::ParseIdKey(envelope.id());
+  const absl::StatusOr<common::MessageId> body_id = queue::ParseIdKey(envelope.body_id());
+  AppendJsonString(&out, id.ok() ? id->ToString() : "");
+  out.append(",\"body_id\":");
+  AppendJsonString(&out, body_id.ok() ? body_id->ToString() : "");
+  out.append(",\"sender\":");
+  AppendJsonString(&out, envelope.sender());
+  absl::StrAppend(&out, ",\"created_unix_ms\":", envelope.created_unix_ms(),
+                  ",\"next_due_unix_ms\":", envelope.next_due_unix_ms(),
+                  ",\"attempts\":", envelope.attempts(), ",\"size\":", envelope.size());
+  const std::pair<absl::string_view, const std::string*> strings[] = {
+      {"last_reply", &envelope.last_reply()},
+      {"tenant", &envelope.tenant()},
+      {"campaign", &envelope.campaign()},
+      {"pool", &envelope.pool()},
+      {"queue", &envelope.queue()},
+      {"domain", &envelope.domain()},
+      {"site", &envelope.site()},
+      {"envid", &envelope.envid()},
+  };
+  for (const auto& [name, value] : strings) {
+    absl::StrAppend(&out, ",\"", name, "\":");
+    AppendJsonString(&out, *value);
+  }
+  out.append(",\"recipients\":[");
+  for (int i = 0; i < envelope.recipients_size(); ++i) {
+    const queue::proto::Recipient& r = envelope.recipients(i);
+    if (i > 0) out.push_back(',');
+    out.append("{\"address\":");
+    AppendJsonString(&out, r.address());
+    out.append(",\"state\":");
+    AppendJsonString(&out, StateName(r.state()));
+    absl::StrAppend(&out, ",\"attempts\":", r.attempts(), ",\"last_reply\":");
+    AppendJsonString(&out, r.last_reply());
+    out.push_back('}');
+  }
+  out.append("]}\n");
+  return out;
+}
+
+// The filter named by the query; InvalidArgument for an unknown parameter.
+absl::StatusOr<queue::SpoolFilter> FilterOf(const HttpTarget& target,
+                                            absl::string_view also_allowed = "") {
+  queue::SpoolFilter filter;
+  for (const auto& [name, value] : target.params) {
+    if (name == "site") {
+      filter.site = value;
+    } else if (name == "domain") {
+      filter.domain = value;
+    } else if (name == "tenant") {
+      filter.tenant = value;
+    } else if (name == "campaign") {
+      filter.campaign = value;
+    } else if (name == "queue") {
+      filter.queue = value;
+    } else if (name != also_allowed || also_allowed.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": unknown parameter (site, domain, tenant, campaign or queue)"));
+    }
+  }
+  return filter;
+}
+
+bool FilterEmpty(const queue::SpoolFilter& f) {
+  return f.site.empty() && f.domain.empty() && f.tenant.empty() && f.campaign.empty() &&
+         f.queue.empty();
+}
+
+std::string_view Std(absl::string_view text) { return std::string_view(text.data(), text.size()); }
+
+}  // namespace
+
+HttpServer::Response HttpServer::Json(int status, std::string body) {
+  Response response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+HttpServer::Response HttpServer::Text(int status, std::string body) {
+  Response response = Json(status, std::move(body));
+  response.content_type = "text/plain";
+  return response;
+}
+
+HttpServer::Response HttpServer::Error(int status, absl::string_view message,
+                                       std::string extra_headers) {
+  Response response = Json(status, JsonError(Std(message)));
+  response.extra_headers = std::move(extra_headers);
+  return response;
+}
+
+struct HttpServer::Client {
+  explicit Client(const HttpLimits& limits) : session(limits) {}
+  uint64_t id = 0;
+  engine::TcpConnection* conn = nullptr;
+  Http1Session session;
+  bool loopback = false;
+  std::deque<HttpRequest> queued;
+  // The request being answered: its keep-alive wish.
+  bool keep_alive = true;
+  // Waiting for an asynchronous answer.
+  bool busy = false;
+  // An error to answer, and close with, once the queued requests are done.
+  int error_status = 0;
+  std::string error_message;
+  bool closing = false;  // the last answer has been written
+  bool peer_closed = false;
+  bool paused = false;
+  bool request_started = false;
+  bool driving = false;  // inside Drive(): an answer given now needs no Drive of its own
+  engine::TimerId idle_timer;
+  engine::TimerId request_timer;
+  std::string out;
+};
+
+struct HttpServer::InjectionJob {
+  uint64_t client = 0;
+  PreparedInjection prepared;
+  std::vector<absl::Status> results;
+  size_t next = 0;
+  size_t in_flight = 0;
+  size_t answered = 0;
+  bool pumping = false;  // inside PumpJob(): answers given now wait for it
+};
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(engine::Reactor& reactor,
+                                                               int listen_fd, int shard,
+                                                               HttpServerOptions options) {
+  if (options.worker != nullptr && !options.post) {
+    return absl::InvalidArgumentError("an HTTP server with a worker needs `post`");
+  }
+  std::unique_ptr<HttpServer> server(new HttpServer(reactor, shard, std::move(options)));
+  HttpServer* self = server.get();
+  self->listener_ = engine::TcpListener::Start(
+      reactor, listen_fd, [self](engine::TcpConnection* conn) { self->Accept(conn); });
+  return server;
+}
+
+HttpServer::HttpServer(engine::Reactor& reactor, int shard, HttpServerOptions options)
+    : reactor_(reactor),
+      shard_(shard),
+      options_(std::move(options)),
+      parser_(options_.injection),
+      ids_(options_.clock, shard, common::MessageIdGenerator::ProcessNode()) {}
+
+HttpServer::~HttpServer() {
+  for (auto& [id, client] : clients_) {
+    reactor_.CancelTimer(client->idle_timer);
+    reactor_.CancelTimer(client->request_timer);
+  }
+}
+
+void HttpServer::Accept(engine::TcpConnection* conn) {
+  if (stopping_) {
+    conn->Close();
+    return;
+  }
+  auto client = std::make_unique<Client>(options_.limits);
+  client->id = next_client_id_++;
+  client->conn = conn;
+  client->loopback = IsLoopback(conn->peer());
+  Client& c = *client;
+  client_ids_.emplace(conn, c.id);
+  clients_.emplace(c.id, std::move(client));
+  ArmIdleTimer(c);
+  conn->Start(this);
+}
+
+HttpServer::Client* HttpServer::Find(uint64_t id) {
+  auto it = clients_.find(id);
+  return it == clients_.end() ? nullptr : it->second.get();
+}
+
+void HttpServer::ArmIdleTimer(Client& c) {
+  reactor_.CancelTimer(c.idle_timer);
+  c.idle_timer = engine::TimerId{};
+  if (c.busy || c.closing) return;
+  const uint64_t id = c.id;
+  c.idle_timer = reactor_.RunAfter(options_.idle_timeout, [this, id] {
+    Client* c = Find(id);
+    if (c == nullptr) return;
+    c->idle_timer = engine::TimerId{};
+    c->closing = true;
+    c->conn->CloseAfterFlush();
+  });
+}
+
+void HttpServer::OnRequestTimeout(uint64_t id) {
+  Client* c = Find(id);
+  if (c == nullptr) return;
+  c->request_timer = engine::TimerId{};
+  if (c->closing || c->error_status != 0) return;
+  c->error_status = 408;
+  c->error_message = "request not received in time";
+  c->conn->PauseReading();
+  Drive(*c);
+}
+
+void HttpServer::OnData(engine::TcpConnection& conn, absl::string_view data) {
+  auto it = client_ids_.find(&conn);
+  if (it == client_ids_.end()) return;
+  Client& c = *clients_.at(it->second);
+  if (c.closing || c.error_status != 0) return;
+  if (!c.busy) ArmIdleTimer(c);
+  if (!c.request_started) {
+    // The first bytes of a request: all of it must arrive in time, however
+    // slowly it trickles in.
+    c.request_started = true;
+    const uint64_t id = c.id;
+    c.request_timer =
+        reactor_.RunAfter(options_.request_timeout, [this, id] { OnRequestTimeout(id); });
+  }
+  std::vector<HttpRequest> requests;
+  const absl::Status status = c.session.Feed(data, &requests);
+  if (!requests.empty()) {
+    // Any bytes after the last complete request start the clock again when
+    // more arrive (or the idle timer closes a connection that sends nothing).
+    c.request_started = false;
+    reactor_.CancelTimer(c.request_timer);
+    c.request_timer = engine::TimerId{};
+    for (HttpRequest& request : requests) c.queued.push_back(std::move(request));
+  }
+  if (!status.ok()) {
+    c.error_status = Http1Session::StatusForError(status);
+    c.error_message = std::string(status.message());
+    reactor_.CancelTimer(c.request_timer);
+    c.request_timer = engine::TimerId{};
+    conn.PauseReading();
+  }
+  Drive(c);
+}
+
+void HttpServer::OnPeerClosed(engine::TcpConnection& conn) {
+  auto it = client_ids_.find(&conn);
+  if (it == client_ids_.end()) {
+    conn.CloseAfterFlush();
+    return;
+  }
+  Client& c = *clients_.at(it->second);
+  c.peer_closed = true;
+  // Requests already received still get their answers.
+  if (!c.busy && c.queued.empty()) conn.CloseAfterFlush();
+}
+
+void HttpServer::OnClosed(engine::TcpConnection& conn, const absl::Status& /*reason*/) {
+  auto it = client_ids_.find(&conn);
+  if (it == client_ids_.end()) return;
+  auto client = clients_.find(it->second);
+  reactor_.CancelTimer(client->second->idle_timer);
+  reactor_.CancelTimer(client->second->request_timer);
+  clients_.erase(client);
+  client_ids_.erase(it);
+  MaybeFinishStop();
+}
+
+void HttpServer::Drive(Client& c) {
+  c.driving = true;
+  while (!c.busy && !c.closing && !c.queued.empty()) {
+    HttpRequest request = std::move(c.queued.front());
+    c.queued.pop_front();
+    c.keep_alive = request.keep_alive;
+    Add(options_.counters.requests);
+    Dispatch(c, request);
+  }
+  c.driving = false;
+  if (!c.busy && !c.closing && c.queued.empty() && c.error_status != 0) {
+    c.keep_alive = false;
+    Response response;
+    response.status = c.error_status;
+    response.body = JsonError(c.error_message);
+    Write(c, response);
+  }
+  if (!c.out.empty()) c.conn->Send(std::exchange(c.out, {}));
+  if (c.closing) {
+    c.conn->CloseAfterFlush();
+    return;
+  }
+  if (!c.busy && c.queued.empty() && (c.peer_closed || stopping_)) {
+    c.closing = true;
+    c.conn->CloseAfterFlush();
+    return;
+  }
+  // Flow control: a client that pipelines faster than we answer waits.
+  if (!c.paused && c.queued.size() >= options_.max_queued_requests) {
+    c.paused = true;
+    c.conn->PauseReading();
+  } else if (c.paused && c.queued.size() < options_.max_queued_requests / 2 &&
+             c.error_status == 0) {
+    c.paused = false;
+    c.conn->ResumeReading();
+  }
+  if (!c.busy) ArmIdleTimer(c);
+}
+
+void HttpServer::Write(Client& c, const Response& response) {
+  const bool keep_alive = c.keep_alive && !stopping_;
+  c.out += Http1Session::FormatResponse(response.status, response.content_type, response.body,
+                                        keep_alive, response.extra_headers);
+  if (!keep_alive) {
+    c.closing = true;
+    c.queued.clear();
+  }
+}
+
+void HttpServer::BeginAsync(Client& c) {
+  c.busy = true;
+  ++pending_answers_;
+  reactor_.CancelTimer(c.idle_timer);
+  c.idle_timer = engine::TimerId{};
+}
+
+void HttpServer::Complete(uint64_t id, Response response) {
+  --pending_answers_;
+  Client* c = Find(id);
+  if (c == nullptr) {
+    MaybeFinishStop();  // the client left before its answer
+    return;
+  }
+  c->busy = false;
+  Write(*c, response);
+  if (!c->driving) Drive(*c);
+}
+
+bool HttpServer::Authorize(Client& c, const HttpRequest& request, uint32_t scopes) {
+  static const ApiKeyStore* const kNoKeys = ApiKeyStore::Create({})->release();
+  const ApiKeyStore& keys = options_.keys != nullptr ? *options_.keys : *kNoKeys;
+  const ApiAuthorization auth = keys.Authorize(Std(request.Header("Authorization")), c.loopback,
+                                               scopes, options_.clock->Now());
+  if (auth.status == 200) return true;
+  Response response;
+  response.status = auth.status;
+  response.body = JsonError(auth.message);
+  if (auth.status == 401) response.extra_headers = "WWW-Authenticate: Bearer realm=\"sluice\"\r\n";
+  if (auth.status == 429) {
+    const int64_t seconds = std::max<int64_t>(
+        1, static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(auth.retry_after))));
+    response.extra_headers = absl::StrCat("Retry-After: ", seconds, "\r\n");
+  }
+  Write(c, response);
+  return false;
+}
+
+void HttpServer::Dispatch(Client& c, HttpRequest& request) {
+  absl::StatusOr<HttpTarget> target = HttpTarget::Parse(request.target);
+  if (!target.ok()) {
+    Write(c, Error(400, target.status().message()));
+    return;
+  }
+  const std::string& path = target->path;
+  const std::string& method = request.method;
+  auto not_allowed = [&](absl::string_view allow) {
+    Write(c, Error(405, absl::StrCat("method ", method, " not allowed"),
+                   absl::StrCat("Allow: ", allow, "\r\n")));
+  };
+  if (path == "/healthz" || path == "/metrics") {
+    if (method != "GET" && method != "HEAD") return not_allowed("GET, HEAD");
+    Response response;
+    if (path == "/metrics") {
+      if (options_.metrics == nullptr) {
+        Write(c, Error(404, "no metrics"));
+        return;
+      }
+      response.body = options_.metrics->RenderPrometheus();
+      response.content_type = "text/plain; version=0.0.4";
+    } else {
+      response.status = stopping_ ? 503 : 200;
+      response.body = stopping_ ? "stopping\n" : "ok\n";
+      response.content_type = "text/plain";
+    }
+    if (method == "HEAD") {
+      // The same headers, no body.
+      const size_t size = response.body.size();
+      std::string full = Http1Session::FormatResponse(response.status, response.content_type,
+                                                      response.body, c.keep_alive && !stopping_);
+      full.resize(full.size() - size);
+      c.out += full;
+      if (!c.keep_alive || stopping_) {
+        c.closing = true;
+        c.queued.clear();
+      }
+      return;
+    }
+    Write(c, response);
+    return;
+  }
+  if (path == "/readyz") {
+    if (method != "GET") return not_allowed("GET");
+    Ready(c);
+    return;
+  }
+  if (path == kMessagesPath) {
+    if (method == "POST") {
+      if (Authorize(c, request, kScopeInject)) Inject(c, request);
+      return;
+    }
+    if (method == "DELETE") {
+      if (Authorize(c, request, kScopeAdmin)) Purge(c, *target);
+      return;
+    }
+    return not_allowed("POST, DELETE");
+  }
+  if (absl::StartsWith(path, absl::StrCat(kMessagesPath, "/"))) {
+    if (method != "GET") return not_allowed("GET");
+    if (Authorize(c, request, kScopeRead | kScopeAdmin)) {
+      ReadMessage(c, std::string_view(path).substr(kMessagesPath.size() + 1));
+    }
+    return;
+  }
+  if (path == "/api/v1/queues") {
+    if (method != "GET") return not_allowed("GET");
+    if (Authorize(c, request, kScopeRead | kScopeAdmin)) CountQueues(c, *target);
+    return;
+  }
+  if (path == "/api/v1/retry") {
+    if (method != "POST") return not_allowed("POST");
+    if (Authorize(c, request, kScopeAdmin)) Retry(c, *target);
+    return;
+  }
+  Write(c, Error(404, absl::StrCat("no such resource: ", path)));
+}
+
+// Injection ------------------------------------------------------------------
+
+void HttpServer::Inject(Client& c, HttpRequest& request) {
+  if (options_.spool == nullptr) {
+    Write(c, Error(503, "no spool: injection is unavailable"));
+    return;
+  }
+  InjectionContext context;
+  context.hostname = options_.hostname;
+  context.now = options_.clock->Now();
+  const uint64_t id = c.id;
+  if (options_.worker != nullptr && request.body.size() >= options_.worker_threshold_bytes) {
+    BeginAsync(c);
+    const bool posted =
+        options_.worker->Submit(std::move(request.body), std::move(context),
+                                [this, id, post = options_.post, shard = shard_](
+                                    absl::StatusOr<PreparedInjection> prepared) mutable {
+                                  post(shard, [this, id, prepared = std::move(prepared)]() mutable {
+                                    OnPrepared(id, std::move(prepared));
+                                  });
+                                });
+    if (!posted) {
+      Complete(id, Error(503, "injection worker is busy; try again"));
+    }
+    return;
+  }
+  BeginAsync(c);
+  OnPrepared(id, PrepareInjection(parser_, request.body, ids_, context));
+}
+
+void HttpServer::OnPrepared(uint64_t client, absl::StatusOr<PreparedInjection> prepared) {
+  if (!prepared.ok()) {
+    Complete(client, Error(400, prepared.status().message()));
+    return;
+  }
+  const uint64_t job_id = next_job_id_++;
+  auto job = std::make_unique<InjectionJob>();
+  job->client = client;
+  job->prepared = *std::move(prepared);
+  job->results.resize(job->prepared.messages.size());
+  jobs_.emplace(job_id, std::move(job));
+  PumpJob(job_id);
+}
+
+void HttpServer::PumpJob(uint64_t job_id) {
+  InjectionJob& job = *jobs_.at(job_id);
+  std::vector<queue::NewMessage>& messages = job.prepared.messages;
+  job.pumping = true;
+  while (job.in_flight < options_.max_enqueues_in_flight && job.next < messages.size()) {
+    const size_t index = job.next++;
+    ++job.in_flight;
+    // Only the ids are needed after this; the body goes to the spool.
+    options_.spool->Enqueue(std::move(messages[index]), [this, job_id, index](absl::Status status) {
+      InjectionJob& job = *jobs_.at(job_id);
+      job.results[index] = std::move(status);
+      --job.in_flight;
+      ++job.answered;
+      if (!job.pumping) PumpJob(job_id);
+    });
+  }
+  job.pumping = false;
+  if (job.answered == job.results.size()) FinishJob(job_id);
+}
+
+void HttpServer::FinishJob(uint64_t job_id) {
+  auto it = jobs_.find(job_id);
+  std::unique_ptr<InjectionJob> job = std::move(it->second);
+  jobs_.erase(it);
+  size_t failed = 0;
+  absl::Status first_error;
+  for (const absl::Status& status : job->results) {
+    if (!status.ok()) {
+      if (failed++ == 0) first_error = status;
+    }
+  }
+  size_t recipients = 0;
+  for (const PreparedRecipient& r : job->prepared.accepted) {
+    if (job->results[r.message].ok()) ++recipients;
+  }
+  Add(options_.counters.messages_accepted, job->results.size() - failed);
+  Add(options_.counters.recipients_accepted, recipients);
+  if (failed > 0) Add(options_.counters.injections_failed);
+  if (failed == job->results.size()) {
+    // Nothing was stored: the client may safely send it all again.
+    const int status = absl::IsUnavailable(first_error) ? 503 : 500;
+    Complete(job->client, Error(status, absl::StrCat("spool: ", first_error.message()),
+                                status == 503 ? "Retry-After: 1\r\n" : ""));
+    return;
+  }
+  Complete(job->client, Json(200, FormatInjectionResponse(job->prepared, job->results)));
+}
+
+// Admin ----------------------------------------------------------------------
+
+void HttpServer::ReadMessage(Client& c, std::string_view id_text) {
+  absl::StatusOr<common::MessageId> id =
+      common::MessageId::Parse(absl::string_view(id_text.data(), id_text.size()));
+  if (!id.ok()) {
+    Write(c, Error(400, absl::StrCat("id: ", id.status().message())));
+    return;
+  }
+  if (options_.spool == nullptr) {
+    Write(c, Error(503, "no spool"));
+    return;
+  }
+  BeginAsync(c);
+  const uint64_t client = c.id;
+  options_.spool->Read(*id, [this, client](absl::StatusOr<queue::StoredMessage> stored) {
+    if (!stored.ok()) {
+      const int status = absl::IsNotFound(stored.status())      ? 404
+                         : absl::IsUnavailable(stored.status()) ? 503
+                                                                : 500;
+      Complete(client, Error(status, stored.status().message()));
+      return;
+    }
+    Complete(client, Json(200, EnvelopeJson(stored->envelope)));
+  });
+}
+
+void HttpServer::CountQueues(Client& c, const HttpTarget& target) {
+  absl::StatusOr<queue::SpoolFilter> filter = FilterOf(target, "group_by");
+  if (!filter.ok()) {
+    Write(c, Error(400, filter.status().message()));
+    return;
+  }
+  queue::SpoolGroupBy group_by = queue::SpoolGroupBy::kDomain;
+  std::string group_name = "domain";
+  if (const std::string* value = target.Param("group_by"); value != nullptr) {
+    group_name = *value;
+    if (*value == "site") {
+      group_by = queue::SpoolGroupBy::kSite;
+    } else if (*value == "tenant") {
+      group_by = queue::SpoolGroupBy::kTenant;
+    } else if (*value == "campaign") {
+      group_by = queue::SpoolGroupBy::kCampaign;
+    } else if (*value != "domain") {
+      Write(c, Error(400, "group_by: must be site, domain, tenant or campaign"));
+      return;
+    }
+  }
+  if (options_.operations == nullptr) {
+    Write(c, Error(503, "spool operations are unavailable"));
+    return;
+  }
+  BeginAsync(c);
+  const uint64_t client = c.id;
+  options_.operations->Count(
+      *std::move(filter), group_by,
+      [this, client, group_name](absl::StatusOr<std::vector<queue::SpoolCount>> counts) {
+        if (!counts.ok()) {
+          Complete(client, Error(503, counts.status().message()));
+          return;
+        }
+        std::string body = "{\"group_by\":";
+        AppendJsonString(&body, group_name);
+        body.append(",\"groups\":[");
+        uint64_t envelopes = 0;
+        uint64_t recipients = 0;
+        for (size_t i = 0; i < counts->size(); ++i) {
+          const queue::SpoolCount& count = (*counts)[i];
+          if (i > 0) body.push_back(',');
+          body.append("{\"key\":");
+          AppendJsonString(&body, count.key);
+          absl::StrAppend(&body, ",\"envelopes\":", count.envelopes,
+                          ",\"recipients\":", count.recipients, "}");
+          envelopes += count.envelopes;
+          recipients += count.recipients;
+        }
+        absl::StrAppend(&body, "],\"total\":{\"envelopes\":", envelopes,
+                        ",\"recipients\":", recipients, "}}\n");
+        Complete(client, Json(200, std::move(body)));
+      });
+}
+
+void HttpServer::Retry(Client& c, const HttpTarget& target) {
+  absl::StatusOr<queue::SpoolFilter> filter = FilterOf(target);
+  if (!filter.ok()) {
+    Write(c, Error(400, filter.status().message()));
+    return;
+  }
+  if (options_.operations == nullptr) {
+    Write(c, Error(503, "spool operations are unavailable"));
+    return;
+  }
+  BeginAsync(c);
+  const uint64_t client = c.id;
+  options_.operations->RescheduleNow(
+      *std::move(filter), [this, client](absl::StatusOr<uint64_t> moved) {
+        if (!moved.ok()) {
+          Complete(client, Error(503, moved.status().message()));
+          return;
+        }
+        Complete(client, Json(200, absl::StrCat("{\"rescheduled\":", *moved, "}\n")));
+      });
+}
+
+void HttpServer::Purge(Client& c, const HttpTarget& target) {
+  absl::StatusOr<queue::SpoolFilter> filter = FilterOf(target);
+  if (!filter.ok()) {
+    Write(c, Error(400, filter.status().message()));
+    return;
+  }
+  if (FilterEmpty(*filter)) {
+    Write(c, Error(400,
+                   "filter: a purge needs at least one of site, domain, tenant, "
+                   "campaign, queue"));
+    return;
+  }
+  if (options_.operations == nullptr) {
+    Write(c, Error(503, "spool operations are unavailable"));
+    return;
+  }
+  BeginAsync(c);
+  const uint64_t client = c.id;
+  options_.operations->Purge(*std::move(filter), [this, client](absl::StatusOr<uint64_t> purged) {
+    if (!purged.ok()) {
+      Complete(client, Error(503, purged.status().message()));
+      return;
+    }
+    Complete(client, Json(200, absl::StrCat("{\"purged\":", *purged, "}\n")));
+  });
+}
+
+void HttpServer::Ready(Client& c) {
+  if (stopping_ || options_.spool == nullptr) {
+    Write(c, Text(503, stopping_ ? "stopping\n" : "no spool\n"));
+    return;
+  }
+  // Probe the writer with a remove of the all-zero id, which no message
+  // has: kNotFound means the writer is running and writing.
+  BeginAsync(c);
+  const uint64_t client = c.id;
+  options_.spool->Remove(common::MessageId(), [this, client](absl::Status status) {
+    if (status.ok() || absl::IsNotFound(status)) {
+      Complete(client, Text(200, "ready\n"));
+      return;
+    }
+    Complete(client, Text(503, absl::StrCat("spool: ", status.message(), "\n")));
+  });
+}
+
+// Stop -----------------------------------------------------------------------
+
+void HttpServer::Stop(absl::AnyInvocable<void()> done) {
+  stopping_ = true;
+  stop_done_ = std::move(done);
+  if (listener_ != nullptr) {
+    listener_->Close([this] {
+      listener_ = nullptr;
+      MaybeFinishStop();
+    });
+  }
+  // Idle connections close now; busy ones after their answer (Drive sees
+  // stopping_).
+  std::vector<engine::TcpConnection*> idle;
+  for (auto& [id, client] : clients_) {
+    if (!client->busy) idle.push_back(client->conn);
+  }
+  for (engine::TcpConnection* conn : idle) conn->CloseAfterFlush();
+  MaybeFinishStop();
+}
+
+void HttpServer::MaybeFinishStop() {
+  if (stopping_ && listener_ == nullptr && clients_.empty() && pending_answers_ == 0 &&
+      stop_done_) {
+    std::exchange(stop_done_, nullptr)();
+  }
+}
+
+}  // namespace sluice::api

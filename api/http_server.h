@@ -1,0 +1,175 @@
+// HttpServer: the HTTP/1.1 listener of one shard, serving the injection and
+// admin API, /healthz, /readyz and /metrics.
+//
+// Connections: keep-alive, with pipelined requests answered strictly in
+// order. Requests are handled one at a time per connection: while one waits
+// for the spool (or the injection worker), the requests behind it are
+// parsed and held (reading pauses once `max_queued_requests` wait), and run
+// after it, so their effects happen in the order sent. Limits come from
+// Http1Session: a header section over limits.max_header_bytes gets 431, a
+// body over limits.max_body_bytes 413, a malformed request 400; each is the
+// last answer on its connection (after the answers owed to earlier
+// requests). A request that has started arriving must be complete within
+// `request_timeout` (408 and close: slow clients); a connection with
+// nothing to do is closed after `idle_timeout`.
+//
+// Endpoints (JSON answers; errors as {"error":{"field","message"}}):
+//   POST   /api/v1/messages        inject (api/injection_request.h); 200 only
+//                                  after the spool's durable commit, with
+//                                  accepted recipients and their message
+//                                  ids, and rejected ones with reasons; 400
+//                                  naming the field; 503 when the spool
+//                                  cannot take it
+//   GET    /api/v1/messages/{id}   read: the envelope, per-recipient state
+//   GET    /api/v1/queues          read: counts grouped by ?group_by=domain
+//                                  (site, tenant, campaign)
+//   POST   /api/v1/retry           admin: make matching envelopes due now
+//   DELETE /api/v1/messages        admin: purge matching envelopes (at least
+//                                  one filter required)
+//   GET    /healthz, /metrics      no authentication
+//   GET    /readyz                 200 while the spool's writer accepts
+//                                  writes, 503 otherwise or when stopping
+// Filters are query parameters: site, domain, tenant, campaign, queue.
+// "admin" also grants "read". Authentication: api/api_key_store.h.
+//
+// Large injection bodies (over `worker_threshold_bytes`) are parsed and
+// composed on the HttpInjectionWorker, the result posted back here; the
+// spool is fed at most `max_enqueues_in_flight` messages at a time per
+// request, so 100,000 recipients never overrun its queue.
+//
+// Used only on its shard; satisfies Sharded<T>'s Stop contract (answers
+// owed to clients are written before Stop's `done`).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "api/api_key_store.h"
+#include "api/http1_session.h"
+#include "api/http_injection.h"
+#include "api/http_injection_worker.h"
+#include "api/http_target.h"
+#include "api/injection_request.h"
+#include "common/clock.h"
+#include "common/message_id.h"
+#include "common/metrics.h"
+#include "engine/reactor.h"
+#include "engine/tcp_connection.h"
+#include "engine/tcp_listener.h"
+#include "queue/rocksdb_spool.h"
+#include "queue/spool.h"
+
+namespace sluice::api {
+
+// Any pointer may be null.
+struct HttpServerMetrics {
+  common::Counter* requests = nullptr;
+  common::Counter* messages_accepted = nullptr;    // spooled and answered 200
+  common::Counter* recipients_accepted = nullptr;  // recipients of those
+  common::Counter* injections_failed = nullptr;    // spool errors (503)
+};
+
+struct HttpServerOptions {
+  HttpLimits limits{.max_header_bytes = 64 << 10, .max_body_bytes = 64 << 20};
+  absl::Duration idle_timeout = absl::Seconds(60);
+  absl::Duration request_timeout = absl::Seconds(30);
+  // Parsed requests waiting behind a slow one before reading pauses.
+  size_t max_queued_requests = 16;
+
+  const common::MetricsRegistry* metrics = nullptr;  // GET /metrics
+  HttpServerMetrics counters;
+  // Injection and GET /api/v1/messages/{id}; without it those answer 503.
+  queue::Spool* spool = nullptr;
+  // Counts, retry and purge; without it those answer 503.
+  queue::RocksDbSpool* operations = nullptr;
+  // Who may call; null behaves like an empty store (loopback only).
+  const ApiKeyStore* keys = nullptr;
+
+  InjectionLimits injection;
+  std::string hostname = "localhost";  // in generated Message-IDs
+  // Bodies this large or larger are prepared on `worker` (when set).
+  HttpInjectionWorker* worker = nullptr;
+  size_t worker_threshold_bytes = 64 << 10;
+  size_t max_enqueues_in_flight = 1024;
+  // Runs a task on shard `shard` (how the worker's results come back).
+  std::function<void(int shard, absl::AnyInvocable<void()> task)> post;
+  const common::Clock* clock = common::Clock::Real();
+};
+
+class HttpServer final : public engine::TcpConnection::Handler {
+ public:
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Create(engine::Reactor& reactor, int listen_fd,
+                                                            int shard, HttpServerOptions options);
+  ~HttpServer() override;
+
+  void Stop(absl::AnyInvocable<void()> done);
+
+  void OnData(engine::TcpConnection& conn, absl::string_view data) override;
+  void OnPeerClosed(engine::TcpConnection& conn) override;
+  void OnClosed(engine::TcpConnection& conn, const absl::Status& reason) override;
+
+ private:
+  struct Response {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    std::string extra_headers;
+  };
+  struct Client;
+  struct InjectionJob;
+
+  static Response Json(int status, std::string body);
+  static Response Text(int status, std::string body);
+  // {"error":...} from a "field: problem" message.
+  static Response Error(int status, absl::string_view message, std::string extra_headers = "");
+
+  HttpServer(engine::Reactor& reactor, int shard, HttpServerOptions options);
+  void Accept(engine::TcpConnection* conn);
+  Client* Find(uint64_t id);
+  void ArmIdleTimer(Client& c);
+  void OnRequestTimeout(uint64_t id);
+  // Runs queued requests until one goes asynchronous, then writes.
+  void Drive(Client& c);
+  void Dispatch(Client& c, HttpRequest& request);
+  void Write(Client& c, const Response& response);
+  // An asynchronous answer for client `id` has arrived.
+  void Complete(uint64_t id, Response response);
+  void BeginAsync(Client& c);
+
+  bool Authorize(Client& c, const HttpRequest& request, uint32_t scopes);
+  void Inject(Client& c, HttpRequest& request);
+  void OnPrepared(uint64_t client, absl::StatusOr<PreparedInjection> prepared);
+  void PumpJob(uint64_t job_id);
+  void FinishJob(uint64_t job_id);
+  void ReadMessage(Client& c, std::string_view id_text);
+  void CountQueues(Client& c, const HttpTarget& target);
+  void Retry(Client& c, const HttpTarget& target);
+  void Purge(Client& c, const HttpTarget& target);
+  void Ready(Client& c);
+  Response Metrics(const HttpRequest& request) const;
+  void MaybeFinishStop();
+
+  engine::Reactor& reactor_;
+  const int shard_;
+  HttpServerOptions options_;
+  engine::TcpListener* listener_ = nullptr;
+  InjectionRequestParser parser_;
+  common::MessageIdGenerator ids_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Client>> clients_;
+  absl::flat_hash_map<engine::TcpConnection*, uint64_t> client_ids_;
+  uint64_t next_client_id_ = 1;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<InjectionJob>> jobs_;
+  uint64_t next_job_id_ = 1;
+  // Callbacks (spool, worker) that will still call back into this server.
+  int pending_answers_ = 0;
+  bool stopping_ = false;
+  absl::AnyInvocable<void()> stop_done_;
+};
+
+}  // namespace sluice::api

@@ -1,0 +1,83 @@
+#include "api/http_injection.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/fake_clock.h"
+#include "gtest/gtest.h"
+#include "queue/spool_keys.h"
+
+namespace sluice::api {
+namespace {
+
+class HttpInjectionTest : public ::testing::Test {
+ protected:
+  absl::StatusOr<PreparedInjection> Prepare(const std::string& json) {
+    InjectionContext context;
+    context.hostname = "h.example";
+    context.now = absl::FromUnixSeconds(1'800'000'000);
+    context.max_recipients_per_envelope = 2;
+    return PrepareInjection(parser_, json, ids_, context);
+  }
+
+  common::FakeClock clock_{absl::FromUnixSeconds(1'800'000'000)};
+  common::MessageIdGenerator ids_{&clock_, 3, 7};
+  InjectionRequestParser parser_;
+};
+
+TEST_F(HttpInjectionTest, SharedBodyIsSplitByDomainAndChunked) {
+  absl::StatusOr<PreparedInjection> prepared = Prepare(R"({
+    "from": "a@example.org", "text": "same for all", "to_header": "undisclosed",
+    "recipients": [{"email": "1@x.example"}, {"email": "2@y.example"}, {"email": "3@X.example"},
+                   {"email": "4@x.example"}, {"email": "bad"}]})");
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  ASSERT_EQ(prepared->messages.size(), 1u);
+  const queue::NewMessage& message = prepared->messages[0];
+  // x.example has three recipients: two envelopes of at most two.
+  ASSERT_EQ(message.envelopes.size(), 3u);
+  EXPECT_EQ(message.envelopes[0].domain(), "x.example");
+  EXPECT_EQ(message.envelopes[0].recipients_size(), 2);
+  EXPECT_EQ(message.envelopes[1].domain(), "x.example");
+  EXPECT_EQ(message.envelopes[1].recipients_size(), 1);
+  EXPECT_EQ(message.envelopes[2].domain(), "y.example");
+  for (const queue::Envelope& envelope : message.envelopes) {
+    EXPECT_EQ(envelope.body_id(), queue::IdKey(message.body_id));
+    EXPECT_EQ(envelope.next_due_unix_ms(), 1'800'000'000'000);
+  }
+  ASSERT_EQ(prepared->accepted.size(), 4u);
+  EXPECT_EQ(prepared->accepted[0].message_id, prepared->accepted[2].message_id);
+  EXPECT_NE(prepared->accepted[0].message_id, prepared->accepted[1].message_id);
+  ASSERT_EQ(prepared->rejected.size(), 1u);
+  EXPECT_EQ(prepared->rejected[0].index, 4u);
+  EXPECT_TRUE(absl::StrContains(message.body, "@h.example>")) << message.body;
+}
+
+TEST_F(HttpInjectionTest, ResponseMovesRecipientsOfFailedMessagesToRejected) {
+  absl::StatusOr<PreparedInjection> prepared = Prepare(R"({
+    "from": "a@example.org", "text": "Hi {{n}} {{missing}}",
+    "recipients": [{"email": "1@x.example", "substitutions": {"n": "1"}},
+                   {"email": "2@x.example", "substitutions": {"n": "2"}}]})");
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  ASSERT_EQ(prepared->messages.size(), 2u);
+  const std::string response =
+      FormatInjectionResponse(*prepared, {absl::OkStatus(), absl::UnavailableError("disk full")});
+  EXPECT_TRUE(absl::StrContains(
+      response,
+      absl::StrCat("\"accepted\":[{\"index\":0,\"email\":\"1@x.example\",\"message_id\":\"",
+                   prepared->accepted[0].message_id, "\"}]")))
+      << response;
+  EXPECT_TRUE(absl::StrContains(response,
+                                "\"rejected\":[{\"index\":1,\"email\":\"2@x.example\",\"reason\":"
+                                "\"spool: disk full (not accepted; retry)\"}]"))
+      << response;
+  EXPECT_TRUE(absl::StrContains(response, "\"missing_substitutions\":[\"missing\"]")) << response;
+}
+
+TEST_F(HttpInjectionTest, NoValidRecipientIsAnError) {
+  absl::StatusOr<PreparedInjection> prepared =
+      Prepare(R"({"from": "a@example.org", "text": "t", "recipients": [{"email": "nope"}]})");
+  ASSERT_FALSE(prepared.ok());
+  EXPECT_EQ(prepared.status().message(), "recipients: no valid recipient");
+}
+
+}  // namespace
+}  // namespace sluice::api

@@ -1,0 +1,453 @@
+// The HTTP API against real clients: curl and Python's http.client (plus
+// raw sockets for pipelining, slow and malformed clients) talk to an
+// HttpServer on a two-shard group over a real RocksDB spool, and the test
+// reads back what the spool stored.
+#include "api/http_server.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "api/api_key_store.h"
+#include "api/http_injection_worker.h"
+#include "engine/shard_group.h"
+#include "engine/sharded.h"
+#include "engine/tcp_listener.h"
+#include "gtest/gtest.h"
+#include "queue/rocksdb_spool.h"
+#include "queue/spool_keys.h"
+#include "tests/queue/faulty_file_system.h"
+#include "tests/queue/spool_test_util.h"
+
+namespace sluice::api {
+namespace {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+CommandResult RunCommand(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string WriteFile(const std::string& name, const std::string& contents) {
+  const std::string path = absl::StrCat(::testing::TempDir(), "/", name);
+  std::ofstream(path, std::ios::binary) << contents;
+  return path;
+}
+
+constexpr int kRequestTimeoutMs = 600;
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void Start(bool with_keys = true, rocksdb::Env* env = nullptr) {
+    if (RunCommand("command -v curl").exit_code != 0) {
+      FAIL() << "curl is not installed (Debian package curl)";
+    }
+    engine::ShardGroupOptions group_options;
+    group_options.shards = 2;
+    group_options.reactor.recv_buffer_count = 64;
+    auto group = engine::ShardGroup::Start(group_options);
+    ASSERT_TRUE(group.ok()) << group.status();
+    group_ = std::move(*group);
+
+    spool_path_ = absl::StrCat(::testing::TempDir(), "/http-spool-", getpid());
+    std::filesystem::remove_all(spool_path_);
+    queue::RocksDbSpoolOptions spool_options;
+    spool_options.path = spool_path_;
+    spool_options.env = env;
+    spool_options.resume_interval = absl::ZeroDuration();
+    spool_options.post = [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
+      group->Post(shard, std::move(task));
+    };
+    spool_options.due_sink = due_.Sink();
+    auto spool = queue::RocksDbSpool::Open(std::move(spool_options));
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    spool_ = std::move(*spool);
+
+    std::vector<ApiKeySpec> specs;
+    if (with_keys) {
+      specs = {
+          {"injector", ApiKeyStore::Sha256Hex("inject-token"), {"inject"}, 0, 0},
+          {"reader", ApiKeyStore::Sha256Hex("read-token"), {"read"}, 0, 0},
+          {"operator", ApiKeyStore::Sha256Hex("admin-token"), {"admin"}, 0, 0},
+          {"limited", ApiKeyStore::Sha256Hex("limited-token"), {"read"}, 1, 2},
+      };
+    }
+    auto keys = ApiKeyStore::Create(specs);
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    keys_ = *std::move(keys);
+    worker_ = std::make_unique<HttpInjectionWorker>(InjectionLimits{}, common::Clock::Real(), 255);
+
+    HttpServerOptions options;
+    options.limits.max_body_bytes = 4 << 20;
+    options.request_timeout = absl::Milliseconds(kRequestTimeoutMs);
+    options.idle_timeout = absl::Seconds(30);
+    options.spool = spool_.get();
+    options.operations = spool_.get();
+    options.keys = keys_.get();
+    options.hostname = "api.sluice.test";
+    options.worker = worker_.get();
+    options.post = [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
+      group->Post(shard, std::move(task));
+    };
+
+    auto fds = engine::TcpListener::OpenReusePort(*engine::SocketAddress::Parse("127.0.0.1:0"),
+                                                  group_->size());
+    ASSERT_TRUE(fds.ok()) << fds.status();
+    port_ = engine::SocketAddress::LocalOf((*fds)[0])->port();
+    servers_ = std::make_unique<engine::Sharded<HttpServer>>(*group_);
+    ASSERT_TRUE(servers_
+                    ->Start([fds = *fds, options](int shard, engine::Reactor& reactor) {
+                      return HttpServer::Create(reactor, fds[shard], shard, options);
+                    })
+                    .ok());
+  }
+
+  void TearDown() override {
+    if (servers_) servers_->Stop();
+    worker_.reset();
+    spool_.reset();
+    if (group_) group_->Stop();
+    std::filesystem::remove_all(spool_path_);
+  }
+
+  std::string Url(const std::string& path) {
+    return absl::StrCat("http://127.0.0.1:", port_, path);
+  }
+
+  // curl: prints the body, then "\nstatus=NNN".
+  CommandResult Curl(const std::string& args) {
+    return RunCommand(absl::StrCat("curl -sS -w '\\nstatus=%{http_code}' ", args));
+  }
+
+  CommandResult Python(const std::string& args) {
+    return RunCommand(absl::StrCat("python3 tests/api/http_client.py ", args));
+  }
+
+  // Every envelope the spool handed out, read back with its body.
+  std::vector<queue::StoredMessage> Spooled(size_t expected) {
+    EXPECT_TRUE(due_.WaitFor(expected, absl::Seconds(60)));
+    std::vector<queue::StoredMessage> stored;
+    for (const queue::ScheduledMessage& message : due_.Take()) {
+      absl::StatusOr<queue::StoredMessage> read = queue::testing::ReadAndWait(*spool_, message.id);
+      EXPECT_TRUE(read.ok()) << read.status();
+      if (read.ok()) stored.push_back(*std::move(read));
+    }
+    return stored;
+  }
+
+  queue::testing::FaultyEnv faulty_;
+  std::unique_ptr<engine::ShardGroup> group_;
+  std::string spool_path_;
+  queue::testing::DueCollector due_;
+  std::unique_ptr<queue::RocksDbSpool> spool_;
+  std::unique_ptr<ApiKeyStore> keys_;
+  std::unique_ptr<HttpInjectionWorker> worker_;
+  std::unique_ptr<engine::Sharded<HttpServer>> servers_;
+  uint16_t port_ = 0;
+};
+
+constexpr char kTwoRecipients[] = R"json({
+  "from": "Shop <shop@example.org>",
+  "subject": "Hello {{name}}",
+  "text": "Dear {{name}}, your order {{order}} shipped.",
+  "html": "<p>Dear {{name}}</p>",
+  "tenant": "acme",
+  "campaign": "orders",
+  "recipients": [
+    {"email": "ada@one.example", "substitutions": {"name": "Ada", "order": "A-1"}},
+    {"email": "bob@two.example", "substitutions": {"name": "Bob <b>", "order": "B-2"}}
+  ]
+})json";
+
+std::vector<std::string> MessageIds(const std::string& json) {
+  std::vector<std::string> ids;
+  constexpr std::string_view kKey = "\"message_id\":\"";
+  for (size_t at = json.find(kKey); at != std::string::npos; at = json.find(kKey, at + 1)) {
+    ids.push_back(json.substr(at + kKey.size(), common::MessageId::kTextLength));
+  }
+  return ids;
+}
+
+// The integer after "name": in `json`, or -1.
+int64_t JsonInteger(const std::string& json, const std::string& name) {
+  const std::string key = absl::StrCat("\"", name, "\":");
+  const size_t at = json.find(key);
+  if (at == std::string::npos) return -1;
+  return std::strtoll(json.c_str() + at + key.size(), nullptr, 10);
+}
+
+TEST_F(HttpServerTest, CurlInjectionIsSpooledPerRecipientWithSubstitutionsAndReadable) {
+  Start();
+  const std::string body = WriteFile("two.json", kTwoRecipients);
+  CommandResult curl =
+      Curl(absl::StrCat("-H 'Authorization: Bearer inject-token' -H 'Content-Type: "
+                        "application/json' --data-binary @",
+                        body, " ", Url("/api/v1/messages")));
+  ASSERT_EQ(curl.exit_code, 0) << curl.output;
+  ASSERT_TRUE(absl::EndsWith(curl.output, "status=200")) << curl.output;
+  const std::vector<std::string> ids = MessageIds(curl.output);
+  ASSERT_EQ(ids.size(), 2u) << curl.output;
+  EXPECT_TRUE(absl::StrContains(curl.output, "\"email\":\"ada@one.example\"")) << curl.output;
+  EXPECT_TRUE(absl::StrContains(curl.output, "\"rejected\":[]")) << curl.output;
+
+  // 200 came after the commit: both are in the spool already.
+  std::vector<queue::StoredMessage> stored = Spooled(2);
+  ASSERT_EQ(stored.size(), 2u);
+  std::map<std::string, const queue::StoredMessage*> by_recipient;
+  for (const queue::StoredMessage& m : stored) {
+    ASSERT_EQ(m.envelope.recipients_size(), 1);
+    by_recipient[m.envelope.recipients(0).address()] = &m;
+    EXPECT_EQ(m.envelope.sender(), "shop@example.org");
+    EXPECT_EQ(m.envelope.tenant(), "acme");
+    EXPECT_EQ(m.envelope.campaign(), "orders");
+  }
+  const queue::StoredMessage& ada = *by_recipient.at("ada@one.example");
+  EXPECT_EQ(ada.envelope.domain(), "one.example");
+  EXPECT_TRUE(absl::StrContains(ada.body, "Subject: Hello Ada\r\n")) << ada.body;
+  EXPECT_TRUE(absl::StrContains(ada.body, "order A-1 shipped")) << ada.body;
+  EXPECT_TRUE(absl::StrContains(ada.body, "@api.sluice.test>")) << ada.body;
+  const queue::StoredMessage& bob = *by_recipient.at("bob@two.example");
+  EXPECT_TRUE(absl::StrContains(bob.body, "Dear Bob &lt;b&gt;")) << bob.body;  // HTML-escaped
+  EXPECT_EQ(queue::ParseIdKey(ada.envelope.id())->ToString(), ids[0]);
+
+  // GET /api/v1/messages/{id} with the read key.
+  CommandResult get = Curl(absl::StrCat("-H 'Authorization: Bearer read-token' ",
+                                        Url(absl::StrCat("/api/v1/messages/", ids[1]))));
+  ASSERT_TRUE(absl::EndsWith(get.output, "status=200")) << get.output;
+  EXPECT_TRUE(absl::StrContains(get.output, absl::StrCat("\"id\":\"", ids[1], "\"")));
+  EXPECT_TRUE(absl::StrContains(
+      get.output, "\"recipients\":[{\"address\":\"bob@two.example\",\"state\":\"pending\""))
+      << get.output;
+  EXPECT_TRUE(absl::StrContains(get.output, "\"domain\":\"two.example\"")) << get.output;
+  CommandResult missing = Curl(absl::StrCat("-H 'Authorization: Bearer read-token' ",
+                                            Url("/api/v1/messages/00000000000000000000000000")));
+  EXPECT_TRUE(absl::EndsWith(missing.output, "status=404")) << missing.output;
+}
+
+TEST_F(HttpServerTest, RawContentSharesOneBodyAndGetsMessageIdAndDate) {
+  Start();
+  const std::string body = WriteFile("raw.json", R"({"envelope_sender": "b@example.org",
+        "content": "From: b@example.org\nSubject: raw\n\nraw body\n",
+        "recipients": [{"email": "x@one.example"}, {"email": "y@one.example"},
+                       {"email": "z@two.example"}]})");
+  CommandResult curl = Curl(absl::StrCat("-H 'Authorization: Bearer inject-token' --data-binary @",
+                                         body, " ", Url("/api/v1/messages")));
+  ASSERT_TRUE(absl::EndsWith(curl.output, "status=200")) << curl.output;
+  const std::vector<std::string> ids = MessageIds(curl.output);
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_EQ(ids[0], ids[1]);  // one envelope per domain
+  EXPECT_NE(ids[0], ids[2]);
+  std::vector<queue::StoredMessage> stored = Spooled(2);
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[0].envelope.body_id(), stored[1].envelope.body_id());
+  EXPECT_TRUE(absl::StrContains(stored[0].body, "Message-ID: <")) << stored[0].body;
+  EXPECT_TRUE(absl::StrContains(stored[0].body, "\r\nDate: ")) << stored[0].body;
+  EXPECT_TRUE(absl::StrContains(stored[0].body, "\r\n\r\nraw body\r\n")) << stored[0].body;
+}
+
+TEST_F(HttpServerTest, EveryValidationErrorIs400NamingTheField) {
+  Start();
+  CommandResult python = Python(absl::StrCat("validation ", port_));
+  EXPECT_EQ(python.exit_code, 0) << python.output;
+}
+
+TEST_F(HttpServerTest, AuthenticationScopesAndRateLimit) {
+  Start();
+  CommandResult python = Python(absl::StrCat("auth ", port_));
+  EXPECT_EQ(python.exit_code, 0) << python.output;
+  // curl shows the challenge too.
+  CommandResult curl = RunCommand(absl::StrCat("curl -sS -i ", Url("/api/v1/queues")));
+  EXPECT_TRUE(absl::StrContains(curl.output, "HTTP/1.1 401")) << curl.output;
+  EXPECT_TRUE(absl::StrContains(curl.output, "WWW-Authenticate: Bearer")) << curl.output;
+}
+
+TEST_F(HttpServerTest, WithoutKeysLoopbackClientsHaveEveryScope) {
+  Start(/*with_keys=*/false);
+  CommandResult inject = Curl(absl::StrCat(
+      "--data-binary '{\"from\":\"a@example.org\",\"text\":\"t\",\"recipients\":[{\"email\":"
+      "\"r@one.example\"}]}' ",
+      Url("/api/v1/messages")));
+  EXPECT_TRUE(absl::EndsWith(inject.output, "status=200")) << inject.output;
+  CommandResult queues = Curl(Url("/api/v1/queues"));
+  EXPECT_TRUE(absl::EndsWith(queues.output, "status=200")) << queues.output;
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrderBehindAnAsyncOne) {
+  Start();
+  CommandResult python = Python(absl::StrCat("pipeline ", port_));
+  EXPECT_EQ(python.exit_code, 0) << python.output;
+}
+
+TEST_F(HttpServerTest, MalformedAndOversizeHeadersGet400And431ThenClose) {
+  Start();
+  CommandResult python = Python(absl::StrCat("bad_request ", port_));
+  EXPECT_EQ(python.exit_code, 0) << python.output;
+}
+
+TEST_F(HttpServerTest, OversizeBodyIs413) {
+  Start();
+  const std::string body = WriteFile("big.json", std::string(5 << 20, ' '));
+  CommandResult curl = Curl(absl::StrCat("-H 'Authorization: Bearer inject-token' --data-binary @",
+                                         body, " ", Url("/api/v1/messages")));
+  EXPECT_TRUE(absl::EndsWith(curl.output, "status=413")) << curl.output.substr(0, 300);
+  EXPECT_EQ(due_.size(), 0u);
+}
+
+TEST_F(HttpServerTest, SlowClientIsCutOffAfterTheRequestTimeout) {
+  Start();
+  CommandResult python = Python(absl::StrCat("slow ", port_, " ", kRequestTimeoutMs));
+  EXPECT_EQ(python.exit_code, 0) << python.output;
+}
+
+TEST_F(HttpServerTest, TenThousandRecipientsEachGetTheirOwnSubstitution) {
+  Start();
+  constexpr int kCount = 10'000;
+  const std::string ids_path = absl::StrCat(::testing::TempDir(), "/bulk-ids.txt");
+  CommandResult python = Python(absl::StrCat("bulk ", port_, " ", kCount, " ", ids_path));
+  ASSERT_EQ(python.exit_code, 0) << python.output;
+  std::map<std::string, std::string> id_of;  // recipient -> message id, as answered
+  std::ifstream ids(ids_path);
+  std::string email, id;
+  while (ids >> email >> id) id_of[email] = id;
+  ASSERT_EQ(id_of.size(), static_cast<size_t>(kCount));
+
+  std::vector<queue::StoredMessage> stored = Spooled(kCount);
+  ASSERT_EQ(stored.size(), static_cast<size_t>(kCount));
+  int checked = 0;
+  for (const queue::StoredMessage& m : stored) {
+    ASSERT_EQ(m.envelope.recipients_size(), 1);
+    const std::string& address = m.envelope.recipients(0).address();
+    const int n = std::stoi(address.substr(1, address.find('@') - 1));
+    EXPECT_EQ(queue::ParseIdKey(m.envelope.id())->ToString(), id_of[address]);
+    EXPECT_EQ(m.envelope.campaign(), "bulk-test");
+    const std::string code = absl::StrCat("value-", n);
+    ASSERT_TRUE(absl::StrContains(m.body, absl::StrCat("Subject: Your code ", code, "\r\n")))
+        << m.body;
+    ASSERT_TRUE(absl::StrContains(m.body, absl::StrCat("your code is ", code, " for Example & Co")))
+        << m.body;
+    ASSERT_TRUE(absl::StrContains(m.body, absl::StrCat("<b>", code, "</b>"))) << m.body;
+    ++checked;
+  }
+  EXPECT_EQ(checked, kCount);
+}
+
+TEST_F(HttpServerTest, StopAnswersTheInjectionInFlightBeforeItFinishes) {
+  Start();
+  const std::string ids_path = absl::StrCat(::testing::TempDir(), "/stop-ids.txt");
+  CommandResult python;
+  std::thread client([&] { python = Python(absl::StrCat("bulk ", port_, " 5000 ", ids_path)); });
+  // The first envelopes are committed: the request is being spooled.
+  ASSERT_TRUE(due_.WaitFor(1, absl::Seconds(60)));
+  servers_->Stop();
+  client.join();
+  EXPECT_EQ(python.exit_code, 0) << python.output;
+  EXPECT_EQ(Spooled(5000).size(), 5000u);
+}
+
+TEST_F(HttpServerTest, AdminCountsRetriesAndPurgesByFilter) {
+  Start();
+  // One message due in an hour, straight into the spool.
+  common::MessageIdGenerator ids(common::Clock::Real(), 9, 1);
+  queue::NewMessage later = queue::testing::MakeMessage(
+      ids, {"later.example"}, "body", absl::ToUnixMillis(absl::Now() + absl::Hours(1)));
+  const std::string later_id = queue::testing::IdOf(later.envelopes[0]).ToString();
+  ASSERT_TRUE(queue::testing::EnqueueAndWait(*spool_, later).ok());
+  const std::string body = WriteFile("two.json", kTwoRecipients);
+  ASSERT_TRUE(
+      absl::EndsWith(Curl(absl::StrCat("-H 'Authorization: Bearer inject-token' --data-binary @",
+                                       body, " ", Url("/api/v1/messages")))
+                         .output,
+                     "status=200"));
+  const std::string admin = "-H 'Authorization: Bearer admin-token' ";
+
+  CommandResult queues = Curl(admin + Url("/api/v1/queues?group_by=domain"));
+  ASSERT_TRUE(absl::EndsWith(queues.output, "status=200")) << queues.output;
+  EXPECT_TRUE(absl::StrContains(queues.output, "\"group_by\":\"domain\"")) << queues.output;
+  EXPECT_TRUE(absl::StrContains(queues.output,
+                                "{\"key\":\"later.example\",\"envelopes\":1,\"recipients\":1}"))
+      << queues.output;
+  EXPECT_TRUE(absl::StrContains(queues.output, "\"total\":{\"envelopes\":3,\"recipients\":3}"))
+      << queues.output;
+  CommandResult by_campaign = Curl(admin + Url("/api/v1/queues?group_by=campaign&tenant=acme"));
+  EXPECT_TRUE(absl::StrContains(by_campaign.output,
+                                "{\"key\":\"orders\",\"envelopes\":2,\"recipients\":2}"))
+      << by_campaign.output;
+  CommandResult bad_group = Curl(admin + Url("/api/v1/queues?group_by=colour"));
+  EXPECT_TRUE(absl::EndsWith(bad_group.output, "status=400")) << bad_group.output;
+  EXPECT_TRUE(absl::StrContains(bad_group.output, "\"field\":\"group_by\"")) << bad_group.output;
+  CommandResult bad_filter = Curl(admin + Url("/api/v1/queues?colour=red"));
+  EXPECT_TRUE(absl::StrContains(bad_filter.output, "\"field\":\"colour\"")) << bad_filter.output;
+
+  CommandResult retry = Curl(admin + "-X POST " + Url("/api/v1/retry?domain=later.example"));
+  ASSERT_TRUE(absl::EndsWith(retry.output, "status=200")) << retry.output;
+  EXPECT_TRUE(absl::StrContains(retry.output, "{\"rescheduled\":1}")) << retry.output;
+  CommandResult get = Curl(admin + Url(absl::StrCat("/api/v1/messages/", later_id)));
+  const int64_t due = JsonInteger(get.output, "next_due_unix_ms");
+  EXPECT_GT(due, 0) << get.output;
+  EXPECT_LE(due, absl::ToUnixMillis(absl::Now())) << get.output;
+
+  CommandResult purge_all = Curl(admin + "-X DELETE " + Url("/api/v1/messages"));
+  EXPECT_TRUE(absl::EndsWith(purge_all.output, "status=400")) << purge_all.output;
+  CommandResult purge = Curl(admin + "-X DELETE " + Url("/api/v1/messages?domain=later.example"));
+  ASSERT_TRUE(absl::EndsWith(purge.output, "status=200")) << purge.output;
+  EXPECT_TRUE(absl::StrContains(purge.output, "{\"purged\":1}")) << purge.output;
+  CommandResult gone = Curl(admin + Url(absl::StrCat("/api/v1/messages/", later_id)));
+  EXPECT_TRUE(absl::EndsWith(gone.output, "status=404")) << gone.output;
+  // Reading needs read or admin; purging needs admin.
+  CommandResult reader_purge = Curl("-H 'Authorization: Bearer read-token' -X DELETE " +
+                                    Url("/api/v1/messages?domain=one.example"));
+  EXPECT_TRUE(absl::EndsWith(reader_purge.output, "status=403")) << reader_purge.output;
+}
+
+TEST_F(HttpServerTest, SpoolFailureIs503AndReadyzFollowsTheSpool) {
+  Start(true, faulty_.env.get());
+  CommandResult ready = Curl(Url("/readyz"));
+  EXPECT_EQ(ready.output, "ready\n\nstatus=200");
+  CommandResult health = Curl(Url("/healthz"));
+  EXPECT_EQ(health.output, "ok\n\nstatus=200");
+
+  faulty_.fs->Inject(queue::testing::FaultyFileSystem::Fault::kNoSpace);
+  const std::string body = WriteFile("two.json", kTwoRecipients);
+  CommandResult curl =
+      RunCommand(absl::StrCat("curl -sS -i -H 'Authorization: Bearer inject-token' --data-binary @",
+                              body, " ", Url("/api/v1/messages")));
+  EXPECT_TRUE(absl::StrContains(curl.output, "HTTP/1.1 503")) << curl.output;
+  EXPECT_TRUE(absl::StrContains(curl.output, "Retry-After: 1")) << curl.output;
+  EXPECT_TRUE(absl::StrContains(curl.output, "\"field\":\"spool\"")) << curl.output;
+  CommandResult not_ready = Curl(Url("/readyz"));
+  EXPECT_TRUE(absl::EndsWith(not_ready.output, "status=503")) << not_ready.output;
+
+  faulty_.fs->Inject(queue::testing::FaultyFileSystem::Fault::kNone);
+  CommandResult again = Curl(absl::StrCat("-H 'Authorization: Bearer inject-token' --data-binary @",
+                                          body, " ", Url("/api/v1/messages")));
+  EXPECT_TRUE(absl::EndsWith(again.output, "status=200")) << again.output;
+  EXPECT_TRUE(absl::EndsWith(Curl(Url("/readyz")).output, "status=200"));
+  // Nothing of the failed request was kept: only the second one's two.
+  EXPECT_EQ(Spooled(2).size(), 2u);
+}
+
+}  // namespace
+}  // namespace sluice::api
