@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -13,6 +14,10 @@
 
 namespace sluice::api {
 namespace {
+
+// A different id stream from the SMTP listeners and delivery on the same
+// shard (common/message_id.h).
+constexpr uint16_t kIdStream = 8;
 
 constexpr absl::string_view kMessagesPath = "/api/v1/messages";
 
@@ -197,7 +202,7 @@ HttpServer::HttpServer(engine::Reactor& reactor, int shard, HttpServerOptions op
       shard_(shard),
       options_(std::move(options)),
       parser_(options_.injection),
-      ids_(options_.clock, shard, common::MessageIdGenerator::ProcessNode()) {}
+      ids_(options_.clock, shard, common::MessageIdGenerator::StreamNode(kIdStream)) {}
 
 HttpServer::~HttpServer() {
   for (auto& [id, client] : clients_) {
@@ -472,6 +477,21 @@ void HttpServer::Dispatch(Client& c, HttpRequest& request) {
     if (Authorize(c, request, kScopeAdmin)) Retry(c, *target);
     return;
   }
+  if (path == "/api/v1/bounce") {
+    if (method != "POST") return not_allowed("POST");
+    if (Authorize(c, request, kScopeAdmin)) Bounce(c, *target);
+    return;
+  }
+  if (path == "/api/v1/suspend" || path == "/api/v1/resume") {
+    if (method != "POST") return not_allowed("POST");
+    if (Authorize(c, request, kScopeAdmin)) Suspend(c, *target, path == "/api/v1/suspend");
+    return;
+  }
+  if (path == "/api/v1/sites") {
+    if (method != "GET") return not_allowed("GET");
+    if (Authorize(c, request, kScopeRead | kScopeAdmin)) Sites(c);
+    return;
+  }
   Write(c, Error(404, absl::StrCat("no such resource: ", path)));
 }
 
@@ -669,6 +689,102 @@ void HttpServer::Retry(Client& c, const HttpTarget& target) {
         }
         Complete(client, Json(200, absl::StrCat("{\"rescheduled\":", *moved, "}\n")));
       });
+}
+
+void HttpServer::Bounce(Client& c, const HttpTarget& target) {
+  absl::StatusOr<queue::SpoolFilter> filter = FilterOf(target, "reason");
+  if (!filter.ok()) {
+    Write(c, Error(400, filter.status().message()));
+    return;
+  }
+  if (FilterEmpty(*filter)) {
+    Write(c, Error(400,
+                   "filter: a bounce needs at least one of site, domain, tenant, campaign, queue"));
+    return;
+  }
+  if (options_.delivery == nullptr) {
+    Write(c, Error(503, "delivery is not running"));
+    return;
+  }
+  std::string reason;
+  for (const auto& [name, value] : target.params) {
+    if (name == "reason") reason = value;
+  }
+  BeginAsync(c);
+  const uint64_t client = c.id;
+  options_.delivery->Bounce(
+      *std::move(filter), std::move(reason), [this, client](absl::StatusOr<uint64_t> bounced) {
+        if (!bounced.ok()) {
+          Complete(client, Error(503, bounced.status().message()));
+          return;
+        }
+        Complete(client, Json(200, absl::StrCat("{\"bounced\":", *bounced, "}\n")));
+      });
+}
+
+void HttpServer::Suspend(Client& c, const HttpTarget& target, bool suspended) {
+  if (options_.delivery == nullptr) {
+    Write(c, Error(503, "delivery is not running"));
+    return;
+  }
+  if (target.params.size() != 1) {
+    Write(c, Error(400, "filter: give exactly one of site, domain, tenant"));
+    return;
+  }
+  const auto& [name, value] = target.params.front();
+  engine::SuspendScope scope;
+  if (name == "site") {
+    scope = engine::SuspendScope::kSite;
+  } else if (name == "domain") {
+    scope = engine::SuspendScope::kDomain;
+  } else if (name == "tenant") {
+    scope = engine::SuspendScope::kTenant;
+  } else {
+    Write(c, Error(400, absl::StrCat(name, ": unknown parameter (site, domain or tenant)")));
+    return;
+  }
+  if (value.empty()) {
+    Write(c, Error(400, absl::StrCat(name, ": must not be empty")));
+    return;
+  }
+  options_.delivery->SetSuspended(scope, value, suspended);
+  std::string body = absl::StrCat("{\"", suspended ? "suspended" : "resumed", "\":{");
+  AppendJsonString(&body, Std(name));
+  body += ":";
+  AppendJsonString(&body, Std(value));
+  body += "}}\n";
+  Write(c, Json(200, std::move(body)));
+}
+
+void HttpServer::Sites(Client& c) {
+  if (options_.delivery == nullptr) {
+    Write(c, Error(503, "delivery is not running"));
+    return;
+  }
+  BeginAsync(c);
+  const uint64_t client = c.id;
+  options_.delivery->Queues([this, client](std::vector<engine::QueueSnapshot> queues) {
+    std::sort(queues.begin(), queues.end(),
+              [](const engine::QueueSnapshot& a, const engine::QueueSnapshot& b) {
+                return a.ready != b.ready ? a.ready > b.ready : a.key < b.key;
+              });
+    std::string body = "{\"queues\":[";
+    for (size_t i = 0; i < queues.size(); ++i) {
+      const engine::QueueSnapshot& q = queues[i];
+      if (i > 0) body += ",";
+      body += "{\"site\":";
+      AppendJsonString(&body, q.site);
+      body += ",\"pool\":";
+      AppendJsonString(&body, q.pool);
+      absl::StrAppend(&body, ",\"ready\":", q.ready, ",\"connections\":", q.connections,
+                      ",\"window\":", q.window, ",\"suspended\":", q.suspended ? "true" : "false",
+                      ",\"last_error\":");
+      AppendJsonString(&body, q.last_error);
+      body += "}";
+    }
+    body += "]}\n";
+    Complete(client, Json(200, std::move(body)));
+  });
 }
 
 void HttpServer::Purge(Client& c, const HttpTarget& target) {

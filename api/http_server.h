@@ -26,6 +26,12 @@
 //   POST   /api/v1/retry           admin: make matching envelopes due now
 //   DELETE /api/v1/messages        admin: purge matching envelopes (at least
 //                                  one filter required)
+//   POST   /api/v1/bounce          admin: bounce matching envelopes now, with
+//                                  DSNs (?reason=...; a filter required)
+//   POST   /api/v1/suspend         admin: stop delivering for one ?site=,
+//   POST   /api/v1/resume                 ?domain= or ?tenant=, or restart
+//   GET    /api/v1/sites           read: the live delivery queues (ready,
+//                                  connections, window, last error)
 //   GET    /healthz, /metrics      no authentication
 //   GET    /readyz                 200 while the spool's writer accepts
 //                                  writes, 503 otherwise or when stopping
@@ -59,6 +65,7 @@
 #include "common/clock.h"
 #include "common/message_id.h"
 #include "common/metrics.h"
+#include "engine/delivery_control.h"
 #include "engine/reactor.h"
 #include "engine/tcp_connection.h"
 #include "engine/tcp_listener.h"
@@ -88,6 +95,8 @@ struct HttpServerOptions {
   queue::Spool* spool = nullptr;
   // Counts, retry and purge; without it those answer 503.
   queue::RocksDbSpool* operations = nullptr;
+  // Suspend, resume, bounce and the live queues; without it those answer 503.
+  engine::DeliveryControl* delivery = nullptr;
   // Who may call; null behaves like an empty store (loopback only).
   const ApiKeyStore* keys = nullptr;
 
@@ -151,6 +160,9 @@ class HttpServer final : public engine::TcpConnection::Handler {
   void CountQueues(Client& c, const HttpTarget& target);
   void Retry(Client& c, const HttpTarget& target);
   void Purge(Client& c, const HttpTarget& target);
+  void Bounce(Client& c, const HttpTarget& target);
+  void Suspend(Client& c, const HttpTarget& target, bool suspended);
+  void Sites(Client& c);
   void Ready(Client& c);
   Response Metrics(const HttpRequest& request) const;
   void MaybeFinishStop();

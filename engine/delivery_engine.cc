@@ -379,6 +379,7 @@ void DeliveryEngine::GiveJob(Queue& queue, DeliveryConnection& connection) {
       job.emplace();
       job->attempted = UnfinishedRecipients(stored->envelope);
       job->envelope = std::move(stored->envelope);
+      job->envelope.set_site(q->site_key);  // for operators' filters
       job->body = std::make_shared<const std::string>(std::move(stored->body));
       job->needs_8bit = HasEightBit(*job->body);
       job->started = reactor_.clock().Now();
@@ -624,6 +625,30 @@ void DeliveryEngine::SetSuspended(SuspendScope scope, const std::string& name, b
     queue->site.set_suspended(suspended);
     if (!suspended) Dispatch(*queue);
   }
+}
+
+void DeliveryEngine::BounceNow(const common::MessageId& id, const smtp::ServerReply& reason,
+                               absl::AnyInvocable<void(bool)> done) {
+  BeginOp();
+  shared_->spool->Read(id, [this, reason, done = std::move(done)](
+                               absl::StatusOr<queue::StoredMessage> stored) mutable {
+    bool bounced = false;
+    if (stored.ok() && !stopping_) {
+      AttemptInfo info;
+      info.now = reactor_.clock().Now();
+      info.site = stored->envelope.site();
+      info.reporting_mta = shared_->reporting_mta;
+      absl::StatusOr<AttemptOutcome> outcome =
+          FailUnfinished(stored->envelope, stored->body, reason, queue::proto::BOUNCED, info,
+                         [this] { return ids_.Next(); });
+      if (outcome.ok()) {
+        Commit(*std::move(outcome));
+        bounced = true;
+      }
+    }
+    done(bounced);
+    EndOp();
+  });
 }
 
 std::vector<QueueSnapshot> DeliveryEngine::Snapshot() const {

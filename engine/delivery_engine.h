@@ -123,6 +123,10 @@ class DeliveryEngine {
   // caller broadcasts), or starts it again.
   void SetSuspended(SuspendScope scope, const std::string& name, bool suspended);
   std::vector<QueueSnapshot> Snapshot() const;
+  // Bounces the unfinished recipients of `id` now with `reason` (DSNs and
+  // events as usual); done(false) if it is gone or cannot be read.
+  void BounceNow(const common::MessageId& id, const smtp::ServerReply& reason,
+                 absl::AnyInvocable<void(bool)> done);
   size_t scheduled() const { return window_.size(); }
 
   void Stop(absl::AnyInvocable<void()> done);

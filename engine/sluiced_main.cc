@@ -37,6 +37,7 @@
 #include "dns/dns_config.h"
 #include "engine/delivery_engine.h"
 #include "engine/delivery_policy.h"
+#include "engine/delivery_service.h"
 #include "engine/event_log.h"
 #include "engine/shard_group.h"
 #include "engine/sharded.h"
@@ -358,6 +359,11 @@ int Run() {
     }
     (*spool)->StartScheduling();
   }
+  // The admin API's handle on delivery; outlives the HTTP servers.
+  std::unique_ptr<engine::DeliveryService> delivery_service;
+  if (config.delivery.enabled) {
+    delivery_service = std::make_unique<engine::DeliveryService>(**group, delivery, spool->get());
+  }
 
   // Before `http`, so they outlive its servers.
   std::unique_ptr<api::ApiKeyStore> api_keys;
@@ -395,6 +401,7 @@ int Run() {
     http_options.spool = spool->get();
     http_options.operations = spool->get();
     http_options.keys = api_keys.get();
+    http_options.delivery = delivery_service.get();
     http_options.hostname = HostName(config);
     http_options.worker = &http_worker;
     http_options.post = [group = group->get()](int shard, absl::AnyInvocable<void()> task) {

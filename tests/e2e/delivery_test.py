@@ -16,12 +16,14 @@ Run by run_e2e_test.sh with the runfiles root as the first argument.
 
 import email
 import email.policy
+import json
 import os
 import smtplib
 import sys
 import tempfile
 import threading
 import unittest
+import urllib.request
 from collections import Counter
 
 ROOT = os.path.abspath(sys.argv.pop(1))
@@ -58,7 +60,7 @@ def message(n, to="r@d0001.test", extra=""):
             ".a line that starts with a dot\r\n").encode()
 
 
-def config(port, extra=""):
+def config(port, extra="", dsn_delay="4h"):
     return f"""
 [dns]
 servers = ["{dns.address}"]
@@ -68,6 +70,7 @@ mx_port = {port}
 helo_name = "sluice.test"
 host_failure_backoff = "2s"
 throttle_backoff = "1s"
+delay_notice_after = "{dsn_delay}"
 
 [delivery.retry]
 initial = "1s"
@@ -135,11 +138,12 @@ class DeliveryTest(unittest.TestCase):
         if self.receiver:
             self.receiver.stop()
 
-    def start(self, fault=None, extra="", receiver_addresses=SITES, **receiver_args):
+    def start(self, fault=None, extra="", receiver_addresses=SITES, dsn_delay="4h",
+              **receiver_args):
         self.receiver = FaultReceiver(receiver_addresses, port=0, config=fault or FaultConfig(),
                                       keep_data=True, **receiver_args).start()
         self.sluice = SluiceInstance(SLUICED, os.path.join(self.dir, "data"),
-                                     config(self.receiver.port, extra)).start()
+                                     config(self.receiver.port, extra, dsn_delay)).start()
 
     def test_delivers_to_every_site_over_starttls(self):
         self.start()
@@ -314,6 +318,63 @@ class DeliveryTest(unittest.TestCase):
             self.assertGreaterEqual(listener["max_concurrent"], 2, address)
         # Connections were reused (max_messages_per_connection = 50).
         self.assertLess(stats["total"]["connections"], total / 10)
+
+    def admin(self, method, path):
+        host, port = self.sluice.http
+        request = urllib.request.Request(f"http://{host}:{port}{path}", method=method)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def test_suspended_domain_waits_until_resumed(self):
+        self.start()
+        self.assertEqual(self.admin("POST", "/api/v1/suspend?domain=d0007.test"),
+                         {"suspended": {"domain": "d0007.test"}})
+        self.sluice.send(SENDER, ["held@d0007.test"], message(1))
+        self.sluice.send(SENDER, ["free@d0008.test"], message(2))
+        self.receiver.wait_for_records(
+            lambda records: ("<m2@sender.test>", "free@d0008.test") in delivered_pairs(records), 60)
+        self.assertNotIn("held@d0007.test", [p[1] for p in delivered_pairs(self.receiver)])
+        self.admin("POST", "/api/v1/resume?domain=d0007.test")
+        self.receiver.wait_for_records(
+            lambda records: ("<m1@sender.test>", "held@d0007.test") in delivered_pairs(records), 60)
+
+    def test_delay_notice_once_for_notify_delay(self):
+        self.start(extra="", dsn_delay="1s")
+        host, port = self.sluice.relay
+        with smtplib.SMTP(host, port, timeout=30) as client:
+            client.ehlo("app.sender.test")
+            self.assertTrue(client.has_extn("dsn"))
+            client.sendmail(SENDER, ["defer1@d0010.test", "defer2@d0010.test"], message(4),
+                            rcpt_options=["NOTIFY=DELAY,FAILURE"])
+        self.receiver.wait_for_records(
+            lambda records: any(r["mail_from"] == "" for r in records), 60)
+        # Several more retries happen (1 s apart); the notice is sent once.
+        self.sluice.wait_events(lambda ev: sum(e["type"] == "deferred" for e in ev) >= 8,
+                                what="more deferrals")
+        [dsn] = dsns(self.receiver)
+        self.assertEqual(dsn_status(dsn), {"defer1@d0010.test": ("delayed", "4.3.0"),
+                                           "defer2@d0010.test": ("delayed", "4.3.0")})
+        self.assertIn("Delayed Mail", dsn["Subject"])
+
+    def test_operator_bounce_sends_dsns_and_lists_sites(self):
+        self.start()
+        # "defer*" recipients get 451 forever: they stay queued.
+        self.sluice.send(SENDER, ["defer1@d0009.test", "defer2@d0009.test"], message(3))
+        self.sluice.wait_events(lambda ev: sum(e["type"] == "deferred" for e in ev) >= 2,
+                                what="the deferrals")
+        sites = self.admin("GET", "/api/v1/sites")["queues"]
+        self.assertIn("mx:mx0.sites.test", [q["site"] for q in sites])
+        self.assertEqual(self.admin("POST", "/api/v1/bounce?domain=d0009.test&reason=cleanup"),
+                         {"bounced": 1})
+        records = self.receiver.wait_for_records(
+            lambda records: any(r["mail_from"] == "" for r in records), 60)
+        [dsn] = dsns(self.receiver)
+        self.assertEqual(dsn_status(dsn), {"defer1@d0009.test": ("failed", "5.0.0"),
+                                           "defer2@d0009.test": ("failed", "5.0.0")})
+        self.assertIn("cleanup", dsn.as_string())
+        events = self.sluice.wait_events(
+            lambda ev: sum(e["type"] == "bounced" for e in ev) == 2, what="two bounces")
+        self.assertEqual(self.admin("POST", "/api/v1/bounce?domain=d0009.test"), {"bounced": 0})
 
     def test_restart_in_a_deferred_backlog_delivers_everything(self):
         port = free_port()

@@ -1,0 +1,38 @@
+// DeliveryService: DeliveryControl over every shard's DeliveryEngine. Owned
+// by sluiced next to the engines; its calls come from shard threads (the
+// HTTP admin API) and fan out to the engines through the shard group.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/delivery_control.h"
+#include "engine/delivery_engine.h"
+#include "engine/shard_group.h"
+#include "engine/sharded.h"
+#include "queue/rocksdb_spool.h"
+
+namespace sluice::engine {
+
+class DeliveryService final : public DeliveryControl {
+ public:
+  DeliveryService(ShardGroup& group, Sharded<DeliveryEngine>& engines, queue::RocksDbSpool* spool)
+      : group_(group), engines_(engines), spool_(spool) {}
+
+  void SetSuspended(SuspendScope scope, std::string name, bool suspended) override;
+  void Queues(absl::AnyInvocable<void(std::vector<QueueSnapshot>)> done) override;
+  void Bounce(queue::SpoolFilter filter, std::string reason,
+              absl::AnyInvocable<void(absl::StatusOr<uint64_t>)> done) override;
+
+ private:
+  struct BounceJob;
+  // One page of the envelopes to bounce, then the next.
+  void BouncePage(std::shared_ptr<BounceJob> job);
+
+  ShardGroup& group_;
+  Sharded<DeliveryEngine>& engines_;
+  queue::RocksDbSpool* const spool_;
+};
+
+}  // namespace sluice::engine
