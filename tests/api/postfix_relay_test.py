@@ -35,7 +35,9 @@ def main(sluiced, tools):
     with open(config, "w") as f:
         f.write(f'[listen]\nrelay = "127.0.0.1:{relay}"\nhttp = "127.0.0.1:0"\n'
                 'submission = "127.0.0.1:0"\nsubmissions = "127.0.0.1:0"\n'
-                '[smtp]\nhostname = "sluice.test.example"\n')
+                '[smtp]\nhostname = "sluice.test.example"\n'
+                # Acceptance only: no delivery (it would query DNS off loopback).
+                '[delivery]\nenabled = false\n')
     daemon = subprocess.Popen([sluiced, "--config", config, "--data_dir",
                                os.path.join(work, "sluice"), "--shards", "2"],
                               stderr=subprocess.PIPE, text=True)
