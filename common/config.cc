@@ -485,7 +485,12 @@ absl::Status CheckDomain(absl::string_view text) {
 }
 
 absl::Status CheckDomainPattern(absl::string_view text) {
-  return CheckDomain(absl::StartsWith(text, "*.") ? text.substr(2) : text);
+  const absl::string_view domain = absl::StartsWith(text, "*.") ? text.substr(2) : text;
+  if (domain.find('*') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", text, "': a wildcard is only allowed as a leading \"*.\" (\"*.example.com\")"));
+  }
+  return CheckDomain(domain);
 }
 
 absl::Status CheckHostPort(absl::string_view text) {

@@ -22,8 +22,11 @@ TaskThread::~TaskThread() {
 
 bool TaskThread::Post(Task&& task) {
   if (!queue_.TryPush(std::move(task))) return false;
-  posted_.fetch_add(1, std::memory_order_acq_rel);
-  posted_.notify_one();
+  // Dekker-style with Loop(): either it sees this post before sleeping, or
+  // this sees it asleep and wakes it (both sides are sequentially
+  // consistent).
+  posted_.fetch_add(1, std::memory_order_seq_cst);
+  if (sleeping_.load(std::memory_order_seq_cst)) posted_.notify_one();
   return true;
 }
 
@@ -38,7 +41,10 @@ void TaskThread::Loop() {
       task = nullptr;
     }
     if (stop_.load(std::memory_order_acquire)) break;
-    posted_.wait(seen, std::memory_order_acquire);
+    sleeping_.store(true, std::memory_order_seq_cst);
+    if (posted_.load(std::memory_order_seq_cst) == seen)
+      posted_.wait(seen, std::memory_order_acquire);
+    sleeping_.store(false, std::memory_order_relaxed);
   }
   while (queue_.TryPop(&task)) task();
 }

@@ -33,7 +33,12 @@ class TaskThread {
   void Loop();
 
   MpmcQueue<Task> queue_;
-  std::atomic<uint64_t> posted_{0};
+  // 32 bits: libstdc++ waits on a 32-bit atomic with a futex on its own
+  // address; a 64-bit one shares a proxy futex with unrelated waiters, so
+  // every post would wake other idle threads too.
+  std::atomic<uint32_t> posted_{0};
+  // The loop is (about to be) asleep: only then does Post() notify.
+  std::atomic<bool> sleeping_{false};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

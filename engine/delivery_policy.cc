@@ -73,7 +73,9 @@ absl::StatusOr<DeliveryPolicy> DeliveryPolicy::Create(const common::Config& conf
   fallback.name = "default";
   fallback.sources.push_back({"", std::nullopt, helo_name});
   policy.pool_by_name_["default"] = 0;
+  bool default_defined = false;
   for (const common::EgressPool& pool : config.egress_pools) {
+    if (pool.name.empty()) return absl::InvalidArgumentError("an egress pool needs a name");
     EgressPoolSpec spec;
     spec.name = pool.name;
     for (const std::string& name : pool.sources) {
@@ -89,6 +91,10 @@ absl::StatusOr<DeliveryPolicy> DeliveryPolicy::Create(const common::Config& conf
     }
     size_t index;
     if (pool.name == "default") {
+      if (default_defined) {
+        return absl::InvalidArgumentError("egress pool 'default' is defined twice");
+      }
+      default_defined = true;
       index = 0;
       policy.pools_[0] = std::move(spec);
     } else {
@@ -99,7 +105,12 @@ absl::StatusOr<DeliveryPolicy> DeliveryPolicy::Create(const common::Config& conf
       }
       policy.pools_.push_back(std::move(spec));
     }
-    for (const std::string& tenant : pool.tenants) policy.pool_by_tenant_[tenant] = index;
+    for (const std::string& tenant : pool.tenants) {
+      if (!policy.pool_by_tenant_.emplace(tenant, index).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("tenant '", tenant, "' is listed in two egress pools"));
+      }
+    }
   }
 
   policy.retry_.initial = delivery.retry.initial;

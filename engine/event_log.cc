@@ -20,6 +20,11 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// Lines wait at most this long for the writer when nobody wakes it, and a
+// producer wakes it only once this many lines are waiting.
+constexpr std::chrono::nanoseconds kLingerChrono = std::chrono::milliseconds(20);
+constexpr uint32_t kWakeBatch = 256;
+
 absl::Status ErrnoStatus(const char* what, const std::string& path, int error) {
   return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(error)));
 }
@@ -79,7 +84,9 @@ bool EventLog::LogLine(std::string line) {
     if (options_.dropped != nullptr) options_.dropped->Add();
     return false;
   }
-  Wake();
+  // The writer looks every kLinger anyway; a wake-up (a system call on this
+  // shard and a context switch) is worth it only for a batch of lines.
+  if (unwoken_.fetch_add(1, std::memory_order_relaxed) + 1 >= kWakeBatch) Wake();
   return true;
 }
 
@@ -183,10 +190,15 @@ void EventLog::Run() {
         timespec timeout;
         timeout.tv_sec = static_cast<time_t>(left.count() / 1000000000);
         timeout.tv_nsec = static_cast<long>(left.count() % 1000000000);
+        if (left > kLingerChrono) {
+          timeout.tv_sec = 0;
+          timeout.tv_nsec = static_cast<long>(kLingerChrono.count());
+        }
         FutexWait(&sleeping_, 1, &timeout);
       }
     } else {
-      FutexWait(&sleeping_, 1, nullptr);
+      timespec timeout{0, static_cast<long>(kLingerChrono.count())};
+      FutexWait(&sleeping_, 1, &timeout);
     }
     sleeping_.exchange(0, std::memory_order_acq_rel);
   }
@@ -195,6 +207,7 @@ void EventLog::Run() {
 bool EventLog::DrainAndWrite() {
   bool any = false;
   std::string line;
+  unwoken_.store(0, std::memory_order_relaxed);
   while (queue_.TryPop(&line)) {
     any = true;
     const uint64_t pending = size_ + buffer_.size();

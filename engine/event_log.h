@@ -134,6 +134,8 @@ class EventLog {
   // the writer. Every write is a read-modify-write, which makes the
   // handshake sound (see common/logging.cc). A cache line of its own.
   alignas(64) std::atomic<uint32_t> sleeping_{0};
+  // Lines pushed since the writer last drained (wake-up batching).
+  alignas(64) std::atomic<uint32_t> unwoken_{0};
   std::thread thread_;
 };
 

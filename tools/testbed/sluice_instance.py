@@ -121,10 +121,16 @@ submissions = "127.0.0.1:0"
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            raise AssertionError("sluiced did not stop within 60 s of SIGTERM")
+            self._close_log()
+            raise AssertionError("sluiced did not stop within 60 s of SIGTERM" + self._log_tail())
         self._close_log()
         if code != 0:
-            raise AssertionError(f"sluiced exited with {code}")
+            # Under ASan, a report or a leak at exit lands here.
+            raise AssertionError(f"sluiced exited with {code}" + self._log_tail())
+
+    def _log_tail(self):
+        log = "\n".join(line for line in self.log_lines if line)
+        return f"; sluiced's log ends:\n{log[-6000:]}"
 
     def kill(self):
         if self.process is not None and self.process.poll() is None:
