@@ -145,6 +145,7 @@ tls = "opportunistic"
 #   name = "ip1"
 #   address = "192.0.2.10"
 #   ehlo = "mta1.example.com"
+#   max_connections = 0      (open at once, all sites together; 0: no limit)
 #   [[egress.pools]]
 #   name = "bulk"
 #   sources = ["ip1"]
@@ -624,6 +625,7 @@ void BindConfig(TableBinder& root, Config* config) {
       source.String("name", &s.name);
       source.Parsed("address", &s.address, &ParseAddress);
       source.String("ehlo", &s.ehlo);
+      source.Int("max_connections", 0, 1'000'000, &s.max_connections);
     });
     if (egress.Has("pools")) config->egress_pools.clear();
     egress.TableArray("pools", [&](TableBinder& pool, size_t) {

@@ -162,8 +162,9 @@ struct DeliveryConfig {
 // that goes with it.
 struct EgressSource {
   std::string name;
-  std::string address;  // numeric; "" = the kernel's choice
-  std::string ehlo;     // "" = delivery.helo_name
+  std::string address;      // numeric; "" = the kernel's choice
+  std::string ehlo;         // "" = delivery.helo_name
+  int max_connections = 0;  // open at once from this source, all sites; 0 = no limit
 };
 
 struct EgressPool {

@@ -18,6 +18,9 @@ namespace {
 // A different id stream from the SMTP listeners' on the same shard.
 constexpr uint16_t kIdStream = 16;
 
+// How soon a queue whose egress sources are all at their limit looks again.
+constexpr absl::Duration kSourceRetry = absl::Milliseconds(200);
+
 // A reply that asks us to slow down rather than to give up on a message:
 // 421 (RFC 5321 3.8), 4.7.0 and 4.7.28 (RFC 7372 rate limiting), and the
 // deferral codes of large providers (Yahoo's "TS01".."TS04", Microsoft's
@@ -82,6 +85,8 @@ struct DeliveryEngine::Queue {
   absl::flat_hash_map<DeliveryConnection*, TimerId> idle;
   // A message is being read from the spool for them.
   absl::flat_hash_set<DeliveryConnection*> reserved;
+  // The egress source each connection holds a slot of.
+  absl::flat_hash_map<DeliveryConnection*, const EgressSourceSpec*> sources;
   std::optional<TimerId> timer;
   absl::Time timer_at = absl::InfiniteFuture();
 };
@@ -278,7 +283,12 @@ void DeliveryEngine::Dispatch(Queue& queue) {
       }
       return;
     }
-    OpenConnection(queue, *host);
+    if (!OpenConnection(queue, *host)) {
+      // Every source of the pool is at its limit (other sites hold its
+      // connections): look again shortly.
+      ArmQueueTimer(queue, now + kSourceRetry);
+      return;
+    }
   }
   if (queue.site.ready() > 0 && queue.connections.empty() && queue.site.paused_until() > now) {
     ArmQueueTimer(queue, queue.site.paused_until());
@@ -299,11 +309,18 @@ void DeliveryEngine::ArmQueueTimer(Queue& queue, absl::Time when) {
                                   });
 }
 
-void DeliveryEngine::OpenConnection(Queue& queue, const HostChoice& host) {
+bool DeliveryEngine::OpenConnection(Queue& queue, const HostChoice& host) {
   const absl::Time now = reactor_.clock().Now();
   const SiteLimits& limits = queue.site.limits();
-  const EgressSourceSpec& source =
-      queue.pool->sources[queue.next_source++ % queue.pool->sources.size()];
+  // Round robin over the pool's sources, skipping those at their limit.
+  const EgressSourceSpec* chosen = nullptr;
+  for (size_t tried = 0; tried < queue.pool->sources.size() && chosen == nullptr; ++tried) {
+    const EgressSourceSpec& candidate =
+        queue.pool->sources[queue.next_source++ % queue.pool->sources.size()];
+    if (candidate.TryAcquire()) chosen = &candidate;
+  }
+  if (chosen == nullptr) return false;
+  const EgressSourceSpec& source = *chosen;
   smtp::TlsPolicy tls = smtp::TlsPolicy::kOpportunistic;
   switch (limits.tls) {
     case TlsMode::kDisabled:
@@ -331,10 +348,12 @@ void DeliveryEngine::OpenConnection(Queue& queue, const HostChoice& host) {
   DeliveryConnection* connection =
       DeliveryConnection::Open(reactor_, std::move(params), queue.owner.get());
   queue.connections.insert(connection);
+  queue.sources[connection] = &source;
   queue.fresh.insert(connection);
   queue.site.ConnectionOpened();
   if (shared_->metrics.connections) shared_->metrics.connections->Add(1);
   if (shared_->metrics.open_connections) shared_->metrics.open_connections->Add(1);
+  return true;
 }
 
 void DeliveryEngine::GiveJob(Queue& queue, DeliveryConnection& connection) {
@@ -467,6 +486,10 @@ void DeliveryEngine::OnConnectionClosed(Queue& queue, DeliveryConnection& connec
   const bool was_fresh = queue.fresh.erase(&connection) > 0;
   queue.connections.erase(&connection);
   queue.reserved.erase(&connection);
+  if (auto source = queue.sources.find(&connection); source != queue.sources.end()) {
+    source->second->Release();
+    queue.sources.erase(source);
+  }
   if (auto idle = queue.idle.find(&connection); idle != queue.idle.end()) {
     reactor_.CancelTimer(idle->second);
     queue.idle.erase(idle);

@@ -147,7 +147,8 @@ class DeliveryEngine {
 
   // Delivery (site owner).
   void Dispatch(Queue& queue);
-  void OpenConnection(Queue& queue, const HostChoice& host);
+  // False when every source of the queue's pool is at its limit.
+  bool OpenConnection(Queue& queue, const HostChoice& host);
   void GiveJob(Queue& queue, DeliveryConnection& connection);
   void OnIdle(Queue& queue, DeliveryConnection& connection);
   void OnJobDone(Queue& queue, DeliveryConnection& connection, DeliveryJob job,

@@ -62,6 +62,7 @@ absl::StatusOr<DeliveryPolicy> DeliveryPolicy::Create(const common::Config& conf
       spec.address = address;
     }
     spec.ehlo = source.ehlo.empty() ? helo_name : source.ehlo;
+    spec.max_connections = source.max_connections;
     if (!sources.emplace(source.name, std::move(spec)).second) {
       return absl::InvalidArgumentError(
           absl::StrCat("egress source '", source.name, "' is defined twice"));
@@ -71,7 +72,8 @@ absl::StatusOr<DeliveryPolicy> DeliveryPolicy::Create(const common::Config& conf
   // kernel's choice of address with the delivery EHLO name.
   EgressPoolSpec& fallback = policy.pools_.emplace_back();
   fallback.name = "default";
-  fallback.sources.push_back({"", std::nullopt, helo_name});
+  EgressSourceSpec& any_address = fallback.sources.emplace_back();
+  any_address.ehlo = helo_name;
   policy.pool_by_name_["default"] = 0;
   bool default_defined = false;
   for (const common::EgressPool& pool : config.egress_pools) {
@@ -122,6 +124,13 @@ absl::StatusOr<DeliveryPolicy> DeliveryPolicy::Create(const common::Config& conf
   policy.throttle_backoff_ = delivery.throttle_backoff;
   policy.delay_notice_after_ = delivery.delay_notice_after;
   return policy;
+}
+
+bool EgressSourceSpec::TryAcquire() const {
+  const int before = open->fetch_add(1, std::memory_order_relaxed);
+  if (max_connections == 0 || before < max_connections) return true;
+  open->fetch_sub(1, std::memory_order_relaxed);
+  return false;
 }
 
 bool DeliveryPolicy::Matches(const std::vector<std::string>& patterns, std::string_view name) {

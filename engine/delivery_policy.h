@@ -5,6 +5,8 @@
 // Built once; read-only afterwards, so every shard may share it.
 #pragma once
 
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +26,14 @@ struct EgressSourceSpec {
   std::string name;
   std::optional<SocketAddress> address;  // nullopt: the kernel's choice
   std::string ehlo;
+  // Connections open at once from this source over every site and shard;
+  // 0 = no limit. `open` counts them (shared by the shards, lock-free).
+  int max_connections = 0;
+  std::shared_ptr<std::atomic<int>> open = std::make_shared<std::atomic<int>>(0);
+
+  // Takes a connection slot if the limit allows; Release() gives it back.
+  bool TryAcquire() const;
+  void Release() const { open->fetch_sub(1, std::memory_order_relaxed); }
 };
 
 struct EgressPoolSpec {

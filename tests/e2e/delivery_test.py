@@ -376,6 +376,22 @@ class DeliveryTest(unittest.TestCase):
             lambda ev: sum(e["type"] == "bounced" for e in ev) == 2, what="two bounces")
         self.assertEqual(self.admin("POST", "/api/v1/bounce?domain=d0009.test"), {"bounced": 0})
 
+    def test_egress_source_limit_holds_across_sites(self):
+        self.start(extra="max_connections = 10\ninitial_connections = 10\n"
+                   "max_messages_per_connection = 20\n\n"
+                   "[[egress.sources]]\nname = \"lo\"\naddress = \"127.0.0.1\"\n"
+                   "ehlo = \"lo.sluice.test\"\nmax_connections = 2\n\n"
+                   "[[egress.pools]]\nname = \"default\"\nsources = [\"lo\"]\n")
+        for n in range(200):
+            self.sluice.send(SENDER, [f"s{n}@d{n % 40 + 1:04d}.test"], message(n))
+        stats = self.receiver.wait_for(lambda s: s["total"]["messages"] >= 200, 120)
+        self.assertEqual(len(set(delivered_pairs(self.receiver))), 200)
+        # Four sites could open 40 connections; the source allows 2 at once.
+        self.assertLessEqual(stats["total"]["max_concurrent"], 2)
+        records = self.receiver.messages()
+        self.assertEqual({r["helo"] for r in records}, {"lo.sluice.test"})
+        self.assertEqual({r["peer"].rsplit(":", 1)[0] for r in records}, {"127.0.0.1"})
+
     def test_restart_in_a_deferred_backlog_delivers_everything(self):
         port = free_port()
         self.sluice = SluiceInstance(SLUICED, os.path.join(self.dir, "data"),
