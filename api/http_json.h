@@ -7,9 +7,8 @@
 
 namespace sluice::api {
 
-// Appends `text` as a JSON string literal (with quotes). Control characters
-// and quotes are escaped; invalid UTF-8 bytes become U+FFFD so the output is
-// always valid JSON.
+// common::AppendJsonString with invalid bytes as the escape \ufffd, so
+// answers stay ASCII.
 void AppendJsonString(std::string* out, std::string_view text);
 
 // `text` as a JSON string literal.

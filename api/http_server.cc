@@ -670,56 +670,25 @@ void HttpServer::CountQueues(Client& c, const HttpTarget& target) {
 }
 
 void HttpServer::Retry(Client& c, const HttpTarget& target) {
-  absl::StatusOr<queue::SpoolFilter> filter = FilterOf(target);
-  if (!filter.ok()) {
-    Write(c, Error(400, filter.status().message()));
-    return;
-  }
+  std::optional<queue::SpoolFilter> filter = AdminFilter(c, target, "");
+  if (!filter.has_value()) return;
   if (options_.operations == nullptr) {
     Write(c, Error(503, "spool operations are unavailable"));
     return;
   }
-  BeginAsync(c);
-  const uint64_t client = c.id;
-  options_.operations->RescheduleNow(
-      *std::move(filter), [this, client](absl::StatusOr<uint64_t> moved) {
-        if (!moved.ok()) {
-          Complete(client, Error(503, moved.status().message()));
-          return;
-        }
-        Complete(client, Json(200, absl::StrCat("{\"rescheduled\":", *moved, "}\n")));
-      });
+  options_.operations->RescheduleNow(*std::move(filter), CountAnswer(c, "rescheduled"));
 }
 
 void HttpServer::Bounce(Client& c, const HttpTarget& target) {
-  absl::StatusOr<queue::SpoolFilter> filter = FilterOf(target, "reason");
-  if (!filter.ok()) {
-    Write(c, Error(400, filter.status().message()));
-    return;
-  }
-  if (FilterEmpty(*filter)) {
-    Write(c, Error(400,
-                   "filter: a bounce needs at least one of site, domain, tenant, campaign, queue"));
-    return;
-  }
+  std::optional<queue::SpoolFilter> filter = AdminFilter(c, target, "bounce", "reason");
+  if (!filter.has_value()) return;
   if (options_.delivery == nullptr) {
     Write(c, Error(503, "delivery is not running"));
     return;
   }
-  std::string reason;
-  for (const auto& [name, value] : target.params) {
-    if (name == "reason") reason = value;
-  }
-  BeginAsync(c);
-  const uint64_t client = c.id;
-  options_.delivery->Bounce(
-      *std::move(filter), std::move(reason), [this, client](absl::StatusOr<uint64_t> bounced) {
-        if (!bounced.ok()) {
-          Complete(client, Error(503, bounced.status().message()));
-          return;
-        }
-        Complete(client, Json(200, absl::StrCat("{\"bounced\":", *bounced, "}\n")));
-      });
+  const std::string* reason = target.Param("reason");
+  options_.delivery->Bounce(*std::move(filter), reason != nullptr ? *reason : "",
+                            CountAnswer(c, "bounced"));
 }
 
 void HttpServer::Suspend(Client& c, const HttpTarget& target, bool suspended) {
@@ -788,30 +757,42 @@ void HttpServer::Sites(Client& c) {
 }
 
 void HttpServer::Purge(Client& c, const HttpTarget& target) {
-  absl::StatusOr<queue::SpoolFilter> filter = FilterOf(target);
-  if (!filter.ok()) {
-    Write(c, Error(400, filter.status().message()));
-    return;
-  }
-  if (FilterEmpty(*filter)) {
-    Write(c, Error(400,
-                   "filter: a purge needs at least one of site, domain, tenant, "
-                   "campaign, queue"));
-    return;
-  }
+  std::optional<queue::SpoolFilter> filter = AdminFilter(c, target, "purge");
+  if (!filter.has_value()) return;
   if (options_.operations == nullptr) {
     Write(c, Error(503, "spool operations are unavailable"));
     return;
   }
+  options_.operations->Purge(*std::move(filter), CountAnswer(c, "purged"));
+}
+
+std::optional<queue::SpoolFilter> HttpServer::AdminFilter(Client& c, const HttpTarget& target,
+                                                          absl::string_view action,
+                                                          absl::string_view also_allowed) {
+  absl::StatusOr<queue::SpoolFilter> filter = FilterOf(target, also_allowed);
+  if (!filter.ok()) {
+    Write(c, Error(400, filter.status().message()));
+    return std::nullopt;
+  }
+  if (!action.empty() && FilterEmpty(*filter)) {
+    Write(c, Error(400, absl::StrCat("filter: a ", action,
+                                     " needs at least one of site, domain, tenant, campaign, "
+                                     "queue")));
+    return std::nullopt;
+  }
+  return *std::move(filter);
+}
+
+absl::AnyInvocable<void(absl::StatusOr<uint64_t>)> HttpServer::CountAnswer(Client& c,
+                                                                           absl::string_view key) {
   BeginAsync(c);
-  const uint64_t client = c.id;
-  options_.operations->Purge(*std::move(filter), [this, client](absl::StatusOr<uint64_t> purged) {
-    if (!purged.ok()) {
-      Complete(client, Error(503, purged.status().message()));
+  return [this, client = c.id, key = std::string(key)](absl::StatusOr<uint64_t> count) {
+    if (!count.ok()) {
+      Complete(client, Error(503, count.status().message()));
       return;
     }
-    Complete(client, Json(200, absl::StrCat("{\"purged\":", *purged, "}\n")));
-  });
+    Complete(client, Json(200, absl::StrCat("{\"", key, "\":", *count, "}\n")));
+  };
 }
 
 void HttpServer::Ready(Client& c) {

@@ -50,6 +50,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -161,6 +162,14 @@ class HttpServer final : public engine::TcpConnection::Handler {
   void Retry(Client& c, const HttpTarget& target);
   void Purge(Client& c, const HttpTarget& target);
   void Bounce(Client& c, const HttpTarget& target);
+  // The filter of an admin request, or nullopt after answering 400. A
+  // non-empty `action` ("purge") refuses an empty filter.
+  std::optional<queue::SpoolFilter> AdminFilter(Client& c, const HttpTarget& target,
+                                                absl::string_view action,
+                                                absl::string_view also_allowed = "");
+  // Starts answering `c` asynchronously; the callback answers {"key":N},
+  // or 503 with the error.
+  absl::AnyInvocable<void(absl::StatusOr<uint64_t>)> CountAnswer(Client& c, absl::string_view key);
   void Suspend(Client& c, const HttpTarget& target, bool suspended);
   void Sites(Client& c);
   void Ready(Client& c);

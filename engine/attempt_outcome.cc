@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "mail/dsn.h"
+#include "queue/spool_keys.h"
 
 namespace sluice::engine {
 namespace {
@@ -267,9 +268,7 @@ class OutcomeBuilder {
 };
 
 absl::StatusOr<common::MessageId> EnvelopeId(const Envelope& envelope) {
-  const std::string& bytes = envelope.id();
-  absl::StatusOr<common::MessageId> id = common::MessageId::FromBytes(
-      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  absl::StatusOr<common::MessageId> id = queue::ParseIdKey(envelope.id());
   if (!id.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("envelope id is not a message id: ", id.status().message()));

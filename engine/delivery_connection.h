@@ -50,7 +50,6 @@ class DeliveryConnection final : public TcpConnection::Handler {
   struct Params {
     HostChoice host;
     std::optional<SocketAddress> source;  // bind here before connecting
-    std::string source_name;              // for events; "" = the kernel's choice
     smtp::ClientOptions session;          // EHLO name, TLS policy, timeouts
     // For STARTTLS; with verify, the certificate must match host.host.
     std::shared_ptr<tls::ClientContext> tls;
@@ -73,7 +72,6 @@ class DeliveryConnection final : public TcpConnection::Handler {
   void Abort();
 
   const HostChoice& host() const { return params_.host; }
-  const std::string& source_name() const { return params_.source_name; }
   // The session reached the point of taking a message at least once.
   bool reached_ready() const { return reached_ready_; }
   // Why the connection ended, if it failed (set before OnConnectionClosed).

@@ -11,12 +11,17 @@
 #include "common/status_macros.h"
 #include "dns/dns_error.h"
 #include "engine/delivery_job.h"
+#include "queue/spool_keys.h"
 
 namespace sluice::engine {
 namespace {
 
 // A different id stream from the SMTP listeners' on the same shard.
 constexpr uint16_t kIdStream = 16;
+
+// How often a queue takes its MX hosts and addresses afresh from the
+// messages routed to it (the resolver's cache honours the DNS TTLs).
+constexpr absl::Duration kDestinationRefresh = absl::Seconds(30);
 
 // How soon a queue whose egress sources are all at their limit looks again.
 constexpr absl::Duration kSourceRetry = absl::Milliseconds(200);
@@ -89,6 +94,8 @@ struct DeliveryEngine::Queue {
   absl::flat_hash_map<DeliveryConnection*, const EgressSourceSpec*> sources;
   std::optional<TimerId> timer;
   absl::Time timer_at = absl::InfiniteFuture();
+  // When the destination's hosts were last taken from a routed message.
+  absl::Time destination_at = absl::InfinitePast();
 };
 
 struct DeliveryEngine::Routed {
@@ -251,7 +258,13 @@ void DeliveryEngine::AddReady(Routed routed) {
         suspended_[static_cast<int>(SuspendScope::kSite)].contains(routed.site_key));
   }
   Queue& queue = *it->second;
-  queue.site.SetDestination(routed.destination);
+  // The hosts change rarely; rebuilding them per message would be most of
+  // the routing cost on this shard.
+  const absl::Time now = reactor_.clock().Now();
+  if (now - queue.destination_at >= kDestinationRefresh) {
+    queue.site.SetDestination(routed.destination);
+    queue.destination_at = now;
+  }
   queue.site.Push(std::move(routed.message));
   if (shared_->metrics.ready) shared_->metrics.ready->Add(1);
   Dispatch(queue);
@@ -339,7 +352,6 @@ bool DeliveryEngine::OpenConnection(Queue& queue, const HostChoice& host) {
   DeliveryConnection::Params params;
   params.host = host;
   params.source = source.address;
-  params.source_name = source.name;
   params.session = SessionOptions(limits, source.ehlo, tls);
   params.tls = shared_->tls;
   params.verify_certificate = limits.tls == TlsMode::kVerify;
@@ -455,11 +467,7 @@ void DeliveryEngine::OnJobDone(Queue& queue, DeliveryConnection& connection, Del
     }
   }
   if (IsThrottle(result.final_reply)) queue.site.OnThrottled(now);
-  const common::MessageId id =
-      common::MessageId::FromBytes(
-          absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(job.envelope.id().data()),
-                                    job.envelope.id().size()))
-          .value_or(common::MessageId());
+  const common::MessageId id = queue::ParseIdKey(job.envelope.id()).value_or(common::MessageId());
   if (stopping_ && !any_final) {
     // Cut short by the stop: the spool still has it due, unchanged.
     in_flight_.erase(id);
@@ -590,9 +598,7 @@ void DeliveryEngine::Commit(AttemptOutcome outcome) {
       EndOp();
     });
   }
-  absl::StatusOr<common::MessageId> id = common::MessageId::FromBytes(
-      absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(outcome.envelope.id().data()),
-                                outcome.envelope.id().size()));
+  absl::StatusOr<common::MessageId> id = queue::ParseIdKey(outcome.envelope.id());
   if (!id.ok()) return;
   BeginOp();
   auto done = [this, id = *id](absl::Status status) {

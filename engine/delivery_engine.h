@@ -127,7 +127,6 @@ class DeliveryEngine {
   // events as usual); done(false) if it is gone or cannot be read.
   void BounceNow(const common::MessageId& id, const smtp::ServerReply& reason,
                  absl::AnyInvocable<void(bool)> done);
-  size_t scheduled() const { return window_.size(); }
 
   void Stop(absl::AnyInvocable<void()> done);
 

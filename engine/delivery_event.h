@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/json_string.h"
 #include "common/message_id.h"
 
 namespace sluice::engine {
@@ -85,8 +86,7 @@ struct DeliveryEvent {
 // One JSON object, no trailing newline; see the key list above.
 std::string FormatEventJson(const DeliveryEvent& event);
 
-// Appends `text` as a JSON string (with its quotes) to *out, escaped as
-// described above.
-void AppendJsonString(std::string* out, std::string_view text);
+// Strings in the event JSON are written by common::AppendJsonString.
+using common::AppendJsonString;
 
 }  // namespace sluice::engine

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/thread_shard.h"
+#include "queue/spool_keys.h"
 
 namespace sluice::engine {
 namespace {
@@ -11,10 +12,7 @@ namespace {
 constexpr size_t kBouncePage = 500;
 
 common::MessageId IdOf(const queue::Envelope& envelope) {
-  return common::MessageId::FromBytes(
-             absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(envelope.id().data()),
-                                       envelope.id().size()))
-      .value_or(common::MessageId());
+  return queue::ParseIdKey(envelope.id()).value_or(common::MessageId());
 }
 
 }  // namespace
