@@ -697,7 +697,7 @@ void HttpServer::Suspend(Client& c, const HttpTarget& target, bool suspended) {
     return;
   }
   if (target.params.size() != 1) {
-    Write(c, Error(400, "filter: give exactly one of site, domain, tenant"));
+    Write(c, Error(400, "filter: give exactly one of site, domain, tenant, campaign"));
     return;
   }
   const auto& [name, value] = target.params.front();
@@ -708,8 +708,11 @@ void HttpServer::Suspend(Client& c, const HttpTarget& target, bool suspended) {
     scope = engine::SuspendScope::kDomain;
   } else if (name == "tenant") {
     scope = engine::SuspendScope::kTenant;
+  } else if (name == "campaign") {
+    scope = engine::SuspendScope::kCampaign;
   } else {
-    Write(c, Error(400, absl::StrCat(name, ": unknown parameter (site, domain or tenant)")));
+    Write(c,
+          Error(400, absl::StrCat(name, ": unknown parameter (site, domain, tenant or campaign)")));
     return;
   }
   if (value.empty()) {

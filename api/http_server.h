@@ -29,7 +29,8 @@
 //   POST   /api/v1/bounce          admin: bounce matching envelopes now, with
 //                                  DSNs (?reason=...; a filter required)
 //   POST   /api/v1/suspend         admin: stop delivering for one ?site=,
-//   POST   /api/v1/resume                 ?domain= or ?tenant=, or restart
+//   POST   /api/v1/resume                 ?domain=, ?tenant= or ?campaign=,
+//                                         or restart
 //   GET    /api/v1/sites           read: the live delivery queues (ready,
 //                                  connections, window, last error)
 //   GET    /healthz, /metrics      no authentication

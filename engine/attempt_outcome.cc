@@ -207,8 +207,9 @@ class OutcomeBuilder {
     dsn.set_created_unix_ms(ToMillis(info_.now));
     dsn.set_next_due_unix_ms(ToMillis(info_.now));
     dsn.set_size(message.body.size());
+    // The tenant's pool carries it; it is not part of the campaign, so
+    // suspending or bouncing the campaign leaves the notices alone.
     dsn.set_tenant(original_.tenant());
-    dsn.set_campaign(original_.campaign());
     dsn.set_queue("");
     outcome_.dsns.push_back(std::move(message));
     outcome_.events.push_back(std::move(event));

@@ -37,7 +37,8 @@
 // Each DSN is a queue::NewMessage from the null sender to the original
 // sender: body_id = new_id(), then envelope id = new_id(); one PENDING
 // recipient with NOTIFY=NEVER, domain = the sender's domain lowercased,
-// created = next_due = now, tenant and campaign copied, queue "".
+// created = next_due = now, tenant copied (not the campaign: a notice is not campaign mail), queue
+// "".
 //
 // Events: one per recipient whose state this call set (in the order of
 // `attempted`, then expired recipients that were not attempted, by index),

@@ -18,8 +18,8 @@ class DeliveryControl {
  public:
   virtual ~DeliveryControl() = default;
 
-  // Stops (or restarts) delivery for a site key, a domain or a tenant on
-  // every shard. Suspended mail stays queued.
+  // Stops (or restarts) delivery for a site key, a domain, a tenant or a
+  // campaign on every shard. Suspended mail stays queued.
   virtual void SetSuspended(SuspendScope scope, std::string name, bool suspended) = 0;
   // The live queues of every shard.
   virtual void Queues(absl::AnyInvocable<void(std::vector<QueueSnapshot>)> done) = 0;

@@ -144,9 +144,7 @@ void DeliveryEngine::AddScheduled(std::vector<queue::ScheduledMessage> messages)
     if (!message.queue.empty()) continue;
     window_.Add(message);
   }
-  if (shared_->metrics.scheduled) {
-    shared_->metrics.scheduled->Set(static_cast<int64_t>(window_.size()));
-  }
+  SetScheduledGauge();
   ArmScheduleTimer();
 }
 
@@ -172,9 +170,7 @@ void DeliveryEngine::OnScheduleTimer() {
   std::vector<queue::ScheduledMessage> due;
   window_.PopDue(absl::ToUnixMillis(reactor_.clock().Now()), shared_->max_routed_per_pass, &due);
   for (queue::ScheduledMessage& message : due) Route(std::move(message));
-  if (shared_->metrics.scheduled) {
-    shared_->metrics.scheduled->Set(static_cast<int64_t>(window_.size()));
-  }
+  SetScheduledGauge();
   if (due.size() == shared_->max_routed_per_pass) {
     // More is due: go on after the loop has served everything else.
     schedule_timer_due_ms_ = 0;
@@ -187,16 +183,31 @@ void DeliveryEngine::OnScheduleTimer() {
   ArmScheduleTimer();
 }
 
-bool DeliveryEngine::IsSuspended(const std::string& domain, const std::string& tenant) const {
-  return suspended_[static_cast<int>(SuspendScope::kDomain)].contains(domain) ||
-         (!tenant.empty() && suspended_[static_cast<int>(SuspendScope::kTenant)].contains(tenant));
+bool DeliveryEngine::IsSuspended(const std::string& domain, const std::string& tenant,
+                                 const std::string& campaign) const {
+  auto in = [this](SuspendScope scope, const std::string& name) {
+    return !name.empty() && suspended_[static_cast<int>(scope)].contains(name);
+  };
+  return in(SuspendScope::kDomain, domain) || in(SuspendScope::kTenant, tenant) ||
+         in(SuspendScope::kCampaign, campaign);
+}
+
+void DeliveryEngine::Hold(queue::ScheduledMessage message) {
+  // The spool keeps it due, so a restart hands it out again.
+  const common::MessageId id = message.id;
+  held_.insert_or_assign(id, std::move(message));
+  SetScheduledGauge();
+}
+
+void DeliveryEngine::SetScheduledGauge() {
+  if (shared_->metrics.scheduled) {
+    shared_->metrics.scheduled->Set(static_cast<int64_t>(window_.size() + held_.size()));
+  }
 }
 
 void DeliveryEngine::Route(queue::ScheduledMessage message) {
-  if (IsSuspended(message.domain, message.tenant)) {
-    // Held in memory and looked at again shortly; the spool keeps it due.
-    message.due_unix_ms = absl::ToUnixMillis(reactor_.clock().Now() + absl::Seconds(10));
-    window_.Add(message);
+  if (IsSuspended(message.domain, message.tenant, message.campaign)) {
+    Hold(std::move(message));
     return;
   }
   BeginOp();
@@ -406,6 +417,11 @@ void DeliveryEngine::GiveJob(Queue& queue, DeliveryConnection& connection) {
     } else if (stored->envelope.next_due_unix_ms() >
                absl::ToUnixMillis(reactor_.clock().Now() + absl::Seconds(1))) {
       // Rescheduled meanwhile: the loader hands it out again when due.
+    } else if (const queue::Envelope& e = stored->envelope;
+               IsSuspended(e.domain(), e.tenant(), e.campaign())) {
+      // Suspended while it waited in the site queue.
+      Hold({message.id, e.next_due_unix_ms(), e.domain(), e.queue(), e.pool(), e.tenant(),
+            e.campaign()});
     } else {
       job.emplace();
       job->attempted = UnfinishedRecipients(stored->envelope);
@@ -648,7 +664,18 @@ void DeliveryEngine::SetSuspended(SuspendScope scope, const std::string& name, b
   } else {
     suspended_[static_cast<int>(scope)].erase(name);
   }
-  if (scope != SuspendScope::kSite) return;
+  if (scope != SuspendScope::kSite) {
+    if (suspended) return;
+    // Route again whatever is held; what another suspension covers is held
+    // again.
+    std::vector<queue::ScheduledMessage> held;
+    held.reserve(held_.size());
+    for (auto& [id, message] : held_) held.push_back(std::move(message));
+    held_.clear();
+    for (queue::ScheduledMessage& message : held) Route(std::move(message));
+    SetScheduledGauge();
+    return;
+  }
   for (auto& [key, queue] : queues_) {
     if (queue->site_key != name) continue;
     queue->site.set_suspended(suspended);

@@ -101,7 +101,7 @@ struct QueueSnapshot {
   std::string last_error;
 };
 
-enum class SuspendScope { kSite, kDomain, kTenant };
+enum class SuspendScope { kSite, kDomain, kTenant, kCampaign };
 
 class DeliveryEngine {
  public:
@@ -119,8 +119,12 @@ class DeliveryEngine {
   // From the spool's loader, on ShardForDomain(domain) of each message.
   void AddScheduled(std::vector<queue::ScheduledMessage> messages);
 
-  // Stops dispatching for a site, domain or tenant (on every shard: the
-  // caller broadcasts), or starts it again.
+  // Stops dispatching for a site, domain, tenant or campaign (on every
+  // shard: the caller broadcasts), or starts it again. A site's queue simply
+  // stops opening connections; mail of a suspended domain, tenant or campaign
+  // is held aside on this shard (also when it was already waiting in a site
+  // queue: it is checked again once its envelope is read) and routed again
+  // on resume. Suspensions last until resumed or until the process stops.
   void SetSuspended(SuspendScope scope, const std::string& name, bool suspended);
   std::vector<QueueSnapshot> Snapshot() const;
   // Bounces the unfinished recipients of `id` now with `reason` (DSNs and
@@ -165,7 +169,11 @@ class DeliveryEngine {
   void Record(const DeliveryJob& job, const smtp::DeliveryResult& result, const AttemptInfo& info);
   void Commit(AttemptOutcome outcome);
   void CountEvents(const std::vector<DeliveryEvent>& events);
-  bool IsSuspended(const std::string& domain, const std::string& tenant) const;
+  bool IsSuspended(const std::string& domain, const std::string& tenant,
+                   const std::string& campaign) const;
+  // Keeps a message of a suspended domain, tenant or campaign until resumed.
+  void Hold(queue::ScheduledMessage message);
+  void SetScheduledGauge();
 
   // Spool calls in flight: Stop waits for them.
   void BeginOp() { ++ops_in_flight_; }
@@ -188,7 +196,9 @@ class DeliveryEngine {
   // Ids routed to this shard and not yet finished: a second hand-out of
   // the same id (the loader's after a restart of the window) is dropped.
   absl::flat_hash_set<common::MessageId> in_flight_;
-  absl::flat_hash_set<std::string> suspended_[3];
+  absl::flat_hash_set<std::string> suspended_[4];
+  // Messages held by a suspension, by id (the loader may hand one out again).
+  absl::flat_hash_map<common::MessageId, queue::ScheduledMessage> held_;
 
   uint64_t ops_in_flight_ = 0;
   bool stopping_ = false;

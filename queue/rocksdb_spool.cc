@@ -53,6 +53,7 @@ std::string EncodeScheduleEntry(const Envelope& envelope) {
   entry.set_queue(envelope.queue());
   entry.set_pool(envelope.pool());
   entry.set_tenant(envelope.tenant());
+  entry.set_campaign(envelope.campaign());
   return entry.SerializeAsString();
 }
 
@@ -499,7 +500,7 @@ absl::Status RocksDbSpool::AddToBatch(Request& request, rocksdb::WriteBatch& bat
     batch.Put(schedule_cf_, key, EncodeScheduleEntry(envelope));
     if (key < loader_resume_key_) {
       state.due.push_back({id, envelope.next_due_unix_ms(), envelope.domain(), envelope.queue(),
-                           envelope.pool(), envelope.tenant()});
+                           envelope.pool(), envelope.tenant(), envelope.campaign()});
     }
   };
   switch (request.kind) {
@@ -683,7 +684,7 @@ void RocksDbSpool::RunLoader() {
     entry.Clear();
     entry.ParseFromArray(value.data(), static_cast<int>(value.size()));
     due.push_back({parts->id, parts->due_unix_ms, entry.domain(), entry.queue(), entry.pool(),
-                   entry.tenant()});
+                   entry.tenant(), entry.campaign()});
   }
   if (!it->status().ok()) {
     // Try again next pass from the same place; nothing is skipped.

@@ -58,8 +58,8 @@ size_t ScheduleWindow::PopDue(int64_t now_unix_ms, size_t max, std::vector<Sched
     std::pop_heap(heap_.begin(), heap_.end(), Later);
     heap_.pop_back();
     const Route& route = routes_[slot.route];
-    const auto& [domain, queue, pool, tenant] = route.key;
-    out->push_back({slot.id, slot.due_unix_ms, domain, queue, pool, tenant});
+    const auto& [domain, queue, pool, tenant, campaign] = route.key;
+    out->push_back({slot.id, slot.due_unix_ms, domain, queue, pool, tenant, campaign});
     Remove(slot.id);
     ++popped;
   }
@@ -74,7 +74,7 @@ std::optional<int64_t> ScheduleWindow::NextDue() {
 }
 
 uint32_t ScheduleWindow::InternRoute(const ScheduledMessage& message) {
-  RouteKey key(message.domain, message.queue, message.pool, message.tenant);
+  RouteKey key(message.domain, message.queue, message.pool, message.tenant, message.campaign);
   auto [it, inserted] = route_index_.try_emplace(key, 0);
   if (inserted) {
     uint32_t index;
@@ -110,8 +110,8 @@ size_t ScheduleWindow::MemoryBytes() const {
   for (const Route& route : routes_) {
     // Strings longer than the small-string buffer live on the heap, twice
     // (the route and its index key).
-    const auto& [domain, queue, pool, tenant] = route.key;
-    for (const std::string* name : {&domain, &queue, &pool, &tenant}) {
+    const auto& [domain, queue, pool, tenant, campaign] = route.key;
+    for (const std::string* name : {&domain, &queue, &pool, &tenant, &campaign}) {
       if (name->capacity() > 15) bytes += 2 * (name->capacity() + 1);
     }
   }

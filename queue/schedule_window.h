@@ -5,7 +5,7 @@
 // is the only per-message memory of the deferred queue. An entry costs about
 // 103 bytes at a million entries (measured by bench/scheduler_bench): a
 // 32-byte heap slot and a hash-map slot keyed by id, with the containers'
-// spare capacity; the domain, queue, pool and tenant names are interned and
+// spare capacity; the domain, queue, pool, tenant and campaign names are interned and
 // shared by every entry that uses them.
 //
 // Adding an id that is already held moves it (the newer due time wins), so
@@ -50,8 +50,9 @@ class ScheduleWindow {
     common::MessageId id;
     uint32_t route;
   };
-  // What routes an entry: its domain, queue, egress pool and tenant.
-  using RouteKey = std::tuple<std::string, std::string, std::string, std::string>;
+  // What routes an entry: its domain, queue, egress pool, tenant and
+  // campaign (the last two for suspension).
+  using RouteKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
   struct Route {
     RouteKey key;
     uint32_t users = 0;

@@ -59,6 +59,7 @@ struct ScheduledMessage {
   std::string queue;
   std::string pool;  // the egress pool the message asked for, "" if none
   std::string tenant;
+  std::string campaign;
 };
 
 class Spool {

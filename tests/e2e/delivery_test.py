@@ -31,7 +31,7 @@ sys.path.insert(0, ROOT)
 
 from tools.testbed.dns_zone import NsdServer, free_port, generate  # noqa: E402
 from tools.testbed.fault_receiver import FaultConfig, FaultReceiver, Stall, Storm  # noqa: E402
-from tools.testbed.sluice_instance import SluiceInstance  # noqa: E402
+from tools.testbed.sluice_instance import SluiceInstance, delivery_toml  # noqa: E402
 
 SLUICED = os.path.join(ROOT, "engine", "sluiced")
 SITES = ["127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.13"]
@@ -61,29 +61,13 @@ def message(n, to="r@d0001.test", extra=""):
 
 
 def config(port, extra="", dsn_delay="4h"):
-    return f"""
-[dns]
-servers = ["{dns.address}"]
-mx_port = {port}
-
-[delivery]
-helo_name = "sluice.test"
-host_failure_backoff = "2s"
-throttle_backoff = "1s"
-delay_notice_after = "{dsn_delay}"
-
-[delivery.retry]
-initial = "1s"
-multiplier = 1.0
-jitter = 0.0
-
-[delivery.limits]
-idle_timeout = "1s"
-reply_timeout = "2s"
-data_timeout = "4s"
-connect_timeout = "2s"
-{extra}
-"""
+    return delivery_toml(
+        dns.address, port,
+        delivery=('host_failure_backoff = "2s"\nthrottle_backoff = "1s"\n'
+                  f'delay_notice_after = "{dsn_delay}"\n'),
+        limits=('idle_timeout = "1s"\nreply_timeout = "2s"\ndata_timeout = "4s"\n'
+                'connect_timeout = "2s"\n'),
+        extra=extra)
 
 
 def delivered_pairs(receiver_or_records):

@@ -21,7 +21,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 import unittest
 from collections import Counter
 
@@ -30,7 +29,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from tools.testbed.dns_zone import NsdServer, generate  # noqa: E402
-from tools.testbed.sluice_instance import SluiceInstance  # noqa: E402
+from tools.testbed.sluice_instance import SluiceInstance, delivery_toml, wait_until  # noqa: E402,E501
 from postfix_instance import PostfixInstance  # noqa: E402
 
 SLUICED = os.path.join(ROOT, "engine", "sluiced")
@@ -80,31 +79,8 @@ def parse(raw):
     return email.message_from_bytes(raw, policy=email.policy.compat32)
 
 
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
 def config(port):
-    return f"""
-[dns]
-servers = ["{dns.address}"]
-mx_port = {port}
-
-[delivery]
-helo_name = "sluice.test"
-
-[delivery.retry]
-initial = "1s"
-multiplier = 1.0
-jitter = 0.0
-
-[delivery.limits]
-tls = "opportunistic"
-"""
+    return delivery_toml(dns.address, port, limits='tls = "opportunistic"\n')
 
 
 def final_events(events):

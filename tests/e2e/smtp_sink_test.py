@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import unittest
 from collections import Counter
 
@@ -35,7 +34,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from tools.testbed.dns_zone import NsdServer, free_port, generate  # noqa: E402
-from tools.testbed.sluice_instance import SluiceInstance  # noqa: E402
+from tools.testbed.sluice_instance import SluiceInstance, delivery_toml, wait_until  # noqa: E402,E501
 from postfix_instance import wait_for_port  # noqa: E402
 
 SLUICED = os.path.join(ROOT, "engine", "sluiced")
@@ -62,16 +61,6 @@ def setUpModule():
 def tearDownModule():
     dns.stop()
 
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 class SmtpSink:
@@ -142,23 +131,8 @@ def message(n, rcpts):
 
 
 def config(port):
-    return f"""
-[dns]
-servers = ["{dns.address}"]
-mx_port = {port}
-
-[delivery]
-helo_name = "sluice.test"
-host_failure_backoff = "1s"
-
-[delivery.retry]
-initial = "1s"
-multiplier = 1.0
-jitter = 0.0
-
-[delivery.limits]
-tls = "opportunistic"
-"""
+    return delivery_toml(dns.address, port, delivery='host_failure_backoff = "1s"\n',
+                         limits='tls = "opportunistic"\n')
 
 
 def finals(events):

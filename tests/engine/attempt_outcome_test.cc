@@ -223,7 +223,7 @@ TEST_F(AttemptOutcomeTest, DsnIsANewMessageFromTheNullSenderToTheOriginalSender)
   EXPECT_EQ(d.next_due_unix_ms(), Ms(info_.now));
   EXPECT_EQ(d.size(), dsn.body.size());
   EXPECT_EQ(d.tenant(), "acme");
-  EXPECT_EQ(d.campaign(), "spring");
+  EXPECT_EQ(d.campaign(), "");  // a notice is not campaign mail
   EXPECT_EQ(d.queue(), "");
   EXPECT_EQ(d.attempts(), 0u);
   EXPECT_TRUE(absl::StrContains(dsn.body, "To: <alice@Example.ORG>\r\n"));

@@ -167,6 +167,32 @@ TEST_F(RocksDbSpoolTest, MessageDueLaterStaysOnDiskUntilTheWindowReachesIt) {
   EXPECT_EQ(due[0].due_unix_ms, NowMs() + 4 * 60'000);
 }
 
+TEST_F(RocksDbSpoolTest, ScheduledMessagesCarryTheirRoutingNames) {
+  Open();
+  auto label = [](NewMessage message, absl::string_view tag) {
+    Envelope& envelope = message.envelopes[0];
+    envelope.set_pool(absl::StrCat("pool-", tag));
+    envelope.set_tenant(absl::StrCat("tenant-", tag));
+    envelope.set_campaign(absl::StrCat("campaign-", tag));
+    return message;
+  };
+  // One handed out as it commits, one later by the loader's index scan.
+  ASSERT_TRUE(
+      Enqueue(label(MakeMessage(ids_, {"later.example"}, "b", NowMs() + 3'600'000), "later")).ok());
+  ASSERT_TRUE(Enqueue(label(MakeMessage(ids_, {"now.example"}, "b", NowMs()), "now")).ok());
+  ASSERT_TRUE(due_.WaitFor(1, absl::Seconds(30)));
+  clock_.Advance(absl::Minutes(56));
+  ASSERT_TRUE(due_.WaitFor(2, absl::Seconds(30)));
+  std::vector<ScheduledMessage> due = due_.Take();
+  ASSERT_EQ(due.size(), 2u);
+  for (const ScheduledMessage& message : due) {
+    const std::string tag = message.domain == "now.example" ? "now" : "later";
+    EXPECT_EQ(message.pool, "pool-" + tag);
+    EXPECT_EQ(message.tenant, "tenant-" + tag);
+    EXPECT_EQ(message.campaign, "campaign-" + tag);
+  }
+}
+
 TEST_F(RocksDbSpoolTest, UpdateMovesTheScheduleEntryAndRewritesTheRecord) {
   Open();
   NewMessage message = MakeMessage(ids_, {"example.com"}, "body", NowMs());

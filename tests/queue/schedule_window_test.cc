@@ -10,7 +10,7 @@ namespace sluice::queue {
 namespace {
 
 ScheduledMessage At(uint64_t id, int64_t due, std::string domain = "example.com") {
-  return ScheduledMessage{common::MessageId(id, 0), due, std::move(domain), "", "", ""};
+  return ScheduledMessage{common::MessageId(id, 0), due, std::move(domain), "", "", "", ""};
 }
 
 std::vector<uint64_t> Ids(const std::vector<ScheduledMessage>& messages) {

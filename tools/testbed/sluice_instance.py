@@ -36,6 +36,43 @@ def _host_port(text):
     return host.strip("[]"), int(port)
 
 
+def delivery_toml(dns_address, mx_port, delivery="", limits="", extra=""):
+    """The configuration end-to-end delivery tests start from: MX lookups at
+    `dns_address`, delivery to port `mx_port`, EHLO sluice.test, retries
+    every second. `delivery` and `limits` are lines added to [delivery] and
+    [delivery.limits]; `extra` follows (more sections)."""
+    return f"""
+[dns]
+servers = ["{dns_address}"]
+mx_port = {mx_port}
+
+[delivery]
+helo_name = "sluice.test"
+{delivery}
+[delivery.retry]
+initial = "1s"
+multiplier = 1.0
+jitter = 0.0
+
+[delivery.limits]
+{limits}
+{extra}
+"""
+
+
+def wait_until(predicate, timeout, what):
+    """Polls predicate() every 50 ms until it returns a true value, which is
+    returned; AssertionError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
 class SluiceInstance:
     def __init__(self, binary, data_dir, extra_toml="", shards=2, start_timeout=60.0):
         self.binary = binary
