@@ -64,7 +64,7 @@ std::vector<queue::ScheduledMessage> Entries(int count) {
   for (int i = 0; i < count; ++i) {
     const int64_t due = kStartMs + (static_cast<int64_t>(i) * 7919) % kSpreadMs;
     entries.push_back(
-        {common::MessageId(1, static_cast<uint64_t>(i) + 1), due, Domain(i), "", "", ""});
+        {common::MessageId(1, static_cast<uint64_t>(i) + 1), due, Domain(i), "", "", "", ""});
   }
   return entries;
 }
