@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/http_json.h"
+#include "common/logging.h"
 #include "queue/spool_keys.h"
 
 namespace sluice::api {
@@ -143,39 +144,63 @@ HttpServer::Response HttpServer::Text(int status, std::string body) {
   return response;
 }
 
-HttpServer::Response HttpServer::Error(int status, absl::string_view message,
-                                       std::string extra_headers) {
+HttpServer::Response HttpServer::Error(int status, absl::string_view message, HttpHeaders headers) {
   Response response = Json(status, JsonError(Std(message)));
-  response.extra_headers = std::move(extra_headers);
+  response.headers = std::move(headers);
   return response;
 }
 
 struct HttpServer::Client {
-  explicit Client(const HttpLimits& limits) : session(limits) {}
+  enum class Protocol { kUnknown, kHttp1, kHttp2 };
+
   uint64_t id = 0;
   engine::TcpConnection* conn = nullptr;
-  Http1Session session;
   bool loopback = false;
+  std::unique_ptr<tls::TlsSession> tls;  // set on a TLS listener
+  Protocol protocol = Protocol::kUnknown;
+  std::string sniffed;  // plaintext held until the protocol is known
+
+  // HTTP/1.1.
+  std::unique_ptr<Http1Session> h1;
   std::deque<HttpRequest> queued;
-  // The request being answered: its keep-alive wish.
-  bool keep_alive = true;
   // Waiting for an asynchronous answer.
   bool busy = false;
   // An error to answer, and close with, once the queued requests are done.
   int error_status = 0;
   std::string error_message;
-  bool closing = false;  // the last answer has been written
-  bool peer_closed = false;
   bool paused = false;
+
+  // HTTP/2.
+  std::unique_ptr<Http2Session> h2;
+  int in_flight = 0;  // exchanges awaiting an asynchronous answer
+  bool goaway = false;
+  // The streams incomplete when the request timer was armed.
+  std::vector<int32_t> timed_streams;
+
   bool request_started = false;
-  bool driving = false;  // inside Drive(): an answer given now needs no Drive of its own
+  bool closing = false;  // the last answer has been written
+  bool close_sent = false;
+  bool peer_closed = false;
+  bool driving = false;  // answers given now are written by the caller
   engine::TimerId idle_timer;
   engine::TimerId request_timer;
   std::string out;
 };
 
-struct HttpServer::InjectionJob {
+// One request awaiting one answer, owned by its connection's protocol:
+// HTTP/1.1 answers in order on the connection, HTTP/2 on `stream`.
+struct HttpServer::Exchange {
+  uint64_t id = 0;
   uint64_t client = 0;
+  int32_t stream = 0;  // HTTP/2 stream; 0 for HTTP/1.1
+  bool loopback = false;
+  bool keep_alive = true;
+  bool head = false;   // answer without the body
+  bool async = false;  // answered later through Complete()
+};
+
+struct HttpServer::InjectionJob {
+  uint64_t exchange = 0;
   PreparedInjection prepared;
   std::vector<absl::Status> results;
   size_t next = 0;
@@ -216,10 +241,19 @@ void HttpServer::Accept(engine::TcpConnection* conn) {
     conn->Close();
     return;
   }
-  auto client = std::make_unique<Client>(options_.limits);
+  auto client = std::make_unique<Client>();
   client->id = next_client_id_++;
   client->conn = conn;
   client->loopback = IsLoopback(conn->peer());
+  if (options_.tls != nullptr) {
+    absl::StatusOr<std::unique_ptr<tls::TlsSession>> session = options_.tls->NewSession();
+    if (!session.ok()) {
+      SLUICE_LOG(kError, "cannot start a TLS session").Field("error", session.status());
+      conn->Close();
+      return;
+    }
+    client->tls = *std::move(session);
+  }
   Client& c = *client;
   client_ids_.emplace(conn, c.id);
   clients_.emplace(c.id, std::move(client));
@@ -232,47 +266,161 @@ HttpServer::Client* HttpServer::Find(uint64_t id) {
   return it == clients_.end() ? nullptr : it->second.get();
 }
 
+bool HttpServer::Busy(const Client& c) { return c.busy || c.in_flight > 0; }
+
 void HttpServer::ArmIdleTimer(Client& c) {
   reactor_.CancelTimer(c.idle_timer);
   c.idle_timer = engine::TimerId{};
-  if (c.busy || c.closing) return;
+  if (Busy(c) || c.closing) return;
   const uint64_t id = c.id;
   c.idle_timer = reactor_.RunAfter(options_.idle_timeout, [this, id] {
     Client* c = Find(id);
     if (c == nullptr) return;
     c->idle_timer = engine::TimerId{};
-    c->closing = true;
-    c->conn->CloseAfterFlush();
+    if (c->h2 != nullptr && !c->goaway) {
+      c->goaway = true;
+      c->h2->Shutdown();
+      Send(*c, c->h2->TakeOutput());
+    }
+    CloseClient(*c);
   });
+}
+
+void HttpServer::ArmRequestTimer(Client& c) {
+  const uint64_t id = c.id;
+  c.request_timer =
+      reactor_.RunAfter(options_.request_timeout, [this, id] { OnRequestTimeout(id); });
 }
 
 void HttpServer::OnRequestTimeout(uint64_t id) {
   Client* c = Find(id);
   if (c == nullptr) return;
   c->request_timer = engine::TimerId{};
-  if (c->closing || c->error_status != 0) return;
-  c->error_status = 408;
-  c->error_message = "request not received in time";
-  c->conn->PauseReading();
-  Drive(*c);
+  if (c->closing) return;
+  switch (c->protocol) {
+    case Client::Protocol::kUnknown:
+      // Not even a preface or a TLS handshake in time.
+      CloseClient(*c);
+      return;
+    case Client::Protocol::kHttp1:
+      if (c->error_status != 0) return;
+      c->error_status = 408;
+      c->error_message = "request not received in time";
+      c->conn->PauseReading();
+      Drive(*c);
+      return;
+    case Client::Protocol::kHttp2: {
+      // Streams that were incomplete when the timer started and still are.
+      for (int32_t stream : std::exchange(c->timed_streams, {})) {
+        if (!c->h2->Abandon(stream)) continue;
+        const Response response = Error(408, "request not received in time");
+        c->h2->Respond(stream, response.status, response.content_type, response.body);
+      }
+      c->timed_streams = c->h2->IncompleteStreams();
+      if (!c->timed_streams.empty()) ArmRequestTimer(*c);
+      FlushHttp2(*c);
+      return;
+    }
+  }
 }
 
 void HttpServer::OnData(engine::TcpConnection& conn, absl::string_view data) {
   auto it = client_ids_.find(&conn);
   if (it == client_ids_.end()) return;
   Client& c = *clients_.at(it->second);
+  if (c.closing) return;
+  if (c.tls == nullptr) {
+    OnPlaintext(c, data);
+    return;
+  }
+  c.tls->FeedCiphertext(std::string_view(data.data(), data.size()));
+  std::string plain;
+  const absl::Status status = c.tls->ReadPlaintext(&plain);
+  if (c.tls->HasCiphertext()) c.conn->Send(c.tls->TakeCiphertext());  // also an alert
+  if (!status.ok()) {
+    SLUICE_LOG(kDebug, "http tls handshake or read failed").Field("error", status);
+    c.closing = true;
+    c.close_sent = true;
+    c.conn->CloseAfterFlush();
+    return;
+  }
+  if (c.protocol == Client::Protocol::kUnknown) {
+    if (!c.tls->handshake_done()) {
+      if (!c.request_started) {
+        c.request_started = true;
+        ArmRequestTimer(c);
+      }
+      return;
+    }
+    StartProtocol(c, c.tls->alpn() == "h2");
+    if (c.closing) return;
+  }
+  if (!plain.empty()) OnPlaintext(c, plain);
+  // close_notify: like a TCP half-close.
+  if (c.tls->peer_closed() && !c.peer_closed && !c.closing) PeerClosed(c);
+}
+
+void HttpServer::StartProtocol(Client& c, bool http2) {
+  // The clock ran for the handshake or the preface; each protocol times its
+  // requests from here (HTTP/2 per stream).
+  reactor_.CancelTimer(c.request_timer);
+  c.request_timer = engine::TimerId{};
+  c.request_started = false;
+  if (!http2) {
+    c.h1 = std::make_unique<Http1Session>(options_.limits);
+    c.protocol = Client::Protocol::kHttp1;
+    return;
+  }
+  absl::StatusOr<std::unique_ptr<Http2Session>> session =
+      Http2Session::Create(options_.limits, options_.max_concurrent_streams);
+  if (!session.ok()) {
+    SLUICE_LOG(kError, "cannot start an HTTP/2 session").Field("error", session.status());
+    CloseClient(c);
+    return;
+  }
+  c.h2 = *std::move(session);
+  c.protocol = Client::Protocol::kHttp2;
+}
+
+void HttpServer::OnPlaintext(Client& c, absl::string_view data) {
+  if (c.protocol == Client::Protocol::kUnknown) {
+    // Plaintext: the HTTP/2 preface, or HTTP/1.1.
+    constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    c.sniffed.append(data.data(), data.size());
+    const size_t n = std::min(c.sniffed.size(), kPreface.size());
+    const bool preface_so_far = std::string_view(c.sniffed).substr(0, n) == kPreface.substr(0, n);
+    if (preface_so_far && c.sniffed.size() < kPreface.size()) {
+      if (!c.request_started) {
+        c.request_started = true;
+        ArmRequestTimer(c);
+      }
+      ArmIdleTimer(c);
+      return;
+    }
+    StartProtocol(c, preface_so_far);
+    if (c.closing) return;
+    const std::string sniffed = std::exchange(c.sniffed, {});
+    OnPlaintext(c, sniffed);
+    return;
+  }
+  if (c.protocol == Client::Protocol::kHttp2) {
+    OnHttp2Data(c, data);
+  } else {
+    OnHttp1Data(c, data);
+  }
+}
+
+void HttpServer::OnHttp1Data(Client& c, absl::string_view data) {
   if (c.closing || c.error_status != 0) return;
   if (!c.busy) ArmIdleTimer(c);
   if (!c.request_started) {
     // The first bytes of a request: all of it must arrive in time, however
     // slowly it trickles in.
     c.request_started = true;
-    const uint64_t id = c.id;
-    c.request_timer =
-        reactor_.RunAfter(options_.request_timeout, [this, id] { OnRequestTimeout(id); });
+    ArmRequestTimer(c);
   }
   std::vector<HttpRequest> requests;
-  const absl::Status status = c.session.Feed(data, &requests);
+  const absl::Status status = c.h1->Feed(data, &requests);
   if (!requests.empty()) {
     // Any bytes after the last complete request start the clock again when
     // more arrive (or the idle timer closes a connection that sends nothing).
@@ -286,9 +434,68 @@ void HttpServer::OnData(engine::TcpConnection& conn, absl::string_view data) {
     c.error_message = std::string(status.message());
     reactor_.CancelTimer(c.request_timer);
     c.request_timer = engine::TimerId{};
-    conn.PauseReading();
+    c.conn->PauseReading();
   }
   Drive(c);
+}
+
+void HttpServer::OnHttp2Data(Client& c, absl::string_view data) {
+  std::vector<Http2Request> requests;
+  const absl::Status status = c.h2->Feed(std::string_view(data.data(), data.size()), &requests);
+  if (!status.ok()) SLUICE_LOG(kDebug, "http2 protocol error").Field("error", status);
+  c.driving = true;
+  for (Http2Request& request : requests) {
+    Add(options_.counters.requests);
+    if (request.error_status != 0) {
+      const Response response = Error(request.error_status, request.error);
+      c.h2->Respond(request.stream_id, response.status, response.content_type, response.body);
+      continue;
+    }
+    Dispatch(c, request.request, request.stream_id);
+  }
+  c.driving = false;
+  // Streams still arriving must finish within a request timeout of the
+  // timer that sees them (so within two).
+  if (!c.request_timer.valid()) {
+    c.timed_streams = c.h2->IncompleteStreams();
+    if (!c.timed_streams.empty()) ArmRequestTimer(c);
+  }
+  if (!Busy(c)) ArmIdleTimer(c);
+  FlushHttp2(c);
+}
+
+void HttpServer::FlushHttp2(Client& c) {
+  if (c.closing) return;
+  if ((stopping_ || c.peer_closed) && c.in_flight == 0 && !c.goaway) {
+    c.goaway = true;
+    c.h2->Shutdown();
+  }
+  Send(c, c.h2->TakeOutput());
+  if (c.h2->wants_close() || (c.peer_closed && c.in_flight == 0)) CloseClient(c);
+}
+
+void HttpServer::Send(Client& c, std::string bytes) {
+  if (bytes.empty() || c.close_sent) return;
+  if (c.tls == nullptr) {
+    c.conn->Send(std::move(bytes));
+    return;
+  }
+  if (const absl::Status status = c.tls->WritePlaintext(bytes); !status.ok()) {
+    SLUICE_LOG(kDebug, "http tls write failed").Field("error", status);
+    c.closing = true;
+  }
+  if (c.tls->HasCiphertext()) c.conn->Send(c.tls->TakeCiphertext());
+}
+
+void HttpServer::CloseClient(Client& c) {
+  c.closing = true;
+  if (c.close_sent) return;
+  c.close_sent = true;
+  if (c.tls != nullptr && c.tls->handshake_done()) {
+    (void)c.tls->Shutdown();  // close_notify; the connection closes either way
+    if (c.tls->HasCiphertext()) c.conn->Send(c.tls->TakeCiphertext());
+  }
+  c.conn->CloseAfterFlush();
 }
 
 void HttpServer::OnPeerClosed(engine::TcpConnection& conn) {
@@ -297,10 +504,17 @@ void HttpServer::OnPeerClosed(engine::TcpConnection& conn) {
     conn.CloseAfterFlush();
     return;
   }
-  Client& c = *clients_.at(it->second);
+  PeerClosed(*clients_.at(it->second));
+}
+
+void HttpServer::PeerClosed(Client& c) {
   c.peer_closed = true;
   // Requests already received still get their answers.
-  if (!c.busy && c.queued.empty()) conn.CloseAfterFlush();
+  if (c.protocol == Client::Protocol::kHttp2) {
+    FlushHttp2(c);
+  } else if (!c.busy && c.queued.empty()) {
+    CloseClient(c);
+  }
 }
 
 void HttpServer::OnClosed(engine::TcpConnection& conn, const absl::Status& /*reason*/) {
@@ -319,26 +533,20 @@ void HttpServer::Drive(Client& c) {
   while (!c.busy && !c.closing && !c.queued.empty()) {
     HttpRequest request = std::move(c.queued.front());
     c.queued.pop_front();
-    c.keep_alive = request.keep_alive;
     Add(options_.counters.requests);
-    Dispatch(c, request);
+    Dispatch(c, request, 0);
   }
   c.driving = false;
   if (!c.busy && !c.closing && c.queued.empty() && c.error_status != 0) {
-    c.keep_alive = false;
-    Response response;
-    response.status = c.error_status;
-    response.body = JsonError(c.error_message);
-    Write(c, response);
+    WriteHttp1(c, Error(c.error_status, c.error_message), /*keep_alive=*/false, /*head=*/false);
   }
-  if (!c.out.empty()) c.conn->Send(std::exchange(c.out, {}));
+  if (!c.out.empty()) Send(c, std::exchange(c.out, {}));
   if (c.closing) {
-    c.conn->CloseAfterFlush();
+    CloseClient(c);
     return;
   }
   if (!c.busy && c.queued.empty() && (c.peer_closed || stopping_)) {
-    c.closing = true;
-    c.conn->CloseAfterFlush();
+    CloseClient(c);
     return;
   }
   // Flow control: a client that pipelines faster than we answer waits.
@@ -353,72 +561,127 @@ void HttpServer::Drive(Client& c) {
   if (!c.busy) ArmIdleTimer(c);
 }
 
-void HttpServer::Write(Client& c, const Response& response) {
-  const bool keep_alive = c.keep_alive && !stopping_;
-  c.out += Http1Session::FormatResponse(response.status, response.content_type, response.body,
-                                        keep_alive, response.extra_headers);
+void HttpServer::Dispatch(Client& c, HttpRequest& request, int32_t stream) {
+  auto exchange = std::make_unique<Exchange>();
+  const uint64_t id = next_exchange_id_++;
+  exchange->id = id;
+  exchange->client = c.id;
+  exchange->stream = stream;
+  exchange->loopback = c.loopback;
+  exchange->keep_alive = request.keep_alive;
+  exchange->head = request.method == "HEAD";
+  Exchange& x = *exchange;
+  exchanges_.emplace(id, std::move(exchange));
+  Route(x, request);
+  // Answered now: done with it. (One answered through Complete() already
+  // during Route is gone.)
+  auto it = exchanges_.find(id);
+  if (it != exchanges_.end() && !it->second->async) exchanges_.erase(it);
+}
+
+void HttpServer::Write(Exchange& x, Response response) {
+  Client* c = Find(x.client);
+  if (c == nullptr) return;
+  if (c->protocol == Client::Protocol::kHttp2) {
+    // False when the client reset the stream meanwhile: nothing to do.
+    (void)c->h2->Respond(x.stream, response.status, response.content_type, std::move(response.body),
+                         response.headers, x.head);
+    return;
+  }
+  WriteHttp1(*c, response, x.keep_alive, x.head);
+}
+
+void HttpServer::WriteHttp1(Client& c, const Response& response, bool keep_alive, bool head) {
+  keep_alive = keep_alive && !stopping_;
+  std::string headers;
+  for (const auto& [name, value] : response.headers)
+    absl::StrAppend(&headers, name, ": ", value, "\r\n");
+  std::string text = Http1Session::FormatResponse(response.status, response.content_type,
+                                                  response.body, keep_alive, headers);
+  // HEAD: the same headers, no body.
+  if (head) text.resize(text.size() - response.body.size());
+  c.out += text;
   if (!keep_alive) {
     c.closing = true;
     c.queued.clear();
   }
 }
 
-void HttpServer::BeginAsync(Client& c) {
-  c.busy = true;
+void HttpServer::BeginAsync(Exchange& x) {
+  x.async = true;
   ++pending_answers_;
-  reactor_.CancelTimer(c.idle_timer);
-  c.idle_timer = engine::TimerId{};
+  Client* c = Find(x.client);
+  if (c == nullptr) return;
+  if (c->protocol == Client::Protocol::kHttp2) {
+    ++c->in_flight;
+  } else {
+    c->busy = true;
+  }
+  reactor_.CancelTimer(c->idle_timer);
+  c->idle_timer = engine::TimerId{};
 }
 
 void HttpServer::Complete(uint64_t id, Response response) {
   --pending_answers_;
-  Client* c = Find(id);
+  auto it = exchanges_.find(id);
+  std::unique_ptr<Exchange> x = std::move(it->second);
+  exchanges_.erase(it);
+  Client* c = Find(x->client);
   if (c == nullptr) {
     MaybeFinishStop();  // the client left before its answer
     return;
   }
+  Write(*x, std::move(response));
+  if (c->protocol == Client::Protocol::kHttp2) {
+    --c->in_flight;
+    if (!c->driving) {
+      if (!Busy(*c)) ArmIdleTimer(*c);
+      FlushHttp2(*c);
+    }
+    return;
+  }
   c->busy = false;
-  Write(*c, response);
   if (!c->driving) Drive(*c);
 }
 
-bool HttpServer::Authorize(Client& c, const HttpRequest& request, uint32_t scopes) {
+bool HttpServer::Authorize(Exchange& x, const HttpRequest& request, uint32_t scopes) {
   static const ApiKeyStore* const kNoKeys = ApiKeyStore::Create({})->release();
   const ApiKeyStore& keys = options_.keys != nullptr ? *options_.keys : *kNoKeys;
-  const ApiAuthorization auth = keys.Authorize(Std(request.Header("Authorization")), c.loopback,
+  const ApiAuthorization auth = keys.Authorize(Std(request.Header("Authorization")), x.loopback,
                                                scopes, options_.clock->Now());
   if (auth.status == 200) return true;
   Response response;
   response.status = auth.status;
   response.body = JsonError(auth.message);
-  if (auth.status == 401) response.extra_headers = "WWW-Authenticate: Bearer realm=\"sluice\"\r\n";
+  if (auth.status == 401)
+    response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sluice\"");
   if (auth.status == 429) {
     const int64_t seconds = std::max<int64_t>(
         1, static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(auth.retry_after))));
-    response.extra_headers = absl::StrCat("Retry-After: ", seconds, "\r\n");
+    response.headers.emplace_back("Retry-After", absl::StrCat(seconds));
   }
-  Write(c, response);
+  Write(x, std::move(response));
   return false;
 }
 
-void HttpServer::Dispatch(Client& c, HttpRequest& request) {
+void HttpServer::Route(Exchange& x, HttpRequest& request) {
   absl::StatusOr<HttpTarget> target = HttpTarget::Parse(request.target);
   if (!target.ok()) {
-    Write(c, Error(400, target.status().message()));
+    Write(x, Error(400, target.status().message()));
     return;
   }
   const std::string& path = target->path;
   const std::string& method = request.method;
   auto not_allowed = [&](absl::string_view allow) {
-    Write(c, Error(405, absl::StrCat("method ", method, " not allowed"),
-                   absl::StrCat("Allow: ", allow, "\r\n")));
+    Write(x, Error(405, absl::StrCat("method ", method, " not allowed"),
+                   {{"Allow", std::string(allow)}}));
   };
   if (path == "/healthz" || path == "/metrics") {
     if (method != "GET" && method != "HEAD") return not_allowed("GET, HEAD");
     Response response;
     if (path == "/metrics") {
       if (options_.metrics == nullptr) {
-        Write(c, Error(404, "no metrics"));
+        Write(x, Error(404, "no metrics"));
         return;
       }
       response.body = options_.metrics->RenderPrometheus();
@@ -428,86 +691,73 @@ void HttpServer::Dispatch(Client& c, HttpRequest& request) {
       response.body = stopping_ ? "stopping\n" : "ok\n";
       response.content_type = "text/plain";
     }
-    if (method == "HEAD") {
-      // The same headers, no body.
-      const size_t size = response.body.size();
-      std::string full = Http1Session::FormatResponse(response.status, response.content_type,
-                                                      response.body, c.keep_alive && !stopping_);
-      full.resize(full.size() - size);
-      c.out += full;
-      if (!c.keep_alive || stopping_) {
-        c.closing = true;
-        c.queued.clear();
-      }
-      return;
-    }
-    Write(c, response);
+    Write(x, std::move(response));
     return;
   }
   if (path == "/readyz") {
     if (method != "GET") return not_allowed("GET");
-    Ready(c);
+    Ready(x);
     return;
   }
   if (path == kMessagesPath) {
     if (method == "POST") {
-      if (Authorize(c, request, kScopeInject)) Inject(c, request);
+      if (Authorize(x, request, kScopeInject)) Inject(x, request);
       return;
     }
     if (method == "DELETE") {
-      if (Authorize(c, request, kScopeAdmin)) Purge(c, *target);
+      if (Authorize(x, request, kScopeAdmin)) Purge(x, *target);
       return;
     }
     return not_allowed("POST, DELETE");
   }
   if (absl::StartsWith(path, absl::StrCat(kMessagesPath, "/"))) {
     if (method != "GET") return not_allowed("GET");
-    if (Authorize(c, request, kScopeRead | kScopeAdmin)) {
-      ReadMessage(c, std::string_view(path).substr(kMessagesPath.size() + 1));
+    if (Authorize(x, request, kScopeRead | kScopeAdmin)) {
+      ReadMessage(x, std::string_view(path).substr(kMessagesPath.size() + 1));
     }
     return;
   }
   if (path == "/api/v1/queues") {
     if (method != "GET") return not_allowed("GET");
-    if (Authorize(c, request, kScopeRead | kScopeAdmin)) CountQueues(c, *target);
+    if (Authorize(x, request, kScopeRead | kScopeAdmin)) CountQueues(x, *target);
     return;
   }
   if (path == "/api/v1/retry") {
     if (method != "POST") return not_allowed("POST");
-    if (Authorize(c, request, kScopeAdmin)) Retry(c, *target);
+    if (Authorize(x, request, kScopeAdmin)) Retry(x, *target);
     return;
   }
   if (path == "/api/v1/bounce") {
     if (method != "POST") return not_allowed("POST");
-    if (Authorize(c, request, kScopeAdmin)) Bounce(c, *target);
+    if (Authorize(x, request, kScopeAdmin)) Bounce(x, *target);
     return;
   }
   if (path == "/api/v1/suspend" || path == "/api/v1/resume") {
     if (method != "POST") return not_allowed("POST");
-    if (Authorize(c, request, kScopeAdmin)) Suspend(c, *target, path == "/api/v1/suspend");
+    if (Authorize(x, request, kScopeAdmin)) Suspend(x, *target, path == "/api/v1/suspend");
     return;
   }
   if (path == "/api/v1/sites") {
     if (method != "GET") return not_allowed("GET");
-    if (Authorize(c, request, kScopeRead | kScopeAdmin)) Sites(c);
+    if (Authorize(x, request, kScopeRead | kScopeAdmin)) Sites(x);
     return;
   }
-  Write(c, Error(404, absl::StrCat("no such resource: ", path)));
+  Write(x, Error(404, absl::StrCat("no such resource: ", path)));
 }
 
 // Injection ------------------------------------------------------------------
 
-void HttpServer::Inject(Client& c, HttpRequest& request) {
+void HttpServer::Inject(Exchange& x, HttpRequest& request) {
   if (options_.spool == nullptr) {
-    Write(c, Error(503, "no spool: injection is unavailable"));
+    Write(x, Error(503, "no spool: injection is unavailable"));
     return;
   }
   InjectionContext context;
   context.hostname = options_.hostname;
   context.now = options_.clock->Now();
-  const uint64_t id = c.id;
+  const uint64_t id = x.id;
   if (options_.worker != nullptr && request.body.size() >= options_.worker_threshold_bytes) {
-    BeginAsync(c);
+    BeginAsync(x);
     const bool posted =
         options_.worker->Submit(std::move(request.body), std::move(context),
                                 [this, id, post = options_.post, shard = shard_](
@@ -521,18 +771,18 @@ void HttpServer::Inject(Client& c, HttpRequest& request) {
     }
     return;
   }
-  BeginAsync(c);
+  BeginAsync(x);
   OnPrepared(id, PrepareInjection(parser_, request.body, ids_, context));
 }
 
-void HttpServer::OnPrepared(uint64_t client, absl::StatusOr<PreparedInjection> prepared) {
+void HttpServer::OnPrepared(uint64_t exchange, absl::StatusOr<PreparedInjection> prepared) {
   if (!prepared.ok()) {
-    Complete(client, Error(400, prepared.status().message()));
+    Complete(exchange, Error(400, prepared.status().message()));
     return;
   }
   const uint64_t job_id = next_job_id_++;
   auto job = std::make_unique<InjectionJob>();
-  job->client = client;
+  job->exchange = exchange;
   job->prepared = *std::move(prepared);
   job->results.resize(job->prepared.messages.size());
   jobs_.emplace(job_id, std::move(job));
@@ -580,44 +830,45 @@ void HttpServer::FinishJob(uint64_t job_id) {
   if (failed == job->results.size()) {
     // Nothing was stored: the client may safely send it all again.
     const int status = absl::IsUnavailable(first_error) ? 503 : 500;
-    Complete(job->client, Error(status, absl::StrCat("spool: ", first_error.message()),
-                                status == 503 ? "Retry-After: 1\r\n" : ""));
+    Complete(job->exchange,
+             Error(status, absl::StrCat("spool: ", first_error.message()),
+                   status == 503 ? HttpHeaders{{"Retry-After", "1"}} : HttpHeaders{}));
     return;
   }
-  Complete(job->client, Json(200, FormatInjectionResponse(job->prepared, job->results)));
+  Complete(job->exchange, Json(200, FormatInjectionResponse(job->prepared, job->results)));
 }
 
 // Admin ----------------------------------------------------------------------
 
-void HttpServer::ReadMessage(Client& c, std::string_view id_text) {
+void HttpServer::ReadMessage(Exchange& x, std::string_view id_text) {
   absl::StatusOr<common::MessageId> id =
       common::MessageId::Parse(absl::string_view(id_text.data(), id_text.size()));
   if (!id.ok()) {
-    Write(c, Error(400, absl::StrCat("id: ", id.status().message())));
+    Write(x, Error(400, absl::StrCat("id: ", id.status().message())));
     return;
   }
   if (options_.spool == nullptr) {
-    Write(c, Error(503, "no spool"));
+    Write(x, Error(503, "no spool"));
     return;
   }
-  BeginAsync(c);
-  const uint64_t client = c.id;
-  options_.spool->Read(*id, [this, client](absl::StatusOr<queue::StoredMessage> stored) {
+  BeginAsync(x);
+  const uint64_t exchange = x.id;
+  options_.spool->Read(*id, [this, exchange](absl::StatusOr<queue::StoredMessage> stored) {
     if (!stored.ok()) {
       const int status = absl::IsNotFound(stored.status())      ? 404
                          : absl::IsUnavailable(stored.status()) ? 503
                                                                 : 500;
-      Complete(client, Error(status, stored.status().message()));
+      Complete(exchange, Error(status, stored.status().message()));
       return;
     }
-    Complete(client, Json(200, EnvelopeJson(stored->envelope)));
+    Complete(exchange, Json(200, EnvelopeJson(stored->envelope)));
   });
 }
 
-void HttpServer::CountQueues(Client& c, const HttpTarget& target) {
+void HttpServer::CountQueues(Exchange& x, const HttpTarget& target) {
   absl::StatusOr<queue::SpoolFilter> filter = FilterOf(target, "group_by");
   if (!filter.ok()) {
-    Write(c, Error(400, filter.status().message()));
+    Write(x, Error(400, filter.status().message()));
     return;
   }
   queue::SpoolGroupBy group_by = queue::SpoolGroupBy::kDomain;
@@ -631,21 +882,21 @@ void HttpServer::CountQueues(Client& c, const HttpTarget& target) {
     } else if (*value == "campaign") {
       group_by = queue::SpoolGroupBy::kCampaign;
     } else if (*value != "domain") {
-      Write(c, Error(400, "group_by: must be site, domain, tenant or campaign"));
+      Write(x, Error(400, "group_by: must be site, domain, tenant or campaign"));
       return;
     }
   }
   if (options_.operations == nullptr) {
-    Write(c, Error(503, "spool operations are unavailable"));
+    Write(x, Error(503, "spool operations are unavailable"));
     return;
   }
-  BeginAsync(c);
-  const uint64_t client = c.id;
+  BeginAsync(x);
+  const uint64_t exchange = x.id;
   options_.operations->Count(
       *std::move(filter), group_by,
-      [this, client, group_name](absl::StatusOr<std::vector<queue::SpoolCount>> counts) {
+      [this, exchange, group_name](absl::StatusOr<std::vector<queue::SpoolCount>> counts) {
         if (!counts.ok()) {
-          Complete(client, Error(503, counts.status().message()));
+          Complete(exchange, Error(503, counts.status().message()));
           return;
         }
         std::string body = "{\"group_by\":";
@@ -665,39 +916,39 @@ void HttpServer::CountQueues(Client& c, const HttpTarget& target) {
         }
         absl::StrAppend(&body, "],\"total\":{\"envelopes\":", envelopes,
                         ",\"recipients\":", recipients, "}}\n");
-        Complete(client, Json(200, std::move(body)));
+        Complete(exchange, Json(200, std::move(body)));
       });
 }
 
-void HttpServer::Retry(Client& c, const HttpTarget& target) {
-  std::optional<queue::SpoolFilter> filter = AdminFilter(c, target, "");
+void HttpServer::Retry(Exchange& x, const HttpTarget& target) {
+  std::optional<queue::SpoolFilter> filter = AdminFilter(x, target, "");
   if (!filter.has_value()) return;
   if (options_.operations == nullptr) {
-    Write(c, Error(503, "spool operations are unavailable"));
+    Write(x, Error(503, "spool operations are unavailable"));
     return;
   }
-  options_.operations->RescheduleNow(*std::move(filter), CountAnswer(c, "rescheduled"));
+  options_.operations->RescheduleNow(*std::move(filter), CountAnswer(x, "rescheduled"));
 }
 
-void HttpServer::Bounce(Client& c, const HttpTarget& target) {
-  std::optional<queue::SpoolFilter> filter = AdminFilter(c, target, "bounce", "reason");
+void HttpServer::Bounce(Exchange& x, const HttpTarget& target) {
+  std::optional<queue::SpoolFilter> filter = AdminFilter(x, target, "bounce", "reason");
   if (!filter.has_value()) return;
   if (options_.delivery == nullptr) {
-    Write(c, Error(503, "delivery is not running"));
+    Write(x, Error(503, "delivery is not running"));
     return;
   }
   const std::string* reason = target.Param("reason");
   options_.delivery->Bounce(*std::move(filter), reason != nullptr ? *reason : "",
-                            CountAnswer(c, "bounced"));
+                            CountAnswer(x, "bounced"));
 }
 
-void HttpServer::Suspend(Client& c, const HttpTarget& target, bool suspended) {
+void HttpServer::Suspend(Exchange& x, const HttpTarget& target, bool suspended) {
   if (options_.delivery == nullptr) {
-    Write(c, Error(503, "delivery is not running"));
+    Write(x, Error(503, "delivery is not running"));
     return;
   }
   if (target.params.size() != 1) {
-    Write(c, Error(400, "filter: give exactly one of site, domain, tenant, campaign"));
+    Write(x, Error(400, "filter: give exactly one of site, domain, tenant, campaign"));
     return;
   }
   const auto& [name, value] = target.params.front();
@@ -711,12 +962,12 @@ void HttpServer::Suspend(Client& c, const HttpTarget& target, bool suspended) {
   } else if (name == "campaign") {
     scope = engine::SuspendScope::kCampaign;
   } else {
-    Write(c,
+    Write(x,
           Error(400, absl::StrCat(name, ": unknown parameter (site, domain, tenant or campaign)")));
     return;
   }
   if (value.empty()) {
-    Write(c, Error(400, absl::StrCat(name, ": must not be empty")));
+    Write(x, Error(400, absl::StrCat(name, ": must not be empty")));
     return;
   }
   options_.delivery->SetSuspended(scope, value, suspended);
@@ -725,17 +976,17 @@ void HttpServer::Suspend(Client& c, const HttpTarget& target, bool suspended) {
   body += ":";
   AppendJsonString(&body, Std(value));
   body += "}}\n";
-  Write(c, Json(200, std::move(body)));
+  Write(x, Json(200, std::move(body)));
 }
 
-void HttpServer::Sites(Client& c) {
+void HttpServer::Sites(Exchange& x) {
   if (options_.delivery == nullptr) {
-    Write(c, Error(503, "delivery is not running"));
+    Write(x, Error(503, "delivery is not running"));
     return;
   }
-  BeginAsync(c);
-  const uint64_t client = c.id;
-  options_.delivery->Queues([this, client](std::vector<engine::QueueSnapshot> queues) {
+  BeginAsync(x);
+  const uint64_t exchange = x.id;
+  options_.delivery->Queues([this, exchange](std::vector<engine::QueueSnapshot> queues) {
     std::sort(queues.begin(), queues.end(),
               [](const engine::QueueSnapshot& a, const engine::QueueSnapshot& b) {
                 return a.ready != b.ready ? a.ready > b.ready : a.key < b.key;
@@ -755,30 +1006,30 @@ void HttpServer::Sites(Client& c) {
       body += "}";
     }
     body += "]}\n";
-    Complete(client, Json(200, std::move(body)));
+    Complete(exchange, Json(200, std::move(body)));
   });
 }
 
-void HttpServer::Purge(Client& c, const HttpTarget& target) {
-  std::optional<queue::SpoolFilter> filter = AdminFilter(c, target, "purge");
+void HttpServer::Purge(Exchange& x, const HttpTarget& target) {
+  std::optional<queue::SpoolFilter> filter = AdminFilter(x, target, "purge");
   if (!filter.has_value()) return;
   if (options_.operations == nullptr) {
-    Write(c, Error(503, "spool operations are unavailable"));
+    Write(x, Error(503, "spool operations are unavailable"));
     return;
   }
-  options_.operations->Purge(*std::move(filter), CountAnswer(c, "purged"));
+  options_.operations->Purge(*std::move(filter), CountAnswer(x, "purged"));
 }
 
-std::optional<queue::SpoolFilter> HttpServer::AdminFilter(Client& c, const HttpTarget& target,
+std::optional<queue::SpoolFilter> HttpServer::AdminFilter(Exchange& x, const HttpTarget& target,
                                                           absl::string_view action,
                                                           absl::string_view also_allowed) {
   absl::StatusOr<queue::SpoolFilter> filter = FilterOf(target, also_allowed);
   if (!filter.ok()) {
-    Write(c, Error(400, filter.status().message()));
+    Write(x, Error(400, filter.status().message()));
     return std::nullopt;
   }
   if (!action.empty() && FilterEmpty(*filter)) {
-    Write(c, Error(400, absl::StrCat("filter: a ", action,
+    Write(x, Error(400, absl::StrCat("filter: a ", action,
                                      " needs at least one of site, domain, tenant, campaign, "
                                      "queue")));
     return std::nullopt;
@@ -786,33 +1037,33 @@ std::optional<queue::SpoolFilter> HttpServer::AdminFilter(Client& c, const HttpT
   return *std::move(filter);
 }
 
-absl::AnyInvocable<void(absl::StatusOr<uint64_t>)> HttpServer::CountAnswer(Client& c,
+absl::AnyInvocable<void(absl::StatusOr<uint64_t>)> HttpServer::CountAnswer(Exchange& x,
                                                                            absl::string_view key) {
-  BeginAsync(c);
-  return [this, client = c.id, key = std::string(key)](absl::StatusOr<uint64_t> count) {
+  BeginAsync(x);
+  return [this, exchange = x.id, key = std::string(key)](absl::StatusOr<uint64_t> count) {
     if (!count.ok()) {
-      Complete(client, Error(503, count.status().message()));
+      Complete(exchange, Error(503, count.status().message()));
       return;
     }
-    Complete(client, Json(200, absl::StrCat("{\"", key, "\":", *count, "}\n")));
+    Complete(exchange, Json(200, absl::StrCat("{\"", key, "\":", *count, "}\n")));
   };
 }
 
-void HttpServer::Ready(Client& c) {
+void HttpServer::Ready(Exchange& x) {
   if (stopping_ || options_.spool == nullptr) {
-    Write(c, Text(503, stopping_ ? "stopping\n" : "no spool\n"));
+    Write(x, Text(503, stopping_ ? "stopping\n" : "no spool\n"));
     return;
   }
   // Probe the writer with a remove of the all-zero id, which no message
   // has: kNotFound means the writer is running and writing.
-  BeginAsync(c);
-  const uint64_t client = c.id;
-  options_.spool->Remove(common::MessageId(), [this, client](absl::Status status) {
+  BeginAsync(x);
+  const uint64_t exchange = x.id;
+  options_.spool->Remove(common::MessageId(), [this, exchange](absl::Status status) {
     if (status.ok() || absl::IsNotFound(status)) {
-      Complete(client, Text(200, "ready\n"));
+      Complete(exchange, Text(200, "ready\n"));
       return;
     }
-    Complete(client, Text(503, absl::StrCat("spool: ", status.message(), "\n")));
+    Complete(exchange, Text(503, absl::StrCat("spool: ", status.message(), "\n")));
   });
 }
 
@@ -827,14 +1078,28 @@ void HttpServer::Stop(absl::AnyInvocable<void()> done) {
       MaybeFinishStop();
     });
   }
-  // Idle connections close now; busy ones after their answer (Drive sees
-  // stopping_).
-  std::vector<engine::TcpConnection*> idle;
+  // Idle connections close now (HTTP/2 ones with GOAWAY, once what they
+  // were answered has been written); busy ones after their answers (Drive
+  // and FlushHttp2 see stopping_).
+  std::vector<uint64_t> idle;
   for (auto& [id, client] : clients_) {
-    if (!client->busy) idle.push_back(client->conn);
+    if (!Busy(*client)) idle.push_back(id);
   }
-  for (engine::TcpConnection* conn : idle) conn->CloseAfterFlush();
+  for (uint64_t id : idle) {
+    Client* c = Find(id);
+    if (c == nullptr) continue;
+    if (c->h2 != nullptr) {
+      FlushHttp2(*c);
+      if (!c->h2->has_streams()) CloseClient(*c);
+    } else {
+      CloseClient(*c);
+    }
+  }
   MaybeFinishStop();
+}
+
+void HttpServer::SetTlsContext(std::shared_ptr<const tls::ServerContext> context) {
+  if (context != nullptr && options_.tls != nullptr) options_.tls = std::move(context);
 }
 
 void HttpServer::MaybeFinishStop() {

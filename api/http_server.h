@@ -1,7 +1,20 @@
-// HttpServer: the HTTP/1.1 listener of one shard, serving the injection and
-// admin API, /healthz, /readyz and /metrics.
+// HttpServer: the HTTP listener of one shard, serving the injection and
+// admin API, /healthz, /readyz and /metrics over HTTP/1.1 and HTTP/2.
 //
-// Connections: keep-alive, with pipelined requests answered strictly in
+// Protocols: on a plaintext listener a connection that opens with the
+// HTTP/2 client preface is HTTP/2 (h2c with prior knowledge; no Upgrade),
+// any other is HTTP/1.1. With `tls` set every connection is TLS, and ALPN
+// decides: "h2" is HTTP/2, anything else (or none) HTTP/1.1.
+//
+// HTTP/2 (api/http2_session.h): streams are independent; each request is
+// handled as soon as it is complete and answered when its answer is ready,
+// in any order, up to `max_concurrent_streams` at a time. A stream that
+// broke a limit is answered 413/431 alone; a protocol error ends the
+// connection with GOAWAY. A stream whose request is not complete within
+// one to two `request_timeout`s is answered 408. Stopping sends GOAWAY
+// once the answers owed have been given.
+//
+// HTTP/1.1 connections: keep-alive, with pipelined requests answered strictly in
 // order. Requests are handled one at a time per connection: while one waits
 // for the spool (or the injection worker), the requests behind it are
 // parsed and held (reading pauses once `max_queued_requests` wait), and run
@@ -60,6 +73,7 @@
 #include "absl/time/time.h"
 #include "api/api_key_store.h"
 #include "api/http1_session.h"
+#include "api/http2_session.h"
 #include "api/http_injection.h"
 #include "api/http_injection_worker.h"
 #include "api/http_target.h"
@@ -73,6 +87,7 @@
 #include "engine/tcp_listener.h"
 #include "queue/rocksdb_spool.h"
 #include "queue/spool.h"
+#include "tls/server_context.h"
 
 namespace sluice::api {
 
@@ -88,8 +103,14 @@ struct HttpServerOptions {
   HttpLimits limits{.max_header_bytes = 64 << 10, .max_body_bytes = 64 << 20};
   absl::Duration idle_timeout = absl::Seconds(60);
   absl::Duration request_timeout = absl::Seconds(30);
-  // Parsed requests waiting behind a slow one before reading pauses.
+  // HTTP/1.1: parsed requests waiting behind a slow one before reading
+  // pauses.
   size_t max_queued_requests = 16;
+  // HTTP/2: streams open at once per connection.
+  uint32_t max_concurrent_streams = Http2Session::kDefaultMaxConcurrentStreams;
+  // Set: every connection is TLS, its ALPN list ({"h2", "http/1.1"})
+  // choosing the protocol.
+  std::shared_ptr<const tls::ServerContext> tls;
 
   const common::MetricsRegistry* metrics = nullptr;  // GET /metrics
   HttpServerMetrics counters;
@@ -120,6 +141,9 @@ class HttpServer final : public engine::TcpConnection::Handler {
   ~HttpServer() override;
 
   void Stop(absl::AnyInvocable<void()> done);
+  // New connections on a TLS listener use `context` (certificate rotation);
+  // null, or a plaintext listener, ignores it.
+  void SetTlsContext(std::shared_ptr<const tls::ServerContext> context);
 
   void OnData(engine::TcpConnection& conn, absl::string_view data) override;
   void OnPeerClosed(engine::TcpConnection& conn) override;
@@ -130,50 +154,70 @@ class HttpServer final : public engine::TcpConnection::Handler {
     int status = 200;
     std::string body;
     std::string content_type = "application/json";
-    std::string extra_headers;
+    HttpHeaders headers;  // beyond Content-Type and Content-Length
   };
   struct Client;
+  struct Exchange;
   struct InjectionJob;
 
   static Response Json(int status, std::string body);
   static Response Text(int status, std::string body);
   // {"error":...} from a "field: problem" message.
-  static Response Error(int status, absl::string_view message, std::string extra_headers = "");
+  static Response Error(int status, absl::string_view message, HttpHeaders headers = {});
 
   HttpServer(engine::Reactor& reactor, int shard, HttpServerOptions options);
   void Accept(engine::TcpConnection* conn);
   Client* Find(uint64_t id);
+  // Waiting for an asynchronous answer (nothing to time out).
+  static bool Busy(const Client& c);
   void ArmIdleTimer(Client& c);
+  void ArmRequestTimer(Client& c);
   void OnRequestTimeout(uint64_t id);
-  // Runs queued requests until one goes asynchronous, then writes.
+  // The first plaintext bytes (or the TLS handshake) tell the protocol.
+  void StartProtocol(Client& c, bool http2);
+  void OnPlaintext(Client& c, absl::string_view data);
+  void OnHttp1Data(Client& c, absl::string_view data);
+  void OnHttp2Data(Client& c, absl::string_view data);
+  void PeerClosed(Client& c);
+  // Bytes to the client (through TLS when on).
+  void Send(Client& c, std::string bytes);
+  // After the queued bytes (and a TLS close_notify), closes.
+  void CloseClient(Client& c);
+  // HTTP/1.1: runs queued requests until one goes asynchronous, then writes.
   void Drive(Client& c);
-  void Dispatch(Client& c, HttpRequest& request);
-  void Write(Client& c, const Response& response);
-  // An asynchronous answer for client `id` has arrived.
+  // HTTP/2: writes what the session has, closes when it is done.
+  void FlushHttp2(Client& c);
+  // Handles one request as an exchange of `c` (`stream` 0 for HTTP/1.1).
+  void Dispatch(Client& c, HttpRequest& request, int32_t stream);
+  void Route(Exchange& x, HttpRequest& request);
+  void Write(Exchange& x, Response response);
+  void WriteHttp1(Client& c, const Response& response, bool keep_alive, bool head);
+  // An asynchronous answer for exchange `id` has arrived.
   void Complete(uint64_t id, Response response);
-  void BeginAsync(Client& c);
+  void BeginAsync(Exchange& x);
 
-  bool Authorize(Client& c, const HttpRequest& request, uint32_t scopes);
-  void Inject(Client& c, HttpRequest& request);
-  void OnPrepared(uint64_t client, absl::StatusOr<PreparedInjection> prepared);
+  bool Authorize(Exchange& x, const HttpRequest& request, uint32_t scopes);
+  void Inject(Exchange& x, HttpRequest& request);
+  void OnPrepared(uint64_t exchange, absl::StatusOr<PreparedInjection> prepared);
   void PumpJob(uint64_t job_id);
   void FinishJob(uint64_t job_id);
-  void ReadMessage(Client& c, std::string_view id_text);
-  void CountQueues(Client& c, const HttpTarget& target);
-  void Retry(Client& c, const HttpTarget& target);
-  void Purge(Client& c, const HttpTarget& target);
-  void Bounce(Client& c, const HttpTarget& target);
+  void ReadMessage(Exchange& x, std::string_view id_text);
+  void CountQueues(Exchange& x, const HttpTarget& target);
+  void Retry(Exchange& x, const HttpTarget& target);
+  void Purge(Exchange& x, const HttpTarget& target);
+  void Bounce(Exchange& x, const HttpTarget& target);
   // The filter of an admin request, or nullopt after answering 400. A
   // non-empty `action` ("purge") refuses an empty filter.
-  std::optional<queue::SpoolFilter> AdminFilter(Client& c, const HttpTarget& target,
+  std::optional<queue::SpoolFilter> AdminFilter(Exchange& x, const HttpTarget& target,
                                                 absl::string_view action,
                                                 absl::string_view also_allowed = "");
-  // Starts answering `c` asynchronously; the callback answers {"key":N},
+  // Starts answering `x` asynchronously; the callback answers {"key":N},
   // or 503 with the error.
-  absl::AnyInvocable<void(absl::StatusOr<uint64_t>)> CountAnswer(Client& c, absl::string_view key);
-  void Suspend(Client& c, const HttpTarget& target, bool suspended);
-  void Sites(Client& c);
-  void Ready(Client& c);
+  absl::AnyInvocable<void(absl::StatusOr<uint64_t>)> CountAnswer(Exchange& x,
+                                                                 absl::string_view key);
+  void Suspend(Exchange& x, const HttpTarget& target, bool suspended);
+  void Sites(Exchange& x);
+  void Ready(Exchange& x);
   Response Metrics(const HttpRequest& request) const;
   void MaybeFinishStop();
 
@@ -186,6 +230,10 @@ class HttpServer final : public engine::TcpConnection::Handler {
   absl::flat_hash_map<uint64_t, std::unique_ptr<Client>> clients_;
   absl::flat_hash_map<engine::TcpConnection*, uint64_t> client_ids_;
   uint64_t next_client_id_ = 1;
+  // Requests being answered, by id; an asynchronous one stays until its
+  // answer arrives, even if its client has gone.
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Exchange>> exchanges_;
+  uint64_t next_exchange_id_ = 1;
   absl::flat_hash_map<uint64_t, std::unique_ptr<InjectionJob>> jobs_;
   uint64_t next_job_id_ = 1;
   // Callbacks (spool, worker) that will still call back into this server.

@@ -376,7 +376,7 @@ void BM_ScheduleWindowBytes(benchmark::State& state) {
     queue::ScheduleWindow window;
     for (int i = 0; i < count; ++i) {
       window.Add({common::MessageId(i + 1, 0), 1000 + i % 300'000,
-                  absl::StrCat("d", i % 1000, ".example"), "", "", ""});
+                  absl::StrCat("d", i % 1000, ".example"), "", "", "", ""});
     }
     per_entry = static_cast<double>(window.MemoryBytes()) / count;
     std::vector<queue::ScheduledMessage> out;

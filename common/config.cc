@@ -43,7 +43,10 @@ level = "info"
 relay = "127.0.0.1:2525"
 submission = "127.0.0.1:2587"
 submissions = "127.0.0.1:2465"
+# HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one port.
 http = "127.0.0.1:8025"
+# The same API over TLS ([tls] certificates); ALPN picks h2 or http/1.1.
+https = "127.0.0.1:8026"
 
 [smtp]
 # Greeting and Received header name; "" = this machine's host name.
@@ -589,6 +592,7 @@ void BindConfig(TableBinder& root, Config* config) {
     listen.Parsed("submission", &config->listen.submission, &ParseListenAddress);
     listen.Parsed("submissions", &config->listen.submissions, &ParseListenAddress);
     listen.Parsed("http", &config->listen.http, &ParseListenAddress);
+    listen.Parsed("https", &config->listen.https, &ParseListenAddress);
   });
   root.Table("smtp", [&](TableBinder& smtp) {
     SmtpConfig& c = config->smtp;

@@ -55,7 +55,8 @@ struct ListenConfig {
   ListenAddress relay;        // SMTP relay (port 25 traffic)
   ListenAddress submission;   // SMTP submission with STARTTLS
   ListenAddress submissions;  // SMTP submission over implicit TLS
-  ListenAddress http;         // HTTP injection API and metrics
+  ListenAddress http;         // HTTP injection API and metrics (HTTP/1.1, h2c)
+  ListenAddress https;        // the same over TLS (ALPN h2 or http/1.1)
 };
 
 // The SMTP listeners (relay, submission, submissions).

@@ -145,8 +145,10 @@ absl::StatusOr<dns::DnsConfig> DnsSettings(const common::DnsSection& section) {
 
 // The listeners' certificate: the configured files, or a self-signed one
 // generated into <data_dir>/tls so the defaults work out of the box.
-absl::StatusOr<std::shared_ptr<const tls::ServerContext>> TlsContext(const Config& config) {
+absl::StatusOr<std::shared_ptr<const tls::ServerContext>> TlsContext(
+    const Config& config, std::vector<std::string> alpn = {}) {
   tls::ServerOptions options;
+  options.alpn = std::move(alpn);
   if (config.tls.certificate.empty() != config.tls.private_key.empty()) {
     return absl::InvalidArgumentError("tls.certificate and tls.private_key go together");
   }
@@ -370,12 +372,14 @@ int Run() {
   api::HttpInjectionWorker http_worker(api::InjectionLimits{}, common::Clock::Real(),
                                        /*id_shard=*/255);
   engine::Sharded<api::HttpServer> http(**group);
+  engine::Sharded<api::HttpServer> https(**group);
   engine::Sharded<api::SmtpServer> relay(**group);
   engine::Sharded<api::SmtpServer> submission(**group);
   engine::Sharded<api::SmtpServer> submissions(**group);
   std::unique_ptr<api::ConnectionLimiter> limiters[3];
   std::unique_ptr<api::UserAuthenticator> authenticator;
   engine::SocketAddress http_address;
+  engine::SocketAddress https_address;
   engine::SocketAddress relay_address;
   engine::SocketAddress submission_address;
   engine::SocketAddress submissions_address;
@@ -413,6 +417,14 @@ int Run() {
                                       return api::HttpServer::Create(reactor, fd, shard,
                                                                      http_options);
                                     }));
+    api::HttpServerOptions https_options = http_options;
+    SLUICE_ASSIGN_OR_RETURN(https_options.tls, TlsContext(config, {"h2", "http/1.1"}));
+    SLUICE_ASSIGN_OR_RETURN(
+        https_address, StartListener(**group, https, config.listen.https,
+                                     [https_options](int shard, engine::Reactor& reactor, int fd) {
+                                       return api::HttpServer::Create(reactor, fd, shard,
+                                                                      https_options);
+                                     }));
     SLUICE_ASSIGN_OR_RETURN(api::SmtpServerOptions smtp, SmtpOptions(config, spool->get()));
     SLUICE_ASSIGN_OR_RETURN(smtp.tls, TlsContext(config));
     api::UserAuthenticator::Options auth_options;
@@ -476,6 +488,7 @@ int Run() {
     submissions.Stop();
     submission.Stop();
     relay.Stop();
+    https.Stop();
     http.Stop();
     delivery.Stop();
     spool->reset();
@@ -486,6 +499,7 @@ int Run() {
   SLUICE_LOG(kInfo, "sluiced started")
       .Field("shards", (*group)->size())
       .Field("http", http_address.ToString())
+      .Field("https", https_address.ToString())
       .Field("relay", relay_address.ToString())
       .Field("submission", submission_address.ToString())
       .Field("submissions", submissions_address.ToString())
@@ -521,6 +535,9 @@ int Run() {
         servers->InvokeOnAll(
             [context = *context](api::SmtpServer& server) { server.SetTlsContext(context); });
       }
+      if (auto h2 = TlsContext(*reloaded, {"h2", "http/1.1"}); h2.ok()) {
+        https.InvokeOnAll([h2 = *h2](api::HttpServer& server) { server.SetTlsContext(h2); });
+      }
       SLUICE_LOG(kInfo, "tls certificate reloaded")
           .Field("sha256", (*context)->certificate_sha256());
     } else {
@@ -537,6 +554,7 @@ int Run() {
   submissions.Stop();
   submission.Stop();
   relay.Stop();
+  https.Stop();
   http.Stop();
   delivery.Stop();
   spool->reset();

@@ -97,7 +97,7 @@ def bench_sluice(work, points, size):
     config = os.path.join(work, "sluice.toml")
     with open(config, "w") as f:
         f.write(f'[log]\nlevel = "warning"\n[listen]\nrelay = "127.0.0.1:{port}"\n'
-                f'http = "127.0.0.1:{free_port()}"\n'
+                f'http = "127.0.0.1:{free_port()}"\nhttps = "127.0.0.1:{free_port()}"\n'
                 # Acceptance only, as for Postfix (its mail is on hold).
                 '[delivery]\nenabled = false\n')
     daemon = subprocess.Popen([os.path.join(ROOT, "bazel-bin/engine/sluiced"), "--config", config,

@@ -149,7 +149,8 @@ def main():
     config = os.path.join(work, "sluice.toml")
     with open(config, "w") as f:
         f.write(f'[log]\nlevel = "warning"\n[listen]\nrelay = "127.0.0.1:{smtp_port}"\n'
-                f'http = "127.0.0.1:{http_port}"\n[smtp]\nmax_recipients = 1000\n'
+                f'http = "127.0.0.1:{http_port}"\nhttps = "127.0.0.1:{free_port()}"\n'
+                '[smtp]\nmax_recipients = 1000\n'
                 # Injection only: the spooled mail is not delivered.
                 '[delivery]\nenabled = false\n')
     daemon = subprocess.Popen([os.path.join(ROOT, "bazel-bin/engine/sluiced"), "--config", config,

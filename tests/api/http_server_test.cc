@@ -30,31 +30,16 @@
 #include "queue/spool_keys.h"
 #include "tests/queue/faulty_file_system.h"
 #include "tests/queue/spool_test_util.h"
+#include "tests/testing/command.h"
 
 namespace sluice::api {
 namespace {
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-CommandResult RunCommand(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using ::sluice::testing::CommandResult;
+using ::sluice::testing::RunCommand;
 
 std::string WriteFile(const std::string& name, const std::string& contents) {
-  const std::string path = absl::StrCat(::testing::TempDir(), "/", name);
-  std::ofstream(path, std::ios::binary) << contents;
-  return path;
+  return ::sluice::testing::WriteTempFile(name, contents);
 }
 
 constexpr int kRequestTimeoutMs = 600;

@@ -34,6 +34,7 @@ def main(sluiced, tools):
     config = os.path.join(work, "sluice.toml")
     with open(config, "w") as f:
         f.write(f'[listen]\nrelay = "127.0.0.1:{relay}"\nhttp = "127.0.0.1:0"\n'
+                'https = "127.0.0.1:0"\n'
                 'submission = "127.0.0.1:0"\nsubmissions = "127.0.0.1:0"\n'
                 '[smtp]\nhostname = "sluice.test.example"\n'
                 # Acceptance only: no delivery (it would query DNS off loopback).

@@ -30,6 +30,7 @@ TEST(ConfigTest, EmptyFileGivesTheBuiltInDefaults) {
   EXPECT_EQ(config->listen.submission, (ListenAddress{"127.0.0.1", 2587}));
   EXPECT_EQ(config->listen.submissions, (ListenAddress{"127.0.0.1", 2465}));
   EXPECT_EQ(config->listen.http, (ListenAddress{"127.0.0.1", 8025}));
+  EXPECT_EQ(config->listen.https, (ListenAddress{"127.0.0.1", 8026}));
 }
 
 TEST(ConfigTest, FileOverridesOnlyTheKeysItSets) {
@@ -53,11 +54,14 @@ relay = "[::]:25"
 }
 
 TEST(ConfigTest, AcceptsDottedKeysAndInlineTables) {
-  const absl::StatusOr<Config> config =
-      LoadConfig("server = { shards = 2 }\nlisten.http = \"0.0.0.0:80\"\n", "sluice.toml");
+  const absl::StatusOr<Config> config = LoadConfig(
+      "server = { shards = 2 }\nlisten.http = \"0.0.0.0:80\"\n"
+      "listen.https = \"[::1]:8443\"\n",
+      "sluice.toml");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->server.shards, 2);
   EXPECT_EQ(config->listen.http, (ListenAddress{"0.0.0.0", 80}));
+  EXPECT_EQ(config->listen.https, (ListenAddress{"::1", 8443}));
 }
 
 TEST(ConfigTest, RefusesUnknownKeyWithLine) {

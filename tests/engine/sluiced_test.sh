@@ -39,6 +39,7 @@ level = "$2"
 
 [listen]
 http = "127.0.0.1:0"
+https = "127.0.0.1:0"
 relay = "127.0.0.1:0"
 submission = "127.0.0.1:0"
 submissions = "127.0.0.1:0"

@@ -28,7 +28,8 @@ import threading
 import time
 import urllib.request
 
-STARTED = re.compile(r'msg="sluiced started".*? http=(\S+) relay=(\S+) submission=(\S+)')
+STARTED = re.compile(r'msg="sluiced started".*? http=(\S+) https=(\S+) relay=(\S+) '
+                     r'submission=(\S+)')
 
 
 def _host_port(text):
@@ -83,7 +84,7 @@ class SluiceInstance:
         self.process = None
         self.log_lines = []
         self._log_cond = threading.Condition()
-        self.http = self.relay = self.submission = None
+        self.http = self.https = self.relay = self.submission = None
 
     def __enter__(self):
         return self.start()
@@ -105,6 +106,7 @@ data_dir = "{self.data_dir}"
 
 [listen]
 http = "127.0.0.1:0"
+https = "127.0.0.1:0"
 relay = "127.0.0.1:0"
 submission = "127.0.0.1:0"
 submissions = "127.0.0.1:0"
@@ -120,8 +122,9 @@ submissions = "127.0.0.1:0"
         line = self.wait_log(STARTED, self.start_timeout)
         match = STARTED.search(line)
         self.http = _host_port(match.group(1))
-        self.relay = _host_port(match.group(2))
-        self.submission = _host_port(match.group(3))
+        self.https = _host_port(match.group(2))
+        self.relay = _host_port(match.group(3))
+        self.submission = _host_port(match.group(4))
         return self
 
     def _read_log(self):
