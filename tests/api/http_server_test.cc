@@ -58,16 +58,12 @@ class HttpServerTest : public ::testing::Test {
     group_ = std::move(*group);
 
     spool_path_ = absl::StrCat(::testing::TempDir(), "/http-spool-", getpid());
-    std::filesystem::remove_all(spool_path_);
-    queue::RocksDbSpoolOptions spool_options;
-    spool_options.path = spool_path_;
-    spool_options.env = env;
-    spool_options.resume_interval = absl::ZeroDuration();
-    spool_options.post = [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
-      group->Post(shard, std::move(task));
-    };
-    spool_options.due_sink = due_.Sink();
-    auto spool = queue::RocksDbSpool::Open(std::move(spool_options));
+    auto spool = queue::testing::OpenFreshSpool(
+        spool_path_,
+        [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
+          group->Post(shard, std::move(task));
+        },
+        due_, env);
     ASSERT_TRUE(spool.ok()) << spool.status();
     spool_ = std::move(*spool);
 

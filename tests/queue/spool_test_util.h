@@ -4,16 +4,20 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/message_id.h"
+#include "queue/rocksdb_spool.h"
 #include "queue/spool.h"
 #include "queue/spool_keys.h"
 
@@ -136,5 +140,21 @@ class DueCollector {
   std::condition_variable cv_;
   std::vector<ScheduledMessage> messages_;
 };
+
+// A RocksDB spool in a fresh folder `path` (removed first, so a rerun starts
+// empty), its callbacks run through `post`, due messages handed to `due`,
+// the loader never pausing between passes.
+inline absl::StatusOr<std::unique_ptr<RocksDbSpool>> OpenFreshSpool(
+    const std::string& path, std::function<void(int, absl::AnyInvocable<void()>)> post,
+    DueCollector& due, rocksdb::Env* env = nullptr) {
+  std::filesystem::remove_all(path);
+  RocksDbSpoolOptions options;
+  options.path = path;
+  options.env = env;
+  options.resume_interval = absl::ZeroDuration();
+  options.post = std::move(post);
+  options.due_sink = due.Sink();
+  return RocksDbSpool::Open(std::move(options));
+}
 
 }  // namespace sluice::queue::testing
