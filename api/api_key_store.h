@@ -65,6 +65,7 @@ class ApiKeyStore {
                              absl::Time now) const;
 
   bool empty() const { return keys_.empty(); }
+  size_t size() const { return keys_.size(); }
 
   // Lower-case hex SHA-256 of `token`: what [[api_keys]].token_sha256 holds.
   static std::string Sha256Hex(std::string_view token);

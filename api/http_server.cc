@@ -1098,6 +1098,10 @@ void HttpServer::Stop(absl::AnyInvocable<void()> done) {
   MaybeFinishStop();
 }
 
+void HttpServer::SetKeys(std::shared_ptr<const ApiKeyStore> keys) {
+  options_.keys = std::move(keys);
+}
+
 void HttpServer::SetTlsContext(std::shared_ptr<const tls::ServerContext> context) {
   if (context != nullptr && options_.tls != nullptr) options_.tls = std::move(context);
 }

@@ -121,7 +121,7 @@ struct HttpServerOptions {
   // Suspend, resume, bounce and the live queues; without it those answer 503.
   engine::DeliveryControl* delivery = nullptr;
   // Who may call; null behaves like an empty store (loopback only).
-  const ApiKeyStore* keys = nullptr;
+  std::shared_ptr<const ApiKeyStore> keys;
 
   InjectionLimits injection;
   std::string hostname = "localhost";  // in generated Message-IDs
@@ -144,6 +144,9 @@ class HttpServer final : public engine::TcpConnection::Handler {
   // New connections on a TLS listener use `context` (certificate rotation);
   // null, or a plaintext listener, ignores it.
   void SetTlsContext(std::shared_ptr<const tls::ServerContext> context);
+  // Replaces the API keys (a configuration reload); requests from then on
+  // are judged by `keys`. The rate state starts afresh with the new store.
+  void SetKeys(std::shared_ptr<const ApiKeyStore> keys);
 
   void OnData(engine::TcpConnection& conn, absl::string_view data) override;
   void OnPeerClosed(engine::TcpConnection& conn) override;

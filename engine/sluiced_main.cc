@@ -143,6 +143,19 @@ absl::StatusOr<dns::DnsConfig> DnsSettings(const common::DnsSection& section) {
   return dns;
 }
 
+// Who may call the HTTP API, from [[api_keys]].
+absl::StatusOr<std::shared_ptr<const api::ApiKeyStore>> ApiKeys(const Config& config) {
+  std::vector<api::ApiKeySpec> specs;
+  for (const common::ApiKeyConfig& key : config.api_keys) {
+    specs.push_back({key.name, key.token_sha256, key.scopes, key.rate_per_second, key.burst});
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<api::ApiKeyStore> keys, api::ApiKeyStore::Create(specs));
+  if (keys->empty()) {
+    SLUICE_LOG(kWarning, "no [[api_keys]] configured; the HTTP API serves loopback clients only");
+  }
+  return keys;
+}
+
 // The listeners' certificate: the configured files, or a self-signed one
 // generated into <data_dir>/tls so the defaults work out of the box.
 absl::StatusOr<std::shared_ptr<const tls::ServerContext>> TlsContext(
@@ -368,7 +381,7 @@ int Run() {
   }
 
   // Before `http`, so they outlive its servers.
-  std::unique_ptr<api::ApiKeyStore> api_keys;
+  std::shared_ptr<const api::ApiKeyStore> api_keys;
   api::HttpInjectionWorker http_worker(api::InjectionLimits{}, common::Clock::Real(),
                                        /*id_shard=*/255);
   engine::Sharded<api::HttpServer> http(**group);
@@ -384,14 +397,7 @@ int Run() {
   engine::SocketAddress submission_address;
   engine::SocketAddress submissions_address;
   absl::Status started = [&]() -> absl::Status {
-    std::vector<api::ApiKeySpec> key_specs;
-    for (const common::ApiKeyConfig& key : config.api_keys) {
-      key_specs.push_back({key.name, key.token_sha256, key.scopes, key.rate_per_second, key.burst});
-    }
-    SLUICE_ASSIGN_OR_RETURN(api_keys, api::ApiKeyStore::Create(key_specs));
-    if (api_keys->empty()) {
-      SLUICE_LOG(kWarning, "no [[api_keys]] configured; the HTTP API serves loopback clients only");
-    }
+    SLUICE_ASSIGN_OR_RETURN(api_keys, ApiKeys(config));
     api::HttpServerOptions http_options;
     http_options.metrics = &metrics;
     http_options.counters.requests = counter("sluice_http_requests_total", "HTTP requests.");
@@ -404,7 +410,7 @@ int Run() {
     SLUICE_RETURN_IF_ERROR(registered);
     http_options.spool = spool->get();
     http_options.operations = spool->get();
-    http_options.keys = api_keys.get();
+    http_options.keys = api_keys;
     http_options.delivery = delivery_service.get();
     http_options.hostname = HostName(config);
     http_options.worker = &http_worker;
@@ -543,6 +549,16 @@ int Run() {
     } else {
       SLUICE_LOG(kError, "tls certificate reload failed; keeping the current one")
           .Field("error", context.status());
+    }
+    if (absl::StatusOr<std::shared_ptr<const api::ApiKeyStore>> keys = ApiKeys(*reloaded);
+        keys.ok()) {
+      for (engine::Sharded<api::HttpServer>* servers : {&http, &https}) {
+        servers->InvokeOnAllAndWait([&keys](api::HttpServer& server) { server.SetKeys(*keys); });
+      }
+      SLUICE_LOG(kInfo, "api keys reloaded").Field("keys", (*keys)->size());
+    } else {
+      SLUICE_LOG(kError, "api keys reload failed; keeping the current ones")
+          .Field("error", keys.status());
     }
     config = *std::move(reloaded);
     SLUICE_LOG(kInfo, "configuration reloaded");

@@ -107,7 +107,7 @@ class Http2ServerTest : public ::testing::Test {
     options.request_timeout = absl::Milliseconds(600);
     options.spool = spool_.get();
     options.operations = spool_.get();
-    options.keys = keys_.get();
+    options.keys = keys_;
     options.hostname = "api.sluice.test";
     options.worker = worker_.get();
     options.post = [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
@@ -173,7 +173,7 @@ class Http2ServerTest : public ::testing::Test {
   std::string spool_path_;
   queue::testing::DueCollector due_;
   std::unique_ptr<queue::RocksDbSpool> spool_;
-  std::unique_ptr<ApiKeyStore> keys_;
+  std::shared_ptr<const ApiKeyStore> keys_;
   std::unique_ptr<HttpInjectionWorker> worker_;
   std::unique_ptr<engine::Sharded<HttpServer>> plain_;
   std::unique_ptr<engine::Sharded<HttpServer>> tls_;

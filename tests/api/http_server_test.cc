@@ -87,7 +87,7 @@ class HttpServerTest : public ::testing::Test {
     options.idle_timeout = absl::Seconds(30);
     options.spool = spool_.get();
     options.operations = spool_.get();
-    options.keys = keys_.get();
+    options.keys = keys_;
     options.hostname = "api.sluice.test";
     options.worker = worker_.get();
     options.post = [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
@@ -144,7 +144,7 @@ class HttpServerTest : public ::testing::Test {
   std::string spool_path_;
   queue::testing::DueCollector due_;
   std::unique_ptr<queue::RocksDbSpool> spool_;
-  std::unique_ptr<ApiKeyStore> keys_;
+  std::shared_ptr<const ApiKeyStore> keys_;
   std::unique_ptr<HttpInjectionWorker> worker_;
   std::unique_ptr<engine::Sharded<HttpServer>> servers_;
   uint16_t port_ = 0;

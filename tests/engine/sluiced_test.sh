@@ -68,9 +68,10 @@ start_sluiced() {  # start_sluiced ARGS...: sets PID, PORT
   PID=$!
   wait_for_log "sluiced started" || return 1
   PORT=$(sed -n 's/.* http=127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$LINE")
+  HTTPS=$(sed -n 's/.* https=127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$LINE")
   RELAY=$(sed -n 's/.* relay=127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$LINE")
   SUBMISSIONS=$(sed -n 's/.* submissions=127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$LINE")
-  [[ -n $PORT && -n $RELAY && -n $SUBMISSIONS ]]
+  [[ -n $PORT && -n $HTTPS && -n $RELAY && -n $SUBMISSIONS ]]
 }
 
 http_status() {  # http_status METHOD PATH -> prints the status code
@@ -118,6 +119,26 @@ write_config "$WORK/sluice.toml" debug
 kill -HUP "$PID"
 check "SIGHUP reloads the TLS certificate" wait_for_log "tls certificate reloaded"
 check "a valid file on SIGHUP is applied" wait_for_log "configuration reloaded"
+
+# API keys follow the file: from here on only the key's token gets in.
+TOKEN=reload-test-token
+write_config "$WORK/sluice.toml" info
+cat >>"$WORK/sluice.toml" <<TOML
+
+[[api_keys]]
+name = "ops"
+token_sha256 = "$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)"
+scopes = ["read"]
+TOML
+check "before a reload, loopback needs no key" expect_eq "$(http_status GET /api/v1/queues)" 200
+kill -HUP "$PID"
+check "SIGHUP reloads the api keys" wait_for_log "api keys reloaded"
+check "then a call without the token is 401" expect_eq "$(http_status GET /api/v1/queues)" 401
+check "and the new key's token is let in" expect_eq "$(curl -s -o /dev/null -w '%{http_code}' \
+  -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/queues")" 200
+check "on the HTTPS listener too, over h2" expect_eq "$(curl -sk -o /dev/null \
+  -w '%{http_code} %{http_version}' --http2 -H "Authorization: Bearer $TOKEN" \
+  "https://127.0.0.1:$HTTPS/api/v1/queues")" "200 2"
 
 kill -TERM "$PID"
 check "SIGTERM logs the stop" wait_for_log "sluiced stopped"
