@@ -13,13 +13,17 @@ Points (each a fresh batch of messages into the same spool):
   http-100k  one request of 100,000 personalised recipients, while another
              connection polls GET /healthz: the time to the 200, and the
              slowest /healthz answer meanwhile (is the shard responsive?)
+  h2load-*   1 recipient per request from h2load (nghttp2-client), a C
+             client, so the client is not the limit: h1 over 16 HTTP/1.1
+             connections, h2c and h2 (TLS) with 16 streams on 1 connection
 A message counts once sluice answered 200 / 250, which it gives only after
 the spool's synced commit. Reported: messages (recipients) per second and
 sluiced CPU seconds per 1,000.
 
   bench/http_inject/run.py [--messages 20000] [--connections 1,16] [--quick]
 
-Needs postfix's smtp-source (apt-get install postfix); builds sluiced with
+Needs postfix's smtp-source and h2load (apt-get install postfix
+nghttp2-client); builds sluiced with
 Bazel. The HTTP load is Python http.client in one process per connection.
 Everything lives in a temporary folder under /var/tmp, removed at the end;
 only the daemon this script started is stopped.
@@ -132,6 +136,23 @@ def huge_request(port, shards):
     return accepted, elapsed
 
 
+def h2load_point(url, requests, body_path, options):
+    """Runs h2load; (requests answered 2xx, seconds)."""
+    command = ["h2load", "-n", str(requests), "-d", body_path,
+               "-H", "content-type: application/json", *options, url]
+    result = subprocess.run(command, capture_output=True, text=True)
+    output = result.stdout
+    if result.returncode != 0 or f"{requests} succeeded" not in output:
+        sys.exit(f"h2load failed: {' '.join(command)}\n{output}{result.stderr}")
+    status = next(line for line in output.splitlines() if line.startswith("status codes:"))
+    if not status.startswith(f"status codes: {requests} 2xx"):
+        sys.exit(f"h2load got non-2xx answers: {status}")
+    # "finished in 313.81ms, 6373.25 req/s, ..." (the unit of the time varies)
+    finished = next(line for line in output.splitlines() if line.startswith("finished in"))
+    rate = float(finished.split(",")[1].split()[0])
+    return requests, requests / rate
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,15 +162,17 @@ def main():
     args = parser.parse_args()
     if shutil.which("smtp-source") is None:
         sys.exit("needs smtp-source: apt-get install postfix")
+    if shutil.which("h2load") is None:
+        sys.exit("needs h2load: apt-get install nghttp2-client")
     messages = 2000 if args.quick else args.messages
     subprocess.run(["bazel", "build", "//engine:sluiced"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     work = tempfile.mkdtemp(prefix="sluice-http-bench-", dir="/var/tmp")
-    smtp_port, http_port = free_port(), free_port()
+    smtp_port, http_port, https_port = free_port(), free_port(), free_port()
     config = os.path.join(work, "sluice.toml")
     with open(config, "w") as f:
         f.write(f'[log]\nlevel = "warning"\n[listen]\nrelay = "127.0.0.1:{smtp_port}"\n'
-                f'http = "127.0.0.1:{http_port}"\nhttps = "127.0.0.1:{free_port()}"\n'
+                f'http = "127.0.0.1:{http_port}"\nhttps = "127.0.0.1:{https_port}"\n'
                 '[smtp]\nmax_recipients = 1000\n'
                 # Injection only: the spooled mail is not delivered.
                 '[delivery]\nenabled = false\n')
@@ -190,6 +213,17 @@ def main():
 
         measure("smtp-1000", c, smtp_bulk)
         measure("http-100k", 1, lambda: huge_request(http_port, os.cpu_count() or 1))
+        body_path = os.path.join(work, "one.json")
+        with open(body_path, "wb") as f:
+            f.write(one_recipient_body(0))
+        url = f"http://127.0.0.1:{http_port}/api/v1/messages"
+        tls_url = f"https://127.0.0.1:{https_port}/api/v1/messages"
+        measure("h2load-h1", 16,
+                lambda: h2load_point(url, messages, body_path, ["--h1", "-c", "16", "-m", "1"]))
+        measure("h2load-h2c", 1,
+                lambda: h2load_point(url, messages, body_path, ["-c", "1", "-m", "16"]))
+        measure("h2load-h2", 1,
+                lambda: h2load_point(tls_url, messages, body_path, ["-c", "1", "-m", "16"]))
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=60)
