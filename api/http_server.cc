@@ -207,6 +207,7 @@ struct HttpServer::InjectionJob {
   size_t in_flight = 0;
   size_t answered = 0;
   bool pumping = false;  // inside PumpJob(): answers given now wait for it
+  std::string tenant;    // of every message (one request), for counters.received
 };
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(engine::Reactor& reactor,
@@ -784,6 +785,9 @@ void HttpServer::OnPrepared(uint64_t exchange, absl::StatusOr<PreparedInjection>
   auto job = std::make_unique<InjectionJob>();
   job->exchange = exchange;
   job->prepared = *std::move(prepared);
+  if (!job->prepared.messages.empty() && !job->prepared.messages[0].envelopes.empty()) {
+    job->tenant = job->prepared.messages[0].envelopes[0].tenant();
+  }
   job->results.resize(job->prepared.messages.size());
   jobs_.emplace(job_id, std::move(job));
   PumpJob(job_id);
@@ -825,6 +829,9 @@ void HttpServer::FinishJob(uint64_t job_id) {
     if (job->results[r.message].ok()) ++recipients;
   }
   Add(options_.counters.messages_accepted, job->results.size() - failed);
+  if (options_.counters.received && failed < job->results.size()) {
+    options_.counters.received(job->tenant, job->results.size() - failed);
+  }
   Add(options_.counters.recipients_accepted, recipients);
   if (failed > 0) Add(options_.counters.injections_failed);
   if (failed == job->results.size()) {

@@ -66,6 +66,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
@@ -97,6 +98,8 @@ struct HttpServerMetrics {
   common::Counter* messages_accepted = nullptr;    // spooled and answered 200
   common::Counter* recipients_accepted = nullptr;  // recipients of those
   common::Counter* injections_failed = nullptr;    // spool errors (503)
+  // Messages spooled (acknowledged), by the request's tenant.
+  std::function<void(std::string_view tenant, uint64_t messages)> received;
 };
 
 struct HttpServerOptions {

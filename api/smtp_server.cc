@@ -42,6 +42,7 @@ struct SmtpServer::Client {
   // Waiting for the spool or the authenticator: not reading, not timing out.
   bool busy = false;
   bool peer_closed = false;
+  bool tls_counted = false;  // its handshake is in the tls_sessions metric
   // The queue id of the transaction in progress, chosen when its body
   // starts so the Received header can name it.
   common::MessageId body_id;
@@ -200,6 +201,10 @@ void SmtpServer::Receive(Client& c, absl::string_view bytes) {
       c.conn->CloseAfterFlush();
       return;
     }
+    if (!c.tls_counted && c.tls->handshake_done()) {
+      c.tls_counted = true;
+      Add(options_.metrics.tls_sessions);
+    }
     if (c.tls->peer_closed()) {
       (void)c.tls->Shutdown();  // our close_notify; the connection closes either way
       if (c.tls->HasCiphertext()) c.conn->Send(c.tls->TakeCiphertext());
@@ -328,40 +333,41 @@ void SmtpServer::SpoolMessage(Client& c) {
   const uint64_t id = c.id;
   const std::string client_ip = c.conn->peer().HostString();
   ++pending_answers_;
-  options_.spool->Enqueue(std::move(message),
-                          [this, id, queue_id, size, recipients, client_ip](absl::Status status) {
-                            --pending_answers_;
-                            auto it = clients_.find(id);
-                            if (status.ok()) {
-                              Add(options_.metrics.messages_accepted);
-                              Add(options_.metrics.bytes_accepted, size);
-                              SLUICE_LOG(kInfo, "message accepted")
-                                  .Field("id", queue_id)
-                                  .Field("client", client_ip)
-                                  .Field("recipients", static_cast<int64_t>(recipients))
-                                  .Field("size", static_cast<int64_t>(size));
-                            } else {
-                              Add(options_.metrics.messages_failed);
-                              SLUICE_LOG(kWarning, "message not spooled")
-                                  .Field("id", queue_id)
-                                  .Field("client", client_ip)
-                                  .Field("error", status);
-                            }
-                            if (it == clients_.end()) {
-                              MaybeFinishStop();  // the client left; it was never told 250
-                              return;
-                            }
-                            Client& c = *it->second;
-                            c.busy = false;
-                            c.conn->ResumeReading();
-                            smtp::MessageResult result = smtp::MessageResult::Accepted(queue_id);
-                            if (absl::IsUnavailable(status)) {
-                              result = smtp::MessageResult::InsufficientStorage();
-                            } else if (!status.ok()) {
-                              result = smtp::MessageResult::TemporaryFailure();
-                            }
-                            Drive(c, c.session->SupplyMessageResult(result));
-                          });
+  options_.spool->Enqueue(std::move(message), [this, id, queue_id, size, recipients, client_ip,
+                                               tenant = context.tenant](absl::Status status) {
+    --pending_answers_;
+    auto it = clients_.find(id);
+    if (status.ok()) {
+      Add(options_.metrics.messages_accepted);
+      if (options_.metrics.received) options_.metrics.received(tenant, 1);
+      Add(options_.metrics.bytes_accepted, size);
+      SLUICE_LOG(kInfo, "message accepted")
+          .Field("id", queue_id)
+          .Field("client", client_ip)
+          .Field("recipients", static_cast<int64_t>(recipients))
+          .Field("size", static_cast<int64_t>(size));
+    } else {
+      Add(options_.metrics.messages_failed);
+      SLUICE_LOG(kWarning, "message not spooled")
+          .Field("id", queue_id)
+          .Field("client", client_ip)
+          .Field("error", status);
+    }
+    if (it == clients_.end()) {
+      MaybeFinishStop();  // the client left; it was never told 250
+      return;
+    }
+    Client& c = *it->second;
+    c.busy = false;
+    c.conn->ResumeReading();
+    smtp::MessageResult result = smtp::MessageResult::Accepted(queue_id);
+    if (absl::IsUnavailable(status)) {
+      result = smtp::MessageResult::InsufficientStorage();
+    } else if (!status.ok()) {
+      result = smtp::MessageResult::TemporaryFailure();
+    }
+    Drive(c, c.session->SupplyMessageResult(result));
+  });
 }
 
 void SmtpServer::Authenticate(Client& c) {

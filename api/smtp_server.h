@@ -21,8 +21,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -65,6 +67,10 @@ struct SmtpListenerMetrics {
   common::Counter* messages_accepted = nullptr;  // 250 after the spool commit
   common::Counter* messages_failed = nullptr;    // spool error: 451/452
   common::Counter* bytes_accepted = nullptr;
+  common::Counter* tls_sessions = nullptr;  // TLS handshakes completed (STARTTLS or implicit)
+  // Called with the message's tenant ("" for relay) once it is acknowledged
+  // (250 after the spool commit); sluiced counts it by listener and tenant.
+  std::function<void(std::string_view tenant, uint64_t messages)> received;
 };
 
 struct SmtpServerOptions {

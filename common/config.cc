@@ -160,6 +160,16 @@ path = ""
 max_bytes = 104857600
 max_files = 5
 
+[metrics]
+# Label values with their own series at most: sites (sluice_delivery_site_*)
+# and tenants (sluice_messages_received_total, sluice_delivery_tenant_*);
+# the rest count under "other". A value gets its series once it has been
+# seen promote_after times on one shard (a heavy-hitter estimate that never
+# overcounts), for as long as the process runs.
+max_sites = 50
+max_tenants = 50
+promote_after = 10
+
 # HTTP API keys, one [[api_keys]] table each; without any, only loopback
 # clients may use the API (with every scope):
 #   [[api_keys]]
@@ -643,6 +653,11 @@ void BindConfig(TableBinder& root, Config* config) {
     events.String("path", &config->events.path);
     events.Int64("max_bytes", 4096, int64_t{1} << 40, &config->events.max_bytes);
     events.Int("max_files", 1, 1000, &config->events.max_files);
+  });
+  root.Table("metrics", [&](TableBinder& metrics) {
+    metrics.Int("max_sites", 0, 10'000, &config->metrics.max_sites);
+    metrics.Int("max_tenants", 0, 10'000, &config->metrics.max_tenants);
+    metrics.Int64("promote_after", 1, int64_t{1} << 40, &config->metrics.promote_after);
   });
   if (root.Has("api_keys")) config->api_keys.clear();
   root.TableArray("api_keys", [&](TableBinder& key, size_t) {

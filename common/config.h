@@ -181,6 +181,15 @@ struct EventsConfig {
   int max_files = 0;
 };
 
+// [metrics]: how many values of an unbounded label (a destination site, a
+// tenant) get their own series; the rest count under "other" (see
+// common/bounded_labels.h for the rule).
+struct MetricsConfig {
+  int max_sites = 0;
+  int max_tenants = 0;
+  int64_t promote_after = 0;  // messages or recipients seen before a value gets a series
+};
+
 // A key for the HTTP API. The bearer token itself is never stored, only its
 // SHA-256 (printf %s TOKEN | sha256sum).
 struct ApiKeyConfig {
@@ -203,6 +212,7 @@ struct Config {
   std::vector<EgressSource> egress_sources;
   std::vector<EgressPool> egress_pools;
   EventsConfig events;
+  MetricsConfig metrics;
   // Without any, the HTTP API serves loopback clients only (every scope).
   std::vector<ApiKeyConfig> api_keys;
 };

@@ -151,6 +151,9 @@ class MetricsRegistry {
   // Families sorted by name, series by labels.
   std::string RenderPrometheus() const;
 
+  // The number of shard threads the metrics keep cells for.
+  int shards() const { return shards_; }
+
  private:
   enum class Kind { kCounter, kGauge, kHistogram };
 

@@ -86,20 +86,72 @@ struct Resolver::Batch {
   absl::AnyInvocable<void()> on_done;
 };
 
+int ResolverMetrics::QueryTypeIndex(RecordType type) {
+  switch (type) {
+    case RecordType::kA:
+      return 0;
+    case RecordType::kAaaa:
+      return 1;
+    case RecordType::kMx:
+      return 2;
+    case RecordType::kTlsa:
+      return 3;
+    case RecordType::kTxt:
+      return 4;
+    default:
+      return 5;
+  }
+}
+
+absl::StatusOr<ResolverMetrics> RegisterResolverMetrics(common::MetricsRegistry& registry) {
+  ResolverMetrics metrics;
+  for (int t = 0; t < ResolverMetrics::kQueryTypes; ++t) {
+    for (int r = 0; r < ResolverMetrics::kQueryResults; ++r) {
+      SLUICE_ASSIGN_OR_RETURN(
+          metrics.queries[t][r],
+          registry.AddCounter("sluice_dns_queries_total",
+                              "DNS queries sent, by record type and result (counted when done).",
+                              {{"type", ResolverMetrics::kQueryTypeNames[t]},
+                               {"result", ResolverMetrics::kQueryResultNames[r]}}));
+    }
+  }
+  constexpr absl::string_view kCacheHelp = "DNS questions answered from the cache, or not.";
+  SLUICE_ASSIGN_OR_RETURN(metrics.cache_hits, registry.AddCounter("sluice_dns_cache_lookups_total",
+                                                                  kCacheHelp, {{"result", "hit"}}));
+  SLUICE_ASSIGN_OR_RETURN(
+      metrics.cache_misses,
+      registry.AddCounter("sluice_dns_cache_lookups_total", kCacheHelp, {{"result", "miss"}}));
+  return metrics;
+}
+
 absl::StatusOr<std::unique_ptr<Resolver>> Resolver::Create(engine::Reactor& reactor,
                                                            const DnsConfig& config,
-                                                           const common::Clock* cache_clock) {
+                                                           const common::Clock* cache_clock,
+                                                           const ResolverMetrics* metrics) {
   SLUICE_RETURN_IF_ERROR(config.Validate());
   SLUICE_ASSIGN_OR_RETURN(StaticRouter router, StaticRouter::Create(config));
   const common::Clock& clock = cache_clock != nullptr ? *cache_clock : reactor.clock();
-  std::unique_ptr<Resolver> resolver(new Resolver(reactor, config, clock, std::move(router)));
+  std::unique_ptr<Resolver> resolver(
+      new Resolver(reactor, config, clock, std::move(router), metrics));
   SLUICE_ASSIGN_OR_RETURN(resolver->channel_, AresChannel::Create(reactor, config));
   return resolver;
 }
 
 Resolver::Resolver(engine::Reactor& reactor, const DnsConfig& config, const common::Clock& clock,
-                   StaticRouter router)
-    : reactor_(reactor), config_(config), router_(std::move(router)), cache_(config.cache, clock) {}
+                   StaticRouter router, const ResolverMetrics* metrics)
+    : reactor_(reactor),
+      config_(config),
+      router_(std::move(router)),
+      cache_(config.cache, clock),
+      metrics_(metrics) {}
+
+void Resolver::CountQuery(RecordType type, AnswerStatus status) {
+  if (metrics_ == nullptr) return;
+  const int result = static_cast<int>(status);
+  if (result < 0 || result >= ResolverMetrics::kQueryResults) return;
+  common::Counter* counter = metrics_->queries[ResolverMetrics::QueryTypeIndex(type)][result];
+  if (counter != nullptr) counter->Add();
+}
 
 Resolver::~Resolver() {
   shutting_down_ = true;
@@ -133,9 +185,11 @@ void Resolver::Query(std::string_view name, RecordType type, AnswerCallback done
 void Resolver::QueryCanonical(const std::string& name, RecordType type, AnswerCallback done,
                               int depth) {
   if (std::shared_ptr<const Answer> hit = cache_.Find(name, type)) {
+    if (metrics_ != nullptr && metrics_->cache_hits != nullptr) metrics_->cache_hits->Add();
     done(*hit);
     return;
   }
+  if (metrics_ != nullptr && metrics_->cache_misses != nullptr) metrics_->cache_misses->Add();
   if (shutting_down_) {
     Answer answer;
     answer.status = AnswerStatus::kError;
@@ -153,7 +207,9 @@ void Resolver::QueryCanonical(const std::string& name, RecordType type, AnswerCa
 void Resolver::OnResponse(const std::string& name, RecordType type, int depth, int ares_status,
                           absl::Span<const uint8_t> packet) {
   if (ares_status != ARES_SUCCESS || packet.empty()) {
-    Finish(name, type, FromAresStatus(ares_status == ARES_SUCCESS ? ARES_EBADRESP : ares_status));
+    Answer answer = FromAresStatus(ares_status == ARES_SUCCESS ? ARES_EBADRESP : ares_status);
+    CountQuery(type, answer.status);
+    Finish(name, type, std::move(answer));
     return;
   }
   absl::StatusOr<ParsedResponse> parsed = ParseResponse(packet, name, type);
@@ -161,9 +217,12 @@ void Resolver::OnResponse(const std::string& name, RecordType type, int depth, i
     Answer answer;
     answer.status = AnswerStatus::kError;
     answer.detail = std::string(parsed.status().message());
+    CountQuery(type, answer.status);
     Finish(name, type, std::move(answer));
     return;
   }
+  // A CNAME to chase counts as answered: the chase is a query of its own.
+  CountQuery(type, parsed->answer.status);
   if (!parsed->chase_cname) {
     Finish(name, type, std::move(parsed->answer));
     return;

@@ -27,6 +27,7 @@
 #include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "dns/answer.h"
 #include "dns/ares_channel.h"
 #include "dns/dns_cache.h"
@@ -61,6 +62,34 @@ struct ResolverStats {
   size_t queries_queued = 0;     // waiting for max_queries_in_flight
 };
 
+// The resolver's series in a metrics registry (shared by every shard's
+// resolver; each adds to its own shard's cell). Any pointer may be null.
+struct ResolverMetrics {
+  // Record types and results with their own series; index with
+  // QueryTypeIndex() and AnswerStatus. The label values are kQueryTypeNames
+  // and kQueryResultNames.
+  static constexpr int kQueryTypes = 6;  // a, aaaa, mx, tlsa, txt, other
+  static constexpr int kQueryResults = 7;
+  static constexpr const char* kQueryTypeNames[kQueryTypes] = {"a",    "aaaa", "mx",
+                                                               "tlsa", "txt",  "other"};
+  // In the order of AnswerStatus.
+  static constexpr const char* kQueryResultNames[kQueryResults] = {
+      "ok", "nxdomain", "nodata", "servfail", "timeout", "error", "badname"};
+  static int QueryTypeIndex(RecordType type);
+
+  // Queries c-ares sent, counted when they complete (answer, failure,
+  // timeout or shutdown), by record type and result.
+  common::Counter* queries[kQueryTypes][kQueryResults] = {};
+  // Questions answered from the cache, and those that were not (they
+  // joined a query in flight or sent one).
+  common::Counter* cache_hits = nullptr;
+  common::Counter* cache_misses = nullptr;
+};
+
+// sluice_dns_queries_total{type,result} and
+// sluice_dns_cache_lookups_total{result="hit|miss"} in `registry`.
+absl::StatusOr<ResolverMetrics> RegisterResolverMetrics(common::MetricsRegistry& registry);
+
 class Resolver {
  public:
   using AnswerCallback = absl::AnyInvocable<void(const Answer&)>;
@@ -75,9 +104,10 @@ class Resolver {
 
   // `cache_clock` defaults to the reactor's clock; tests pass a FakeClock to
   // step through TTLs (c-ares keeps its own real-time query timeouts).
+  // `metrics` (may be null) must outlive the resolver.
   static absl::StatusOr<std::unique_ptr<Resolver>> Create(
-      engine::Reactor& reactor, const DnsConfig& config,
-      const common::Clock* cache_clock = nullptr);
+      engine::Reactor& reactor, const DnsConfig& config, const common::Clock* cache_clock = nullptr,
+      const ResolverMetrics* metrics = nullptr);
   ~Resolver();
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
@@ -117,7 +147,8 @@ class Resolver {
   struct Batch;
 
   Resolver(engine::Reactor& reactor, const DnsConfig& config, const common::Clock& clock,
-           StaticRouter router);
+           StaticRouter router, const ResolverMetrics* metrics);
+  void CountQuery(RecordType type, AnswerStatus status);
 
   void QueryCanonical(const std::string& name, RecordType type, AnswerCallback done, int depth);
   void OnResponse(const std::string& name, RecordType type, int depth, int ares_status,
@@ -131,6 +162,7 @@ class Resolver {
   DnsCache cache_;
   SingleFlight<Answer> flights_;
   absl::BitGen gen_;
+  const ResolverMetrics* const metrics_;  // may be null
   uint64_t cname_chases_ = 0;
   bool shutting_down_ = false;
   // Last: destroyed first, while what its callbacks touch still exists.

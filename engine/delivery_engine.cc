@@ -110,7 +110,8 @@ struct DeliveryEngine::Routed {
 absl::StatusOr<std::unique_ptr<DeliveryEngine>> DeliveryEngine::Create(
     Reactor& reactor, int shard, const DeliveryShared* shared) {
   std::unique_ptr<DeliveryEngine> engine(new DeliveryEngine(reactor, shard, shared));
-  SLUICE_ASSIGN_OR_RETURN(engine->resolver_, dns::Resolver::Create(reactor, shared->dns));
+  SLUICE_ASSIGN_OR_RETURN(engine->resolver_, dns::Resolver::Create(reactor, shared->dns, nullptr,
+                                                                   &shared->metrics.dns));
   return engine;
 }
 
@@ -636,23 +637,31 @@ void DeliveryEngine::CountEvents(const std::vector<DeliveryEvent>& events) {
   const DeliveryMetrics& m = shared_->metrics;
   for (const DeliveryEvent& event : events) {
     common::Counter* counter = nullptr;
+    int column = -1;  // in m.by_site and m.by_tenant
     switch (event.type) {
       case DeliveryEventType::kDelivered:
         counter = m.delivered;
+        column = 0;
         break;
       case DeliveryEventType::kDeferred:
         counter = m.deferred;
+        column = 1;
         break;
       case DeliveryEventType::kBounced:
         counter = m.bounced;
+        column = 2;
         break;
       case DeliveryEventType::kExpired:
         counter = m.expired;
+        column = 3;
         break;
       default:
         break;
     }
     if (counter != nullptr) counter->Add(1);
+    if (column < 0) continue;
+    if (m.by_site != nullptr) m.by_site->Add(column, event.site);
+    if (m.by_tenant != nullptr) m.by_tenant->Add(column, event.tenant);
   }
 }
 

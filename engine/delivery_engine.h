@@ -36,6 +36,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/random/random.h"
 #include "absl/status/statusor.h"
+#include "common/bounded_labels.h"
 #include "common/message_id.h"
 #include "common/metrics.h"
 #include "dns/dns_config.h"
@@ -68,6 +69,12 @@ struct DeliveryMetrics {
   common::Gauge* scheduled = nullptr;  // in the shards' schedule windows
   common::Gauge* ready = nullptr;      // in ready queues
   common::Gauge* open_connections = nullptr;
+  // The same four results by site and by tenant, bounded (column order:
+  // delivered, deferred, bounced, expired). A recipient that failed before
+  // it had a site (DNS) counts under site "none".
+  common::BoundedLabels* by_site = nullptr;
+  common::BoundedLabels* by_tenant = nullptr;
+  dns::ResolverMetrics dns;  // every shard's resolver
 };
 
 // What every shard's engine shares; read-only once the engines run.

@@ -1,11 +1,13 @@
 #include "engine/reactor.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 
 namespace sluice::engine {
@@ -99,6 +101,23 @@ TimerId Reactor::RunAt(common::SteadyTime deadline, TimerQueue::Callback callbac
 
 TimerId Reactor::RunAfter(absl::Duration delay, TimerQueue::Callback callback) {
   return timers_.Add(clock_->SteadyNow() + absl::ToChronoNanoseconds(delay), std::move(callback));
+}
+
+void Reactor::StartLagProbe(common::Histogram* histogram, absl::Duration period) {
+  if (histogram == nullptr || period <= absl::ZeroDuration() || lag_histogram_ != nullptr) return;
+  lag_histogram_ = histogram;
+  lag_period_ = period;
+  ArmLagProbe(clock_->SteadyNow() + absl::ToChronoNanoseconds(period));
+}
+
+void Reactor::ArmLagProbe(common::SteadyTime deadline) {
+  timers_.Add(deadline, [this, deadline] {
+    const common::SteadyTime now = clock_->SteadyNow();
+    lag_histogram_->Observe(std::chrono::duration<double>(now - deadline).count());
+    // From now, not from the old deadline: a stalled loop gets one late
+    // observation, not a burst of catch-up ones.
+    ArmLagProbe(now + absl::ToChronoNanoseconds(lag_period_));
+  });
 }
 
 void Reactor::Defer(absl::AnyInvocable<void()> task) { deferred_.push_back(std::move(task)); }

@@ -27,6 +27,10 @@
 #include "engine/completion.h"
 #include "engine/timer_queue.h"
 
+namespace sluice::common {
+class Histogram;
+}  // namespace sluice::common
+
 namespace sluice::engine {
 
 // Work that reaches a reactor from outside its ring (cross-shard inboxes).
@@ -94,6 +98,13 @@ class Reactor {
 
   void SetLoopHook(LoopHook* hook) { hook_ = hook; }
 
+  // Loop lag: every `period`, a timer observes into `histogram` how late
+  // it ran, in seconds (from its deadline to the moment its callback ran:
+  // the time the loop spent on other callbacks or could not wake up). On
+  // the loop's thread; `histogram` must outlive the reactor. Timers do not
+  // keep a stopping reactor alive, so this needs no stopping.
+  void StartLagProbe(common::Histogram* histogram, absl::Duration period);
+
   const common::Clock& clock() const { return *clock_; }
   BufferRing& recv_buffers() { return *recv_buffers_; }
   uint64_t in_flight() const { return in_flight_; }
@@ -106,6 +117,7 @@ class Reactor {
   void RunDeferred();
   void Wait(bool may_sleep);
   void ReapCompletions();
+  void ArmLagProbe(common::SteadyTime deadline);
 
   io_uring ring_{};
   bool ring_ready_ = false;
@@ -115,6 +127,8 @@ class Reactor {
   TimerQueue timers_;
   std::deque<absl::AnyInvocable<void()>> deferred_;
   LoopHook* hook_ = nullptr;
+  common::Histogram* lag_histogram_ = nullptr;
+  absl::Duration lag_period_;
   uint64_t in_flight_ = 0;
   uint64_t loop_iterations_ = 0;
   bool stop_requested_ = false;

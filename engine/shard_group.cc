@@ -94,4 +94,14 @@ void ShardGroup::Stop() {
   }
 }
 
+void ShardGroup::StartLagProbes(std::vector<common::Histogram*> histograms, absl::Duration period) {
+  for (int i = 0; i < size() && i < static_cast<int>(histograms.size()); ++i) {
+    if (histograms[i] == nullptr) continue;
+    Reactor* reactor = shards_[i]->reactor.get();
+    Post(i, [reactor, histogram = histograms[i], period] {
+      reactor->StartLagProbe(histogram, period);
+    });
+  }
+}
+
 }  // namespace sluice::engine

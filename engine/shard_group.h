@@ -40,6 +40,10 @@ class ShardGroup {
   // Runs `task` on shard `to`'s thread. Never blocks on a shard thread.
   void Post(int to, absl::AnyInvocable<void()> task) { mailbox_.Post(to, std::move(task)); }
 
+  // Starts each shard's loop-lag probe (Reactor::StartLagProbe): shard i
+  // observes into histograms[i] (null or missing: none) every `period`.
+  void StartLagProbes(std::vector<common::Histogram*> histograms, absl::Duration period);
+
   // Shard `shard`'s reactor; use it only on that shard's thread.
   Reactor& reactor(int shard) { return *shards_[shard]->reactor; }
 

@@ -30,11 +30,13 @@
 #include "api/http_server.h"
 #include "api/smtp_server.h"
 #include "api/user_authenticator.h"
+#include "common/bounded_labels.h"
 #include "common/config.h"
 #include "common/ip_network.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "dns/dns_config.h"
+#include "dns/resolver.h"
 #include "engine/delivery_engine.h"
 #include "engine/delivery_policy.h"
 #include "engine/delivery_service.h"
@@ -245,6 +247,53 @@ int Run() {
     if (!h.ok()) registered.Update(h.status());
     return h.ok() ? *h : nullptr;
   };
+  // Label values that are not ours to bound (sites, tenants): at most
+  // [metrics] max_sites / max_tenants series each, the rest as "other".
+  auto bounded = [&](std::string name, std::string help, std::string label, int max_values,
+                     std::vector<common::MetricLabels> columns) {
+    absl::StatusOr<std::unique_ptr<common::BoundedLabels>> b = common::BoundedLabels::Create(
+        metrics, {.name = std::move(name),
+                  .help = std::move(help),
+                  .label = std::move(label),
+                  .columns = std::move(columns),
+                  .max_values = max_values,
+                  .promote_after = static_cast<uint64_t>(config.metrics.promote_after)});
+    if (!b.ok()) registered.Update(b.status());
+    return b.ok() ? *std::move(b) : nullptr;
+  };
+  const std::vector<common::MetricLabels> result_columns = {{{"result", "delivered"}},
+                                                            {{"result", "deferred"}},
+                                                            {{"result", "bounced"}},
+                                                            {{"result", "expired"}}};
+  // Per shard: how late a timer due every 100 ms runs, i.e. how long work
+  // waits behind whatever the loop is busy with.
+  std::vector<common::Histogram*> loop_lag;
+  for (int shard = 0; shard < (*group)->size(); ++shard) {
+    absl::StatusOr<common::Histogram*> h = metrics.AddHistogram(
+        "sluice_reactor_loop_lag_seconds",
+        "How late a shard's 100 ms probe timer ran: time its loop was busy past a deadline.",
+        {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1},
+        {{"shard", std::to_string(shard)}});
+    if (!h.ok()) registered.Update(h.status());
+    loop_lag.push_back(h.ok() ? *h : nullptr);
+  }
+  (*group)->StartLagProbes(loop_lag, absl::Milliseconds(100));
+  // Messages acknowledged (after the spool commit), by listener and tenant.
+  std::unique_ptr<common::BoundedLabels> received =
+      bounded("sluice_messages_received_total",
+              "Messages acknowledged after spooling, by listener and tenant.", "tenant",
+              config.metrics.max_tenants,
+              {{{"listener", "relay"}},
+               {{"listener", "submission"}},
+               {{"listener", "submissions"}},
+               {{"listener", "http"}}});
+  auto count_received = [received = received.get()](int column) {
+    return [received, column](std::string_view tenant, uint64_t messages) {
+      if (received != nullptr) received->Add(column, tenant, messages);
+    };
+  };
+  std::unique_ptr<common::BoundedLabels> delivery_by_site;
+  std::unique_ptr<common::BoundedLabels> delivery_by_tenant;
 
   // Delivery: settings shared by every shard's engine. The engines start
   // after the spool they read from, and the spool hands out due messages
@@ -306,6 +355,20 @@ int Run() {
                         "Messages held in memory until their due time.");
     m.ready = gauge("sluice_delivery_ready_messages", "Messages waiting for a connection.");
     m.open_connections = gauge("sluice_delivery_connections_open", "Outbound connections open.");
+    delivery_by_site = bounded("sluice_delivery_site_recipients_total",
+                               "Recipients by the result of their delivery attempt and site.",
+                               "site", config.metrics.max_sites, result_columns);
+    delivery_by_tenant = bounded("sluice_delivery_tenant_recipients_total",
+                                 "Recipients by the result of their delivery attempt and tenant.",
+                                 "tenant", config.metrics.max_tenants, result_columns);
+    m.by_site = delivery_by_site.get();
+    m.by_tenant = delivery_by_tenant.get();
+    if (absl::StatusOr<dns::ResolverMetrics> dns = dns::RegisterResolverMetrics(metrics);
+        dns.ok()) {
+      m.dns = *dns;
+    } else {
+      registered.Update(dns.status());
+    }
     return registered;
   }();
   if (!delivery_ready.ok()) {
@@ -407,6 +470,7 @@ int Run() {
         "sluice_http_recipients_accepted_total", "Recipients spooled by POST /api/v1/messages.");
     http_options.counters.injections_failed = counter("sluice_http_injections_failed_total",
                                                       "Injection requests the spool failed (503).");
+    http_options.counters.received = count_received(3);
     SLUICE_RETURN_IF_ERROR(registered);
     http_options.spool = spool->get();
     http_options.operations = spool->get();
@@ -473,6 +537,9 @@ int Run() {
           "sluice_smtp_messages_failed_total", "Messages refused because the spool failed.", label);
       listener_metrics.bytes_accepted =
           counter("sluice_smtp_bytes_accepted_total", "Bytes of acknowledged messages.", label);
+      listener_metrics.tls_sessions =
+          counter("sluice_smtp_tls_sessions_total", "SMTP TLS handshakes completed.", label);
+      listener_metrics.received = count_received(i);
       SLUICE_RETURN_IF_ERROR(registered);
       limiters[i] = std::make_unique<api::ConnectionLimiter>(config.smtp.max_connections,
                                                              config.smtp.max_connections_per_ip);

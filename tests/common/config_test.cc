@@ -207,6 +207,22 @@ TEST(ConfigTest, ReadsApiKeysAndRefusesBadHashOrScope) {
             "admin or read)");
 }
 
+TEST(ConfigTest, MetricsLabelBoundsHaveDefaultsAndRefuseOutOfRange) {
+  const absl::StatusOr<Config> defaults = LoadConfig("", "sluice.toml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->metrics.max_sites, 50);
+  EXPECT_EQ(defaults->metrics.max_tenants, 50);
+  EXPECT_EQ(defaults->metrics.promote_after, 10);
+  const absl::StatusOr<Config> set =
+      LoadConfig("[metrics]\nmax_sites = 5\nmax_tenants = 0\npromote_after = 1\n", "m.toml");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->metrics.max_sites, 5);
+  EXPECT_EQ(set->metrics.max_tenants, 0);
+  EXPECT_EQ(set->metrics.promote_after, 1);
+  EXPECT_FALSE(LoadConfig("[metrics]\npromote_after = 0\n", "m.toml").ok());
+  EXPECT_FALSE(LoadConfig("[metrics]\nmax_sites = -1\n", "m.toml").ok());
+}
+
 TEST(ListenAddressTest, ParsesIPv4AndBracketedIPv6) {
   EXPECT_EQ(ParseListenAddress("10.0.0.1:25").value(), (ListenAddress{"10.0.0.1", 25}));
   EXPECT_EQ(ParseListenAddress("[::1]:25").value(), (ListenAddress{"::1", 25}));

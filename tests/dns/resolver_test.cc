@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/fake_clock.h"
+#include "common/metrics.h"
 #include "dns/dns_error.h"
 #include "engine/reactor.h"
 #include "tests/dns/fake_dns_server.h"
@@ -137,9 +138,9 @@ class ResolverTest : public ::testing::Test {
     return config;
   }
 
-  void MakeResolver(const DnsConfig& config) {
+  void MakeResolver(const DnsConfig& config, const ResolverMetrics* metrics = nullptr) {
     absl::StatusOr<std::unique_ptr<Resolver>> resolver =
-        Resolver::Create(*reactor_, config, &clock_);
+        Resolver::Create(*reactor_, config, &clock_, metrics);
     ASSERT_TRUE(resolver.ok()) << resolver.status();
     resolver_ = *std::move(resolver);
   }
@@ -225,6 +226,37 @@ TEST_F(ResolverTest, MxSortedByPreferenceWithEqualOnesShuffled) {
   EXPECT_EQ(first_of_equal.size(), 2u) << "equal preferences were never shuffled";
   // One query; the other 39 lookups were cache hits, each shuffled afresh.
   EXPECT_EQ(sent, 1u);
+}
+
+TEST_F(ResolverTest, MetricsCountQueriesByTypeAndResultAndCacheLookups) {
+  common::MetricsRegistry registry(0);
+  absl::StatusOr<ResolverMetrics> metrics = RegisterResolverMetrics(registry);
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  MakeResolver(Config(), &*metrics);
+  std::vector<bool> ok;
+  std::vector<Step> steps;
+  // The second lookup of multi comes from the cache.
+  for (const char* domain : {"multi.sluice.test", "multi.sluice.test", "nope.sluice.test"}) {
+    steps.push_back([&, domain](auto next) {
+      resolver_->LookupMx(domain, [&, next](absl::StatusOr<MxResult> r) {
+        ok.push_back(r.ok());
+        next();
+      });
+    });
+  }
+  Run(std::move(steps));
+  EXPECT_EQ(ok, (std::vector<bool>{true, true, false}));
+  const int mx = ResolverMetrics::QueryTypeIndex(RecordType::kMx);
+  EXPECT_EQ(metrics->queries[mx][static_cast<int>(AnswerStatus::kOk)]->Value(), 1u);
+  EXPECT_EQ(metrics->queries[mx][static_cast<int>(AnswerStatus::kNxDomain)]->Value(), 1u);
+  EXPECT_EQ(metrics->cache_hits->Value(), 1u);
+  EXPECT_EQ(metrics->cache_misses->Value(), 2u);
+  const std::string text = registry.RenderPrometheus();
+  EXPECT_NE(text.find("sluice_dns_queries_total{result=\"nxdomain\",type=\"mx\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sluice_dns_cache_lookups_total{result=\"hit\"} 1"), std::string::npos)
+      << text;
 }
 
 TEST_F(ResolverTest, ImplicitMxWhenTheDomainHasOnlyAddresses) {

@@ -109,11 +109,18 @@ check "GET /metrics counts the accepted message" expect_eq \
 check "and the spool commit behind it" expect_eq \
   "$(grep -c '^sluice_spool_commits_total [1-9]' <<<"$METRICS")" 1
 check "promtool accepts the exposition format" promtool_check "$METRICS"
+check "the relay message is received, tenant bounded to other until it has volume" expect_eq \
+  "$(grep -c '^sluice_messages_received_total{listener="relay",tenant="other"} 1$' <<<"$METRICS")" 1
+check "every family is exposed: by site, by tenant, DNS, loop lag, TLS sessions" expect_eq \
+  "$(grep -cE '^# TYPE (sluice_delivery_site_recipients_total counter|sluice_delivery_tenant_recipients_total counter|sluice_dns_queries_total counter|sluice_dns_cache_lookups_total counter|sluice_reactor_loop_lag_seconds histogram|sluice_smtp_tls_sessions_total counter)$' <<<"$METRICS")" 6
 check "submissions speaks TLS with a self-signed certificate" \
   test -s "$WORK/data/tls/selfsigned.crt"
 check "and openssl sees the greeting inside TLS" expect_eq \
   "$(echo quit | timeout 20 openssl s_client -connect "127.0.0.1:$SUBMISSIONS" -crlf -quiet \
       2>/dev/null | head -1 | cut -c1-4)" "220 "
+check "and counts the TLS session on submissions" expect_eq \
+  "$(curl -s "http://127.0.0.1:$PORT/metrics" |
+      grep -c '^sluice_smtp_tls_sessions_total{listener="submissions"} 1$')" 1
 
 write_config "$WORK/sluice.toml" debug
 kill -HUP "$PID"
