@@ -220,8 +220,16 @@ submissions = "127.0.0.1:0"
 
     def metrics(self):
         host, port = self.http
-        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as response:
-            return response.read().decode()
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as response:
+                return response.read().decode()
+        except OSError as error:
+            # Say whether sluiced died (and how) rather than only that the
+            # connection failed.
+            if self.process.poll() is not None:
+                self._close_log()
+            raise AssertionError(f"GET /metrics failed: {error!r}; sluiced exit code "
+                                 f"{self.process.poll()}{self._log_tail()}") from error
 
     def metric(self, name, labels=""):
         """The value of one sample, e.g. metric("sluice_delivery_recipients_total",
