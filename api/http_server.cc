@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "api/http_json.h"
 #include "common/logging.h"
 #include "queue/spool_keys.h"
@@ -1006,9 +1007,10 @@ void HttpServer::Sites(Exchange& x) {
       AppendJsonString(&body, q.site);
       body += ",\"pool\":";
       AppendJsonString(&body, q.pool);
-      absl::StrAppend(&body, ",\"ready\":", q.ready, ",\"connections\":", q.connections,
-                      ",\"window\":", q.window, ",\"suspended\":", q.suspended ? "true" : "false",
-                      ",\"last_error\":");
+      absl::StrAppend(&body, ",\"ready\":", q.ready, ",\"in_flight\":", q.in_flight,
+                      ",\"connections\":", q.connections, ",\"window\":", q.window,
+                      ",\"delivered_per_minute\":", absl::StrFormat("%.1f", q.delivered_per_minute),
+                      ",\"suspended\":", q.suspended ? "true" : "false", ",\"last_error\":");
       AppendJsonString(&body, q.last_error);
       body += "}";
     }

@@ -45,7 +45,8 @@
 //   POST   /api/v1/resume                 ?domain=, ?tenant= or ?campaign=,
 //                                         or restart
 //   GET    /api/v1/sites           read: the live delivery queues (ready,
-//                                  connections, window, last error)
+//                                  in flight, connections, window,
+//                                  delivered per minute, last error)
 //   GET    /healthz, /metrics      no authentication
 //   GET    /readyz                 200 while the spool's writer accepts
 //                                  writes, 503 otherwise or when stopping

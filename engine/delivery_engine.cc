@@ -96,6 +96,10 @@ struct DeliveryEngine::Queue {
   absl::Time timer_at = absl::InfiniteFuture();
   // When the destination's hosts were last taken from a routed message.
   absl::Time destination_at = absl::InfinitePast();
+  // Messages handed to a connection and not yet done.
+  size_t in_flight = 0;
+  // Recipients delivered, for the rate operators see.
+  RateMeter delivered;
 };
 
 struct DeliveryEngine::Routed {
@@ -446,6 +450,7 @@ void DeliveryEngine::GiveJob(Queue& queue, DeliveryConnection& connection) {
       if (shared_->metrics.ready) shared_->metrics.ready->Add(1);
       Dispatch(*q);
     } else {
+      ++q->in_flight;
       c->Send(*std::move(job));
     }
     EndOp();
@@ -474,9 +479,13 @@ void DeliveryEngine::OnIdle(Queue& queue, DeliveryConnection& connection) {
 void DeliveryEngine::OnJobDone(Queue& queue, DeliveryConnection& connection, DeliveryJob job,
                                smtp::DeliveryResult result) {
   const absl::Time now = reactor_.clock().Now();
+  --queue.in_flight;
   bool any_final = false;
   for (const smtp::RecipientResult& recipient : result.recipients) {
-    if (recipient.status == smtp::RecipientStatus::kDelivered) queue.site.OnDelivered();
+    if (recipient.status == smtp::RecipientStatus::kDelivered) {
+      queue.site.OnDelivered();
+      queue.delivered.Add(now);
+    }
     any_final = any_final || recipient.status != smtp::RecipientStatus::kTemporaryFailure;
     if (IsThrottle(recipient.reply)) {
       queue.site.OnThrottled(now);
@@ -718,12 +727,15 @@ void DeliveryEngine::BounceNow(const common::MessageId& id, const smtp::ServerRe
 
 std::vector<QueueSnapshot> DeliveryEngine::Snapshot() const {
   std::vector<QueueSnapshot> snapshot;
+  const absl::Time now = reactor_.clock().Now();
   for (const auto& [key, queue] : queues_) {
     QueueSnapshot& s = snapshot.emplace_back();
     s.key = key;
     s.site = queue->site_key;
     s.pool = queue->pool->name;
     s.ready = queue->site.ready();
+    s.in_flight = queue->in_flight;
+    s.delivered_per_minute = queue->delivered.PerMinute(now);
     s.connections = queue->site.connections();
     s.window = queue->site.window();
     s.suspended = queue->site.suspended();

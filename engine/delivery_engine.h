@@ -45,6 +45,7 @@
 #include "engine/delivery_connection.h"
 #include "engine/delivery_policy.h"
 #include "engine/event_log.h"
+#include "engine/rate_meter.h"
 #include "engine/reactor.h"
 #include "engine/retry_schedule.h"
 #include "engine/site_queue.h"
@@ -102,10 +103,13 @@ struct QueueSnapshot {
   std::string site;  // the site key
   std::string pool;
   size_t ready = 0;
+  size_t in_flight = 0;  // messages on a connection now
   int connections = 0;
   int window = 0;
   bool suspended = false;
   std::string last_error;
+  // Recipients delivered in the last minute (engine/rate_meter.h).
+  double delivered_per_minute = 0;
 };
 
 enum class SuspendScope { kSite, kDomain, kTenant, kCampaign };

@@ -140,6 +140,9 @@ class HttpDeliveryTest(unittest.TestCase):
         # The other campaign's mail, sent after the held one, has all arrived
         # and none of the held campaign's has.
         self.assertFalse({r["email"] for r in held} & self.delivered_to(self.receiver.messages()))
+        # The live queues count those 20 in their rate, with nothing in flight.
+        wait_until(lambda: self.live_totals() == (20, 0), 30,
+                   "20 delivered in the last minute, none in flight")
         queued = self.call("GET", "/api/v1/queues?campaign=spring&group_by=campaign")
         self.assertEqual(queued["groups"],
                          [{"key": "spring", "envelopes": 20, "recipients": 20}])
@@ -148,6 +151,13 @@ class HttpDeliveryTest(unittest.TestCase):
         records = self.receiver.wait_for_records(
             lambda rs: {r["email"] for r in held} <= self.delivered_to(rs), 60)
         self.assertEqual(len(records), 40)
+
+    def live_totals(self):
+        """(recipients delivered in the last minute, messages in flight) over
+        every live site queue."""
+        queues = self.call("GET", "/api/v1/sites")["queues"]
+        return (sum(q["delivered_per_minute"] for q in queues),
+                sum(q["in_flight"] for q in queues))
 
     def ready_at(self, site):
         return sum(q["ready"] for q in self.call("GET", "/api/v1/sites")["queues"]
