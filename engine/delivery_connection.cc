@@ -172,6 +172,7 @@ std::optional<smtp::ClientAction> DeliveryConnection::ContinueHandshake() {
   if (!tls_->handshake_done()) return std::nullopt;
   handshaking_ = false;
   tls_time_ = reactor_.clock().Now() - tls_started_;
+  if (params_.tls_sessions != nullptr) params_.tls_sessions->Add(1);
   CancelTimer();
   return session_.TlsStarted();
 }

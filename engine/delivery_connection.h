@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/metrics.h"
 #include "engine/delivery_job.h"
 #include "engine/reactor.h"
 #include "engine/site_queue.h"
@@ -56,6 +57,8 @@ class DeliveryConnection final : public TcpConnection::Handler {
     bool verify_certificate = false;
     absl::Duration connect_timeout = absl::Seconds(30);
     size_t max_recipients = 100;  // per transaction
+    // Counts each completed TLS handshake; may be null.
+    common::Counter* tls_sessions = nullptr;
   };
 
   // Starts connecting; the owner hears from it on this reactor.

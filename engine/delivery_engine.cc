@@ -373,6 +373,7 @@ bool DeliveryEngine::OpenConnection(Queue& queue, const HostChoice& host) {
   params.verify_certificate = limits.tls == TlsMode::kVerify;
   params.connect_timeout = limits.connect_timeout;
   params.max_recipients = static_cast<size_t>(limits.max_recipients_per_transaction);
+  params.tls_sessions = shared_->metrics.tls_connections;
   DeliveryConnection* connection =
       DeliveryConnection::Open(reactor_, std::move(params), queue.owner.get());
   queue.connections.insert(connection);
@@ -530,9 +531,6 @@ void DeliveryEngine::OnConnectionClosed(Queue& queue, DeliveryConnection& connec
   }
   queue.site.ConnectionClosed();
   if (shared_->metrics.open_connections) shared_->metrics.open_connections->Add(-1);
-  if (connection.tls_version().empty() == false && shared_->metrics.tls_connections) {
-    shared_->metrics.tls_connections->Add(1);
-  }
   if (const std::optional<smtp::ClientFailure>& failure = connection.failure();
       failure.has_value() && !stopping_) {
     if (shared_->metrics.connection_failures) shared_->metrics.connection_failures->Add(1);

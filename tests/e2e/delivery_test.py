@@ -151,6 +151,10 @@ class DeliveryTest(unittest.TestCase):
         self.assertTrue(all(e["tls_version"] == "TLSv1.3" for e in events))
         self.assertEqual(self.sluice.metric("sluice_delivery_recipients_total",
                                             'result="delivered"'), 120)
+        # Every connection did STARTTLS: the TLS share is 1.
+        connections = self.sluice.metric("sluice_delivery_connections_total")
+        self.assertGreater(connections, 0)
+        self.assertEqual(self.sluice.metric("sluice_delivery_tls_connections_total"), connections)
         # The body arrived unchanged (dot-stuffing undone by the receiver).
         body = next(r["data"] for r in self.receiver.messages()
                     if r["message_id"] == "<m0@sender.test>")
