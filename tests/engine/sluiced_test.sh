@@ -147,6 +147,26 @@ check "on the HTTPS listener too, over h2" expect_eq "$(curl -sk -o /dev/null \
   -w '%{http_code} %{http_version}' --http2 -H "Authorization: Bearer $TOKEN" \
   "https://127.0.0.1:$HTTPS/api/v1/queues")" "200 2"
 
+# A new certificate on SIGHUP: the HTTPS listener serves it to new
+# connections (openssl s_client shows which one it got).
+leaf_sha256() {  # leaf_sha256 < PEM: lowercase hex SHA-256 of the DER form
+  openssl x509 -outform DER | sha256sum | cut -d' ' -f1
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj /CN=reloaded.sluice.test -keyout "$WORK/new.key" -out "$WORK/new.crt" 2>/dev/null
+cat >>"$WORK/sluice.toml" <<TOML
+
+[tls]
+certificate = "$WORK/new.crt"
+private_key = "$WORK/new.key"
+TOML
+NEW_SHA=$(leaf_sha256 <"$WORK/new.crt")
+kill -HUP "$PID"
+check "SIGHUP loads the new certificate" wait_for_log "tls certificate reloaded"
+check "the log names it" expect_eq "$(sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p' <<<"$LINE")" "$NEW_SHA"
+check "and the HTTPS listener serves it" expect_eq "$(timeout 20 openssl s_client \
+  -connect "127.0.0.1:$HTTPS" -alpn h2 </dev/null 2>/dev/null | leaf_sha256)" "$NEW_SHA"
+
 kill -TERM "$PID"
 check "SIGTERM logs the stop" wait_for_log "sluiced stopped"
 wait "$PID"
