@@ -19,4 +19,8 @@ bool HttpInjectionWorker::Submit(std::string body, InjectionContext context, Don
        done = std::move(done)]() mutable { done(PrepareInjection(parser_, body, ids_, context)); });
 }
 
+bool HttpInjectionWorker::Run(absl::AnyInvocable<void()> task) {
+  return thread_->Post(std::move(task));
+}
+
 }  // namespace sluice::api

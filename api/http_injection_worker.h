@@ -1,7 +1,8 @@
 // HttpInjectionWorker: prepares large injection requests (JSON parsing and
 // per-recipient composition, ~200 ms for 100,000 recipients) on its own
 // thread so the shard that received them keeps serving its other
-// connections meanwhile.
+// connections meanwhile. It also renders GET /metrics (Run), which takes
+// the metrics registry's lock, so no shard ever waits for that.
 //
 // Submit() never blocks (common::TaskThread); `done` runs on the worker
 // thread, and the caller posts the result back to its shard. The worker
@@ -36,6 +37,9 @@ class HttpInjectionWorker {
 
   // False (and `done` not called) when the worker's queue is full.
   bool Submit(std::string body, InjectionContext context, Done done);
+  // Runs other slow work of the HTTP servers (rendering /metrics) on the
+  // worker thread. False (and `task` dropped) when the queue is full.
+  bool Run(absl::AnyInvocable<void()> task);
 
  private:
   // Touched only on the worker thread.

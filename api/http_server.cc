@@ -680,19 +680,18 @@ void HttpServer::Route(Exchange& x, HttpRequest& request) {
   };
   if (path == "/healthz" || path == "/metrics") {
     if (method != "GET" && method != "HEAD") return not_allowed("GET, HEAD");
-    Response response;
     if (path == "/metrics") {
       if (options_.metrics == nullptr) {
         Write(x, Error(404, "no metrics"));
         return;
       }
-      response.body = options_.metrics->RenderPrometheus();
-      response.content_type = "text/plain; version=0.0.4";
-    } else {
-      response.status = stopping_ ? 503 : 200;
-      response.body = stopping_ ? "stopping\n" : "ok\n";
-      response.content_type = "text/plain";
+      RenderMetrics(x);
+      return;
     }
+    Response response;
+    response.status = stopping_ ? 503 : 200;
+    response.body = stopping_ ? "stopping\n" : "ok\n";
+    response.content_type = "text/plain";
     Write(x, std::move(response));
     return;
   }
@@ -1017,6 +1016,27 @@ void HttpServer::Sites(Exchange& x) {
     body += "]}\n";
     Complete(exchange, Json(200, std::move(body)));
   });
+}
+
+void HttpServer::RenderMetrics(Exchange& x) {
+  auto answer = [](std::string text) {
+    Response response;
+    response.body = std::move(text);
+    response.content_type = "text/plain; version=0.0.4";
+    return response;
+  };
+  const uint64_t id = x.id;
+  BeginAsync(x);
+  if (options_.worker != nullptr &&
+      options_.worker->Run(
+          [this, id, answer, metrics = options_.metrics, post = options_.post, shard = shard_] {
+            post(shard, [this, id, answer, text = metrics->RenderPrometheus()]() mutable {
+              Complete(id, answer(std::move(text)));
+            });
+          })) {
+    return;
+  }
+  Complete(id, answer(options_.metrics->RenderPrometheus()));  // no worker, or it is full
 }
 
 void HttpServer::Purge(Exchange& x, const HttpTarget& target) {

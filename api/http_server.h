@@ -225,7 +225,9 @@ class HttpServer final : public engine::TcpConnection::Handler {
   void Suspend(Exchange& x, const HttpTarget& target, bool suspended);
   void Sites(Exchange& x);
   void Ready(Exchange& x);
-  Response Metrics(const HttpRequest& request) const;
+  // GET /metrics: rendered on the worker when there is one, so a shard
+  // never waits for the metrics registry's lock.
+  void RenderMetrics(Exchange& x);
   void MaybeFinishStop();
 
   engine::Reactor& reactor_;

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/api_key_store.h"
 #include "api/http_injection_worker.h"
+#include "common/metrics.h"
 #include "engine/shard_group.h"
 #include "engine/sharded.h"
 #include "engine/tcp_listener.h"
@@ -90,6 +91,7 @@ class HttpServerTest : public ::testing::Test {
     options.keys = keys_;
     options.hostname = "api.sluice.test";
     options.worker = worker_.get();
+    options.metrics = &metrics_;
     options.post = [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
       group->Post(shard, std::move(task));
     };
@@ -146,6 +148,7 @@ class HttpServerTest : public ::testing::Test {
   std::unique_ptr<queue::RocksDbSpool> spool_;
   std::shared_ptr<const ApiKeyStore> keys_;
   std::unique_ptr<HttpInjectionWorker> worker_;
+  common::MetricsRegistry metrics_{2};
   std::unique_ptr<engine::Sharded<HttpServer>> servers_;
   uint16_t port_ = 0;
 };
@@ -247,6 +250,24 @@ TEST_F(HttpServerTest, RawContentSharesOneBodyAndGetsMessageIdAndDate) {
   EXPECT_TRUE(absl::StrContains(stored[0].body, "Message-ID: <")) << stored[0].body;
   EXPECT_TRUE(absl::StrContains(stored[0].body, "\r\nDate: ")) << stored[0].body;
   EXPECT_TRUE(absl::StrContains(stored[0].body, "\r\n\r\nraw body\r\n")) << stored[0].body;
+}
+
+TEST_F(HttpServerTest, MetricsAreRenderedInThePrometheusFormat) {
+  Start();
+  absl::StatusOr<common::Counter*> counter =
+      metrics_.AddCounter("sluice_test_widgets_total", "Widgets.", {{"kind", "blue"}});
+  ASSERT_TRUE(counter.ok()) << counter.status();
+  (*counter)->Add(7);
+  const std::string sample = "sluice_test_widgets_total{kind=\"blue\"} 7\n";
+  CommandResult got = Curl(absl::StrCat("-D - ", Url("/metrics")));
+  EXPECT_TRUE(absl::StrContains(got.output, "Content-Type: text/plain; version=0.0.4"))
+      << got.output;
+  EXPECT_TRUE(absl::StrContains(got.output, sample)) << got.output;
+  EXPECT_TRUE(absl::StrContains(got.output, "status=200")) << got.output;
+  // HEAD: the headers only.
+  CommandResult head = Curl(absl::StrCat("-I ", Url("/metrics")));
+  EXPECT_TRUE(absl::StrContains(head.output, "status=200")) << head.output;
+  EXPECT_FALSE(absl::StrContains(head.output, sample)) << head.output;
 }
 
 TEST_F(HttpServerTest, EveryValidationErrorIs400NamingTheField) {
