@@ -68,7 +68,7 @@ absl::StatusOr<std::unique_ptr<ApiKeyStore>> ApiKeyStore::Create(
     if (spec.rate_per_second > 0) {
       key->limited = true;
       const int64_t burst = spec.burst > 0 ? spec.burst : spec.rate_per_second;
-      absl::MutexLock lock(&key->mu);
+      std::lock_guard<std::mutex> lock(key->mu);
       key->gcra = engine::Gcra(spec.rate_per_second, absl::Seconds(1), burst);
     }
     if (!store->by_hash_.emplace(raw, key.get()).second) {
@@ -120,7 +120,7 @@ ApiAuthorization ApiKeyStore::Authorize(std::string_view authorization, bool loo
   if (key.limited) {
     absl::Duration wait;
     {
-      absl::MutexLock lock(&key.mu);
+      std::lock_guard<std::mutex> lock(key.mu);
       wait = key.gcra.TryAcquire(now);
     }
     if (wait > absl::ZeroDuration()) {

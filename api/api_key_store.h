@@ -18,13 +18,13 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/gcra.h"
 
@@ -76,7 +76,9 @@ class ApiKeyStore {
     std::string name;
     uint32_t scopes = 0;
     bool limited = false;
-    mutable absl::Mutex mu;
+    // std::mutex, not absl::Mutex: Debian's abseil is not instrumented, so
+    // ThreadSanitizer would not see an absl::Mutex order the rate state.
+    mutable std::mutex mu;
     mutable engine::Gcra gcra ABSL_GUARDED_BY(mu){1, absl::Seconds(1), 1};
   };
 

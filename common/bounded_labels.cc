@@ -106,7 +106,7 @@ void BoundedLabels::Add(int column, std::string_view value, uint64_t n) {
   if (shard >= 0 && shard < shared_table_) {
     slot = Lookup(tables_[shard], value, n);
   } else {
-    absl::MutexLock lock(&shared_mu_);
+    std::lock_guard<std::mutex> lock(shared_mu_);
     slot = Lookup(tables_[shared_table_], value, n);
   }
   Counter* counter = slot < 0 ? other_[column] : slots_[slot].counters[column];
@@ -166,7 +166,7 @@ bool BoundedLabels::Observe(ShardTable& table, std::string_view value, uint64_t 
 }
 
 int BoundedLabels::Promote(std::string_view value) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (auto it = slot_of_.find(View(value)); it != slot_of_.end()) return it->second;
   const int slot = promoted_.load(std::memory_order_relaxed);
   if (slot >= options_.max_values || value == kOther || value.size() > kMaxValueBytes ||

@@ -32,6 +32,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,7 +40,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 
 namespace sluice::common {
@@ -103,12 +103,15 @@ class BoundedLabels {
   // Written once each under mu_, before promoted_ is raised past them.
   const std::unique_ptr<Slot[]> slots_;
   std::atomic<int> promoted_{0};
-  mutable absl::Mutex mu_;
+  // std::mutex, not absl::Mutex (here and below): Debian's abseil is not
+  // instrumented, so ThreadSanitizer would not see an absl::Mutex order
+  // the accesses it guards.
+  mutable std::mutex mu_;
   absl::flat_hash_map<std::string, int> slot_of_ ABSL_GUARDED_BY(mu_);
   // One per shard, then one shared by other threads (under shared_mu_).
   std::unique_ptr<ShardTable[]> tables_;
   const int shared_table_;
-  absl::Mutex shared_mu_;
+  std::mutex shared_mu_;
 };
 
 }  // namespace sluice::common

@@ -175,7 +175,7 @@ absl::StatusOr<MetricsRegistry::Series*> MetricsRegistry::FindOrAdd(
 
 absl::StatusOr<Counter*> MetricsRegistry::AddCounter(absl::string_view name, absl::string_view help,
                                                      MetricLabels labels) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<Series*> series = FindOrAdd(Kind::kCounter, name, help, {}, std::move(labels));
   if (!series.ok()) return series.status();
   if ((*series)->counter == nullptr) (*series)->counter.reset(new Counter(shards_));
@@ -184,7 +184,7 @@ absl::StatusOr<Counter*> MetricsRegistry::AddCounter(absl::string_view name, abs
 
 absl::StatusOr<Gauge*> MetricsRegistry::AddGauge(absl::string_view name, absl::string_view help,
                                                  MetricLabels labels) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<Series*> series = FindOrAdd(Kind::kGauge, name, help, {}, std::move(labels));
   if (!series.ok()) return series.status();
   if ((*series)->gauge == nullptr) (*series)->gauge.reset(new Gauge(shards_));
@@ -204,7 +204,7 @@ absl::StatusOr<Histogram*> MetricsRegistry::AddHistogram(absl::string_view name,
           absl::StrCat("histogram '", name, "': bucket bounds must be strictly increasing"));
     }
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<Series*> series =
       FindOrAdd(Kind::kHistogram, name, help, bounds, std::move(labels));
   if (!series.ok()) return series.status();
@@ -215,7 +215,7 @@ absl::StatusOr<Histogram*> MetricsRegistry::AddHistogram(absl::string_view name,
 }
 
 std::string MetricsRegistry::RenderPrometheus() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   std::string out;
   for (const auto& [name, family] : families_) {
     absl::StrAppend(&out, "# HELP ", name, family.help.empty() ? "" : " ");

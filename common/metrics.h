@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,7 +23,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 
 namespace sluice::common {
 
@@ -175,7 +175,10 @@ class MetricsRegistry {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int shards_;
-  mutable absl::Mutex mu_;
+  // std::mutex, not absl::Mutex: Debian's abseil is not instrumented, so
+  // ThreadSanitizer would not see an absl::Mutex order registration (on
+  // any thread) before rendering (on the HTTP worker).
+  mutable std::mutex mu_;
   std::map<std::string, Family> families_ ABSL_GUARDED_BY(mu_);
 };
 
