@@ -12,7 +12,8 @@ SLUICE_PACKAGES=(
   libbenchmark-dev android-libboringssl-dev libnghttp2-dev libprotobuf-dev protobuf-compiler
   libhttp-parser-dev libsimdjson-dev libtomlplusplus-dev libidn2-dev
   # test peers
-  curl nghttp2-client nsd clang libclang-rt-14-dev openssl postfix swaks prometheus bind9-dnsutils
+  curl nghttp2-client nsd clang libclang-rt-14-dev openssl postfix prometheus bind9-dnsutils
+  swaks libnet-ssleay-perl libauthen-sasl-perl
 )
 
 sluice_install_deps() {
