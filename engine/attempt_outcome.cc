@@ -155,6 +155,7 @@ class OutcomeBuilder {
       entry.last_attempt = info_.now;
     }
     entry.diagnostic = r.last_reply();
+    entry.diagnostic_local = r.last_reply_local();
     return entry;
   }
 
@@ -317,6 +318,7 @@ absl::StatusOr<AttemptOutcome> ApplyAttempt(const queue::Envelope& envelope, std
     Recipient* r = updated.mutable_recipients(attempted[i]);
     r->set_attempts(r->attempts() + 1);
     r->set_last_reply(rr.reply.ToString());
+    r->set_last_reply_local(rr.reply.local);
     switch (rr.status) {
       case smtp::RecipientStatus::kDelivered:
         r->set_state(queue::proto::DELIVERED);
@@ -361,6 +363,7 @@ absl::StatusOr<AttemptOutcome> ApplyAttempt(const queue::Envelope& envelope, std
           r->set_last_reply(smtp::ServerReply::Local(
                                 421, "4.4.7", "message expired before this recipient was tried")
                                 .ToString());
+          r->set_last_reply_local(true);
         }
         expired_unattempted.push_back(index);
       }
@@ -430,6 +433,7 @@ absl::StatusOr<AttemptOutcome> FailUnfinished(const queue::Envelope& envelope,
     if (IsFinal(r->state())) continue;
     r->set_state(final_state);
     r->set_last_reply(reply);
+    r->set_last_reply_local(reason.local);
     builder.AddRecipientEvent(index, /*this_attempt=*/true);
     // Remote-MTA and Last-Attempt-Date only when a server was involved.
     failed.emplace_back(index, !info.remote_host.empty());

@@ -89,7 +89,9 @@ std::string DeliveryStatus(const DsnRequest& request) {
     absl::StrAppend(&fields, "Status: ", r.status, "\r\n");
     if (!r.remote_mta.empty()) absl::StrAppend(&fields, "Remote-MTA: dns; ", r.remote_mta, "\r\n");
     if (!r.diagnostic.empty()) {
-      absl::StrAppend(&fields, "Diagnostic-Code: smtp; ", OneLine(r.diagnostic), "\r\n");
+      absl::StrAppend(&fields,
+                      "Diagnostic-Code: ", r.diagnostic_local ? kLocalDiagnosticType : "smtp", "; ",
+                      OneLine(r.diagnostic), "\r\n");
     }
     if (r.last_attempt != absl::InfinitePast()) {
       absl::StrAppend(&fields, "Last-Attempt-Date: ", mime::FormatDate(r.last_attempt), "\r\n");

@@ -30,6 +30,10 @@ struct DsnRecipient {
   std::string status;      // RFC 3463, e.g. "5.1.1"
   std::string remote_mta;  // the host that answered, "" if none did
   std::string diagnostic;  // the SMTP reply, "550 5.1.1 no such user", or our reason
+  // The diagnostic is sluice's own (a DNS failure, an expiry, a connection
+  // that never opened), so it is not typed "smtp", which would claim a
+  // server said it (RFC 3464 2.3.6), but kLocalDiagnosticType.
+  bool diagnostic_local = false;
   absl::Time last_attempt = absl::InfinitePast();      // InfinitePast: not given
   absl::Time will_retry_until = absl::InfinitePast();  // for kDelayed
 };
@@ -47,6 +51,9 @@ struct DsnRequest {
   std::string message_id;      // for the DSN's own Message-ID: "<id@host>"
   std::string boundary;        // MIME boundary; must not occur in `original`
 };
+
+// The diagnostic-type of our own diagnostics, as Postfix writes "X-Postfix".
+inline constexpr char kLocalDiagnosticType[] = "X-Sluice";
 
 // The complete DSN message, CRLF line endings.
 std::string BuildDsn(const DsnRequest& request);

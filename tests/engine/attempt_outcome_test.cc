@@ -282,6 +282,11 @@ TEST_F(AttemptOutcomeTest, LocalRefusalBouncesToo) {
   EXPECT_EQ(o.envelope.recipients(0).state(), queue::proto::BOUNCED);
   ASSERT_EQ(o.dsns.size(), 1u);
   EXPECT_TRUE(absl::StrContains(o.dsns[0].body, "Status: 5.3.4"));
+  // No server said it, so the diagnostic is typed as ours, not "smtp".
+  EXPECT_TRUE(
+      absl::StrContains(o.dsns[0].body, "Diagnostic-Code: X-Sluice; 552 5.3.4 message too big"))
+      << o.dsns[0].body;
+  EXPECT_TRUE(o.envelope.recipients(0).last_reply_local());
 }
 
 TEST_F(AttemptOutcomeTest, TemporaryFailureDefersAndSchedulesTheRetry) {
@@ -707,7 +712,7 @@ TEST_F(AttemptOutcomeTest, FailUnfinishedBouncesEveryUnfinishedRecipient) {
   ASSERT_EQ(o->dsns.size(), 1u);
   const std::string& body = o->dsns[0].body;
   EXPECT_TRUE(absl::StrContains(body, "Status: 5.7.0"));
-  EXPECT_TRUE(absl::StrContains(body, "Diagnostic-Code: smtp; 550 5.7.0 bounced by operator"));
+  EXPECT_TRUE(absl::StrContains(body, "Diagnostic-Code: X-Sluice; 550 5.7.0 bounced by operator"));
   EXPECT_TRUE(absl::StrContains(body, "Final-Recipient: rfc822; later@example.com"));
   EXPECT_TRUE(absl::StrContains(body, "Final-Recipient: rfc822; new@example.com"));
   EXPECT_FALSE(absl::StrContains(body, "done@example.com"));

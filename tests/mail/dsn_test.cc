@@ -59,6 +59,21 @@ TEST(DsnTest, FailedRecipientReportHasTheRfc3464FieldsAndTheWholeMessage) {
   }
 }
 
+TEST(DsnTest, OurOwnDiagnosticIsNotTypedAsAServerReply) {
+  DsnRequest request = Request();
+  DsnRecipient& r = request.recipients[0];
+  r.remote_mta.clear();
+  r.status = "5.1.2";
+  r.diagnostic = "550 5.1.2 no such domain: nowhere.example";
+  r.diagnostic_local = true;
+  const std::string dsn = BuildDsn(request);
+  EXPECT_TRUE(absl::StrContains(
+      dsn, "Diagnostic-Code: X-Sluice; 550 5.1.2 no such domain: nowhere.example\r\n"))
+      << dsn;
+  EXPECT_FALSE(absl::StrContains(dsn, "Diagnostic-Code: smtp;")) << dsn;
+  EXPECT_FALSE(absl::StrContains(dsn, "Remote-MTA:")) << dsn;
+}
+
 TEST(DsnTest, RetHeadersReturnsOnlyTheHeaderSection) {
   DsnRequest request = Request();
   request.return_headers_only = true;
