@@ -148,6 +148,7 @@ HttpServer::Response HttpServer::Text(int status, std::string body) {
 HttpServer::Response HttpServer::Error(int status, absl::string_view message, HttpHeaders headers) {
   Response response = Json(status, JsonError(Std(message)));
   response.headers = std::move(headers);
+  response.reason = std::string(message);
   return response;
 }
 
@@ -193,6 +194,8 @@ struct HttpServer::Client {
 struct HttpServer::Exchange {
   uint64_t id = 0;
   uint64_t client = 0;
+  std::string method;  // for the log
+  std::string path;
   int32_t stream = 0;  // HTTP/2 stream; 0 for HTTP/1.1
   bool loopback = false;
   bool keep_alive = true;
@@ -316,6 +319,7 @@ void HttpServer::OnRequestTimeout(uint64_t id) {
       for (int32_t stream : std::exchange(c->timed_streams, {})) {
         if (!c->h2->Abandon(stream)) continue;
         const Response response = Error(408, "request not received in time");
+        LogRefusal(*c, response);
         c->h2->Respond(stream, response.status, response.content_type, response.body);
       }
       c->timed_streams = c->h2->IncompleteStreams();
@@ -450,6 +454,7 @@ void HttpServer::OnHttp2Data(Client& c, absl::string_view data) {
     Add(options_.counters.requests);
     if (request.error_status != 0) {
       const Response response = Error(request.error_status, request.error);
+      LogRefusal(c, response, request.request.method, request.request.target);
       c.h2->Respond(request.stream_id, response.status, response.content_type, response.body);
       continue;
     }
@@ -540,7 +545,9 @@ void HttpServer::Drive(Client& c) {
   }
   c.driving = false;
   if (!c.busy && !c.closing && c.queued.empty() && c.error_status != 0) {
-    WriteHttp1(c, Error(c.error_status, c.error_message), /*keep_alive=*/false, /*head=*/false);
+    const Response response = Error(c.error_status, c.error_message);
+    LogRefusal(c, response);
+    WriteHttp1(c, response, /*keep_alive=*/false, /*head=*/false);
   }
   if (!c.out.empty()) Send(c, std::exchange(c.out, {}));
   if (c.closing) {
@@ -572,6 +579,8 @@ void HttpServer::Dispatch(Client& c, HttpRequest& request, int32_t stream) {
   exchange->loopback = c.loopback;
   exchange->keep_alive = request.keep_alive;
   exchange->head = request.method == "HEAD";
+  exchange->method = request.method;
+  exchange->path = request.target.substr(0, request.target.find('?'));  // no query in logs
   Exchange& x = *exchange;
   exchanges_.emplace(id, std::move(exchange));
   Route(x, request);
@@ -584,6 +593,7 @@ void HttpServer::Dispatch(Client& c, HttpRequest& request, int32_t stream) {
 void HttpServer::Write(Exchange& x, Response response) {
   Client* c = Find(x.client);
   if (c == nullptr) return;
+  if (response.status >= 400) LogRefusal(*c, response, x.method, x.path);
   if (c->protocol == Client::Protocol::kHttp2) {
     // False when the client reset the stream meanwhile: nothing to do.
     (void)c->h2->Respond(x.stream, response.status, response.content_type, std::move(response.body),
@@ -607,6 +617,18 @@ void HttpServer::WriteHttp1(Client& c, const Response& response, bool keep_alive
     c.closing = true;
     c.queued.clear();
   }
+}
+
+void HttpServer::LogRefusal(const Client& c, const Response& response, absl::string_view method,
+                            absl::string_view path) {
+  if (!refusal_log_.Allow(options_.clock->Now(), "http refusals")) return;
+  SLUICE_LOG(kWarning, "http refused")
+      .Field("listener", options_.tls != nullptr ? "https" : "http")
+      .Field("client", c.conn->peer().HostString())
+      .Field("method", method)
+      .Field("path", path.substr(0, path.find('?')))
+      .Field("status", response.status)
+      .Field("reason", response.reason);
 }
 
 void HttpServer::BeginAsync(Exchange& x) {
@@ -655,6 +677,7 @@ bool HttpServer::Authorize(Exchange& x, const HttpRequest& request, uint32_t sco
   Response response;
   response.status = auth.status;
   response.body = JsonError(auth.message);
+  response.reason = auth.message;
   if (auth.status == 401)
     response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sluice\"");
   if (auth.status == 429) {
@@ -842,6 +865,18 @@ void HttpServer::FinishJob(uint64_t job_id) {
                    status == 503 ? HttpHeaders{{"Retry-After", "1"}} : HttpHeaders{}));
     return;
   }
+  if (failed > 0 && refusal_log_.Allow(options_.clock->Now(), "http refusals")) {
+    SLUICE_LOG(kWarning, "http injection partly failed")
+        .Field("listener", options_.tls != nullptr ? "https" : "http")
+        .Field("messages", job->results.size())
+        .Field("failed", failed)
+        .Field("error", first_error);
+  }
+  SLUICE_LOG(kDebug, "http injection accepted")
+      .Field("listener", options_.tls != nullptr ? "https" : "http")
+      .Field("tenant", job->tenant)
+      .Field("messages", job->results.size() - failed)
+      .Field("recipients", recipients);
   Complete(job->exchange, Json(200, FormatInjectionResponse(job->prepared, job->results)));
 }
 

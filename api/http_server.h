@@ -81,6 +81,7 @@
 #include "api/http_target.h"
 #include "api/injection_request.h"
 #include "common/clock.h"
+#include "common/log_limiter.h"
 #include "common/message_id.h"
 #include "common/metrics.h"
 #include "engine/delivery_control.h"
@@ -162,12 +163,17 @@ class HttpServer final : public engine::TcpConnection::Handler {
     std::string body;
     std::string content_type = "application/json";
     HttpHeaders headers;  // beyond Content-Type and Content-Length
+    std::string reason;   // an error's message, for the log
   };
   struct Client;
   struct Exchange;
   struct InjectionJob;
 
   static Response Json(int status, std::string body);
+  // Logs (rate-limited) an answer of 400 or above: listener, client,
+  // request and reason.
+  void LogRefusal(const Client& c, const Response& response, absl::string_view method = "",
+                  absl::string_view path = "");
   static Response Text(int status, std::string body);
   // {"error":...} from a "field: problem" message.
   static Response Error(int status, absl::string_view message, HttpHeaders headers = {});
@@ -236,6 +242,7 @@ class HttpServer final : public engine::TcpConnection::Handler {
   engine::TcpListener* listener_ = nullptr;
   InjectionRequestParser parser_;
   common::MessageIdGenerator ids_;
+  common::LogLimiter refusal_log_{/*per_second=*/20, /*burst=*/100};
   absl::flat_hash_map<uint64_t, std::unique_ptr<Client>> clients_;
   absl::flat_hash_map<engine::TcpConnection*, uint64_t> client_ids_;
   uint64_t next_client_id_ = 1;

@@ -18,18 +18,34 @@ void Add(common::Gauge* gauge, int64_t delta) {
   if (gauge != nullptr) gauge->Add(delta);
 }
 
-bool IsLoopback(const sockaddr* address) {
+// 127.0.0.1, ::1 or ::ffff:127.0.0.1: the addresses only this host's own
+// processes use by default, unlike the rest of 127.0.0.0/8.
+bool IsLocalHost(const sockaddr* address) {
   if (address->sa_family == AF_INET) {
-    return (ntohl(reinterpret_cast<const sockaddr_in*>(address)->sin_addr.s_addr) >> 24) == 127;
+    return ntohl(reinterpret_cast<const sockaddr_in*>(address)->sin_addr.s_addr) == INADDR_LOOPBACK;
   }
   if (address->sa_family == AF_INET6) {
     const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr;
-    return IN6_IS_ADDR_LOOPBACK(&a) || (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127);
+    return IN6_IS_ADDR_LOOPBACK(&a) ||
+           (IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127 && a.s6_addr[13] == 0 &&
+            a.s6_addr[14] == 0 && a.s6_addr[15] == 1);
   }
   return false;
 }
 
 }  // namespace
+
+std::string_view SmtpListenerName(SmtpListenerKind kind) {
+  switch (kind) {
+    case SmtpListenerKind::kRelay:
+      return "relay";
+    case SmtpListenerKind::kSubmission:
+      return "submission";
+    case SmtpListenerKind::kSubmissions:
+      return "submissions";
+  }
+  return "relay";
+}
 
 struct SmtpServer::Client {
   uint64_t id = 0;
@@ -43,6 +59,7 @@ struct SmtpServer::Client {
   bool busy = false;
   bool peer_closed = false;
   bool tls_counted = false;  // its handshake is in the tls_sessions metric
+  bool auth_logged = false;  // the AUTH answer being written was logged already
   // The queue id of the transaction in progress, chosen when its body
   // starts so the Received header can name it.
   common::MessageId body_id;
@@ -85,6 +102,11 @@ class SmtpServer::Policy final : public smtp::ServerPolicy {
     return FormatReceived(info);
   }
 
+  void OnRefused(const smtp::ServerSession& /*session*/, int code, std::string_view enhanced,
+                 std::string_view text) override {
+    server_.OnRefused(client_, code, enhanced, text);
+  }
+
  private:
   SmtpServer& server_;
   Client& client_;
@@ -111,7 +133,8 @@ SmtpServer::SmtpServer(engine::Reactor& reactor, int shard, SmtpServerOptions op
       shard_(shard),
       options_(std::move(options)),
       ids_(options_.clock, shard,
-           common::MessageIdGenerator::StreamNode(static_cast<uint16_t>(options_.kind))) {
+           common::MessageIdGenerator::StreamNode(static_cast<uint16_t>(options_.kind))),
+      refusal_log_(/*per_second=*/20, /*burst=*/100) {
   smtp::ServerOptions& session = options_.session;
   session.allow_auth = options_.authenticator != nullptr;
   session.require_auth = options_.kind != SmtpListenerKind::kRelay;
@@ -145,6 +168,7 @@ void SmtpServer::Accept(engine::TcpConnection* conn) {
     conn->CloseAfterFlush();
     Add(options_.metrics.connections_refused);
     SLUICE_LOG(kWarning, "smtp connection refused")
+        .Field("listener", SmtpListenerName(options_.kind))
         .Field("client", conn->peer().HostString())
         .Field("reason", verdict == ConnectionLimiter::Verdict::kTooManyTotal ? "total" : "per ip");
     return;
@@ -158,7 +182,7 @@ void SmtpServer::Accept(engine::TcpConnection* conn) {
   smtp::ServerOptions session_options = options_.session;
   session_options.normalize_bare_lf = common::AnyContains(options_.trusted_networks, peer);
   session_options.require_tls_for_auth =
-      !(options_.auth_on_loopback_without_tls && IsLoopback(peer));
+      !(options_.auth_on_loopback_without_tls && IsLocalHost(peer));
   client->session = std::make_unique<smtp::ServerSession>(session_options, client->policy.get());
   Client& c = *client;
   client_ids_.emplace(conn, c.id);
@@ -196,6 +220,7 @@ void SmtpServer::Receive(Client& c, absl::string_view bytes) {
     if (c.tls->HasCiphertext()) c.conn->Send(c.tls->TakeCiphertext());  // also an alert
     if (!status.ok()) {
       SLUICE_LOG(kInfo, "tls handshake or read failed")
+          .Field("listener", SmtpListenerName(options_.kind))
           .Field("client", c.conn->peer().HostString())
           .Field("error", status);
       c.conn->CloseAfterFlush();
@@ -341,7 +366,8 @@ void SmtpServer::SpoolMessage(Client& c) {
       Add(options_.metrics.messages_accepted);
       if (options_.metrics.received) options_.metrics.received(tenant, 1);
       Add(options_.metrics.bytes_accepted, size);
-      SLUICE_LOG(kInfo, "message accepted")
+      SLUICE_LOG(kDebug, "message accepted")
+          .Field("listener", SmtpListenerName(options_.kind))
           .Field("id", queue_id)
           .Field("client", client_ip)
           .Field("recipients", static_cast<int64_t>(recipients))
@@ -349,6 +375,7 @@ void SmtpServer::SpoolMessage(Client& c) {
     } else {
       Add(options_.metrics.messages_failed);
       SLUICE_LOG(kWarning, "message not spooled")
+          .Field("listener", SmtpListenerName(options_.kind))
           .Field("id", queue_id)
           .Field("client", client_ip)
           .Field("error", status);
@@ -380,19 +407,52 @@ void SmtpServer::Authenticate(Client& c) {
   c.conn->PauseReading();
   const uint64_t id = c.id;
   ++pending_answers_;
-  options_.authenticator->Verify(c.session->auth_request(), c.conn->peer().sockaddr_ptr(),
-                                 [this, id](smtp::AuthResult result) {
-                                   --pending_answers_;
-                                   auto it = clients_.find(id);
-                                   if (it == clients_.end()) {
-                                     MaybeFinishStop();
-                                     return;
-                                   }
-                                   Client& c = *it->second;
-                                   c.busy = false;
-                                   c.conn->ResumeReading();
-                                   Drive(c, c.session->SupplyAuthResult(result));
-                                 });
+  options_.authenticator->Verify(
+      c.session->auth_request(), c.conn->peer().sockaddr_ptr(),
+      [this, id](smtp::AuthResult result) {
+        --pending_answers_;
+        auto it = clients_.find(id);
+        if (it == clients_.end()) {
+          MaybeFinishStop();
+          return;
+        }
+        Client& c = *it->second;
+        c.busy = false;
+        c.conn->ResumeReading();
+        if (result == smtp::AuthResult::kAccepted) {
+          SLUICE_LOG(kInfo, "smtp auth accepted")
+              .Field("listener", SmtpListenerName(options_.kind))
+              .Field("client", c.conn->peer().HostString())
+              .Field("user", c.session->auth_request().user);
+        } else if (refusal_log_.Allow(options_.clock->Now(), "smtp refusals")) {
+          SLUICE_LOG(kWarning, "smtp auth failed")
+              .Field("listener", SmtpListenerName(options_.kind))
+              .Field("client", c.conn->peer().HostString())
+              .Field("user", c.session->auth_request().user)
+              .Field("mechanism", c.session->auth_request().mechanism)
+              .Field("reason", result == smtp::AuthResult::kRejected
+                                   ? "invalid credentials"
+                                   : "too many failures from this address, or the checker is busy");
+        }
+        c.auth_logged = true;
+        Drive(c, c.session->SupplyAuthResult(result));
+        c.auth_logged = false;
+      });
+}
+
+void SmtpServer::OnRefused(const Client& c, int code, std::string_view enhanced,
+                           std::string_view text) {
+  Add(code < 500 ? options_.metrics.refused_temporary : options_.metrics.refused_permanent);
+  // The answer to an AUTH exchange was logged above with its user.
+  if (c.auth_logged) return;
+  if (!refusal_log_.Allow(options_.clock->Now(), "smtp refusals")) return;
+  SLUICE_LOG(kWarning, "smtp refused")
+      .Field("listener", SmtpListenerName(options_.kind))
+      .Field("client", c.conn->peer().HostString())
+      .Field("helo", c.session->helo_name())
+      .Field("reply", absl::StrCat(code, " ", absl::string_view(enhanced.data(), enhanced.size()),
+                                   enhanced.empty() ? "" : " ",
+                                   absl::string_view(text.data(), text.size())));
 }
 
 void SmtpServer::Stop(absl::AnyInvocable<void()> done) {

@@ -8,7 +8,8 @@
 // relay); the submission listeners need AUTH before MAIL. With a TLS
 // context, the relay and submission listeners offer STARTTLS and the
 // submissions listener speaks TLS from the first byte (RFC 8314); AUTH is
-// offered only under TLS, except to loopback clients when configured. A complete
+// offered only under TLS (538 5.7.11 otherwise), except to a client on
+// 127.0.0.1 or ::1 when auth_on_loopback_without_tls is set. A complete
 // message is split by recipient domain and handed to the spool; the client
 // gets its 250 only when the spool says the message is durable, and a spool
 // error becomes 452 4.3.1 (disk full, overload) or 451 4.3.0. While the
@@ -16,6 +17,11 @@
 // up. Limits: connections in total and per client IP (shared by all
 // shards), the command timeout of RFC 5321 4.5.3.2.7, and whatever the
 // session enforces (line length, size, recipients, bad commands).
+//
+// Log: every refusal (4xx/5xx: relay denied, smuggling, size, a failed
+// AUTH, a timeout) is one warning line with the listener, the client's
+// address and the reply, at most 20 a second (bursts of 100) per shard and
+// listener; acknowledged messages are debug lines and metrics.
 //
 // Used only on its shard; satisfies Sharded<T>'s Stop contract.
 #pragma once
@@ -35,6 +41,7 @@
 #include "api/connection_limiter.h"
 #include "common/clock.h"
 #include "common/ip_network.h"
+#include "common/log_limiter.h"
 #include "common/message_id.h"
 #include "common/metrics.h"
 #include "engine/reactor.h"
@@ -48,6 +55,9 @@
 namespace sluice::api {
 
 enum class SmtpListenerKind { kRelay, kSubmission, kSubmissions };
+
+// "relay", "submission", "submissions": the listener label of metrics and logs.
+std::string_view SmtpListenerName(SmtpListenerKind kind);
 
 // Checks AUTH credentials off the shard (password hashing is slow on
 // purpose) and answers on the shard that asked.
@@ -67,7 +77,9 @@ struct SmtpListenerMetrics {
   common::Counter* messages_accepted = nullptr;  // 250 after the spool commit
   common::Counter* messages_failed = nullptr;    // spool error: 451/452
   common::Counter* bytes_accepted = nullptr;
-  common::Counter* tls_sessions = nullptr;  // TLS handshakes completed (STARTTLS or implicit)
+  common::Counter* tls_sessions = nullptr;       // TLS handshakes completed (STARTTLS or implicit)
+  common::Counter* refused_temporary = nullptr;  // 4xx replies
+  common::Counter* refused_permanent = nullptr;  // 5xx replies
   // Called with the message's tenant ("" for relay) once it is acknowledged
   // (250 after the spool commit); sluiced counts it by listener and tenant.
   std::function<void(std::string_view tenant, uint64_t messages)> received;
@@ -88,6 +100,8 @@ struct SmtpServerOptions {
   SmtpAuthenticator* authenticator = nullptr;
   // Null: no STARTTLS (and no submissions listener, which is TLS only).
   std::shared_ptr<const tls::ServerContext> tls;
+  // AUTH without TLS from 127.0.0.1 and ::1 only (never the rest of
+  // 127.0.0.0/8, which other local users and containers can bind).
   bool auth_on_loopback_without_tls = false;
   SmtpListenerMetrics metrics;
   const common::Clock* clock = common::Clock::Real();
@@ -125,6 +139,8 @@ class SmtpServer final : public engine::TcpConnection::Handler {
   bool StartTls(Client& client);
   void SpoolMessage(Client& client);
   void Authenticate(Client& client);
+  // Logs (rate-limited) and counts a 4xx/5xx reply the session wrote.
+  void OnRefused(const Client& client, int code, std::string_view enhanced, std::string_view text);
   void ArmTimer(Client& client);
   void MaybeFinishStop();
 
@@ -132,6 +148,7 @@ class SmtpServer final : public engine::TcpConnection::Handler {
   const int shard_;
   SmtpServerOptions options_;
   common::MessageIdGenerator ids_;
+  common::LogLimiter refusal_log_;
   engine::TcpListener* listener_ = nullptr;
   // Keyed by a number rather than the connection, so an answer that arrives
   // after its connection closed finds nothing instead of a reused pointer.

@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/connection_limiter.h"
-#include "common/logging.h"
 #include "common/thread_shard.h"
 #include "tls/password_hash.h"
 
@@ -89,12 +88,8 @@ void UserAuthenticator::Verify(const smtp::AuthRequest& request, const sockaddr*
     const std::string& hash = it != self.hashes_.end() ? it->second : self.dummy_hash_;
     absl::StatusOr<bool> match = tls::VerifyPassword(job->password, hash);
     const bool accepted = it != self.hashes_.end() && match.ok() && *match;
+    // The listener logs the answer, with the client and itself.
     if (!accepted) self.CountFailure(reinterpret_cast<const sockaddr*>(&job->client));
-    if (accepted) {
-      SLUICE_LOG(kInfo, "smtp auth accepted").Field("user", job->user);
-    } else {
-      SLUICE_LOG(kWarning, "smtp auth failed").Field("user", job->user);
-    }
     const smtp::AuthResult result =
         accepted ? smtp::AuthResult::kAccepted : smtp::AuthResult::kRejected;
     if (job->origin >= 0 && self.options_.post) {

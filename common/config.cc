@@ -64,7 +64,9 @@ relay_networks = ["127.0.0.0/8", "::1/128"]
 bounce_domains = []
 # Networks allowed to send bare LF line endings (normalised to CRLF).
 trusted_networks = []
-auth_on_loopback_without_tls = true
+# AUTH is offered only under TLS (RFC 8314); true also allows it in
+# plaintext from 127.0.0.1 and ::1 (never the rest of 127.0.0.0/8).
+auth_on_loopback_without_tls = false
 max_auth_failures_per_minute = 10
 
 [tls]

@@ -80,7 +80,7 @@ struct SmtpConfig {
   // Clients in these networks may send bare LF line endings, which are
   // normalised; everyone else gets them refused (SMTP smuggling).
   std::vector<std::string> trusted_networks;
-  // AUTH over plaintext from a loopback client (everyone else needs TLS).
+  // AUTH over plaintext from 127.0.0.1 and ::1 (everyone else needs TLS).
   bool auth_on_loopback_without_tls = false;
   // Failed AUTH attempts per client IP per minute before 454 4.7.0.
   int max_auth_failures_per_minute = 0;

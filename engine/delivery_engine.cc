@@ -537,15 +537,27 @@ void DeliveryEngine::OnConnectionClosed(Queue& queue, DeliveryConnection& connec
     queue.site.set_last_error(absl::StrCat(connection.host().host, "[",
                                            connection.host().address.HostString(),
                                            "]: ", failure->reply.ToString()));
+    std::string_view next = "retry later";
     if (IsThrottle(failure->reply)) {
       queue.site.OnThrottled(now);
+      next = "throttled: fewer connections";
     } else if (was_fresh) {
       // Never got as far as a message: try the next address or MX.
       if (connection.tls_failed() && queue.site.limits().tls == TlsMode::kOpportunistic) {
         queue.site.MarkTlsFailed(connection.host().address, now);
+        next = "this host without TLS next time";
       } else {
         queue.site.MarkHostFailed(connection.host().address, now);
+        next = "next MX address";
       }
+    }
+    if (log_limit_.Allow(now, "delivery connection failures")) {
+      SLUICE_LOG(kWarning, "delivery connection failed")
+          .Field("site", queue.site_key)
+          .Field("remote", absl::StrCat(connection.host().host, "[",
+                                        connection.host().address.HostString(), "]"))
+          .Field("reply", failure->reply.ToString())
+          .Field("next", next);
     }
   }
   if (stopping_) {
@@ -607,6 +619,7 @@ void DeliveryEngine::Record(const DeliveryJob& job, const smtp::DeliveryResult& 
 
 void DeliveryEngine::Commit(AttemptOutcome outcome) {
   CountEvents(outcome.events);
+  LogEvents(outcome.events);
   if (shared_->events != nullptr) {
     for (const DeliveryEvent& event : outcome.events) shared_->events->Log(event);
   }
@@ -669,6 +682,59 @@ void DeliveryEngine::CountEvents(const std::vector<DeliveryEvent>& events) {
     if (column < 0) continue;
     if (m.by_site != nullptr) m.by_site->Add(column, event.site);
     if (m.by_tenant != nullptr) m.by_tenant->Add(column, event.tenant);
+  }
+}
+
+void DeliveryEngine::LogEvents(const std::vector<DeliveryEvent>& events) {
+  for (const DeliveryEvent& event : events) {
+    const std::string_view type = EventTypeName(event.type);
+    const std::string remote = event.remote_host.empty()
+                                   ? std::string()
+                                   : absl::StrCat(event.remote_host, "[", event.remote_ip, "]");
+    switch (event.type) {
+      case DeliveryEventType::kDelivered:
+        SLUICE_LOG(kDebug, "delivered")
+            .Field("id", event.message_id.ToString())
+            .Field("recipient", event.recipient)
+            .Field("site", event.site)
+            .Field("remote", remote)
+            .Field("reply", event.reply);
+        continue;
+      case DeliveryEventType::kDeferred:
+        // Routine, so info; bounces and expiries lose mail for somebody.
+        if (!log_limit_.Allow(event.time, "delivery results")) continue;
+        SLUICE_LOG(kInfo, "deferred")
+            .Field("id", event.message_id.ToString())
+            .Field("recipient", event.recipient)
+            .Field("site", event.site)
+            .Field("remote", remote)
+            .Field("attempt", event.attempt)
+            .Field("reply", event.reply);
+        continue;
+      case DeliveryEventType::kBounced:
+      case DeliveryEventType::kExpired:
+        if (!log_limit_.Allow(event.time, "delivery results")) continue;
+        SLUICE_LOG(kWarning, absl::string_view(type.data(), type.size()))
+            .Field("id", event.message_id.ToString())
+            .Field("recipient", event.recipient)
+            .Field("sender", event.sender)
+            .Field("site", event.site)
+            .Field("remote", remote)
+            .Field("attempt", event.attempt)
+            .Field("reply", event.reply);
+        continue;
+      case DeliveryEventType::kDsnFailure:
+      case DeliveryEventType::kDsnDelay:
+      case DeliveryEventType::kDsnRelayed:
+        if (!log_limit_.Allow(event.time, "delivery results")) continue;
+        SLUICE_LOG(kInfo, "dsn generated")
+            .Field("type", absl::string_view(type.data(), type.size()))
+            .Field("id", event.message_id.ToString())
+            .Field("dsn_id", event.dsn_id.ToString())
+            .Field("to", event.sender)
+            .Field("recipients", event.dsn_recipients.size());
+        continue;
+    }
   }
 }
 

@@ -37,6 +37,7 @@
 #include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "common/bounded_labels.h"
+#include "common/log_limiter.h"
 #include "common/message_id.h"
 #include "common/metrics.h"
 #include "dns/dns_config.h"
@@ -180,6 +181,9 @@ class DeliveryEngine {
   void Record(const DeliveryJob& job, const smtp::DeliveryResult& result, const AttemptInfo& info);
   void Commit(AttemptOutcome outcome);
   void CountEvents(const std::vector<DeliveryEvent>& events);
+  // One log line per deferral, bounce, expiry and DSN (rate-limited);
+  // deliveries only at debug.
+  void LogEvents(const std::vector<DeliveryEvent>& events);
   bool IsSuspended(const std::string& domain, const std::string& tenant,
                    const std::string& campaign) const;
   // Keeps a message of a suspended domain, tenant or campaign until resumed.
@@ -198,6 +202,7 @@ class DeliveryEngine {
   DsnPolicy dsn_policy_;
   absl::BitGen random_;
   common::MessageIdGenerator ids_;
+  common::LogLimiter log_limit_{/*per_second=*/50, /*burst=*/200};
 
   queue::ScheduleWindow window_;
   std::optional<TimerId> schedule_timer_;

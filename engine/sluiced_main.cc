@@ -518,10 +518,10 @@ int Run() {
         {api::SmtpListenerKind::kSubmissions, &submissions, &config.listen.submissions,
          &submissions_address},
     };
-    const char* const names[] = {"relay", "submission", "submissions"};
     for (int i = 0; i < 3; ++i) {
       const Listener& listener = listeners[i];
-      const common::MetricLabels label = {{"listener", names[i]}};
+      const std::string name(api::SmtpListenerName(listener.kind));
+      const common::MetricLabels label = {{"listener", name}};
       api::SmtpListenerMetrics listener_metrics;
       listener_metrics.connections =
           counter("sluice_smtp_connections_total", "SMTP connections accepted.", label);
@@ -539,6 +539,12 @@ int Run() {
           counter("sluice_smtp_bytes_accepted_total", "Bytes of acknowledged messages.", label);
       listener_metrics.tls_sessions =
           counter("sluice_smtp_tls_sessions_total", "SMTP TLS handshakes completed.", label);
+      listener_metrics.refused_temporary =
+          counter("sluice_smtp_refusals_total", "SMTP replies refusing something, by class.",
+                  {{"listener", name}, {"class", "4xx"}});
+      listener_metrics.refused_permanent =
+          counter("sluice_smtp_refusals_total", "SMTP replies refusing something, by class.",
+                  {{"listener", name}, {"class", "5xx"}});
       listener_metrics.received = count_received(i);
       SLUICE_RETURN_IF_ERROR(registered);
       limiters[i] = std::make_unique<api::ConnectionLimiter>(config.smtp.max_connections,

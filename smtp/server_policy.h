@@ -1,7 +1,7 @@
 // ServerPolicy: the decisions an SMTP server session asks its owner for,
 // synchronously, while it runs: whether to accept a HELO/EHLO name, a sender
 // and each recipient (relay control lives here), and the Received header to
-// put in front of each message.
+// put in front of each message; and it tells the owner of every refusal.
 //
 // Called from ServerSession::Feed() on the session's thread; must not call
 // back into the session except its const accessors. The defaults accept
@@ -55,6 +55,11 @@ class ServerPolicy {
                                      const Envelope& /*envelope*/) {
     return {};
   }
+  // Called for every reply of 400 or above that the session writes (a
+  // refused command, recipient or message, a failed AUTH, a 421 before
+  // closing), so the caller can log and count what it refused and why.
+  virtual void OnRefused(const ServerSession& /*session*/, int /*code*/,
+                         std::string_view /*enhanced*/, std::string_view /*text*/) {}
 };
 
 }  // namespace sluice::smtp

@@ -737,6 +737,7 @@ void ServerSession::ResetTransaction() {
 
 void ServerSession::Reply(int code, std::string_view enhanced, std::string_view text) {
   AppendReply(&output_, code, enhanced, text);
+  if (code >= 400) policy_->OnRefused(*this, code, enhanced, text);
 }
 
 void ServerSession::BadCommand(int code, std::string_view enhanced, std::string_view text) {

@@ -37,6 +37,8 @@ def main(sluiced, tools):
                 'https = "127.0.0.1:0"\n'
                 'submission = "127.0.0.1:0"\nsubmissions = "127.0.0.1:0"\n'
                 '[smtp]\nhostname = "sluice.test.example"\n'
+                # Per-message "message accepted" lines are debug lines.
+                '[log]\nlevel = "debug"\n'
                 # Acceptance only: no delivery (it would query DNS off loopback).
                 '[delivery]\nenabled = false\n')
     daemon = subprocess.Popen([sluiced, "--config", config, "--data_dir",

@@ -6,7 +6,13 @@ server answered, 2 on a usage or connection error.
 
   smtp_peer.py smtplib HOST PORT FROM TO[,TO...] MESSAGE_FILE [SOURCE_IP]
   smtp_peer.py bdat HOST PORT FROM TO MESSAGE_FILE
+  smtp_peer.py auth HOST PORT USER PASSWORD [SOURCE_IP]
+
+auth sends AUTH PLAIN without STARTTLS, whether or not EHLO offered it (a
+client that ignores the announcement, as an attacker would), and prints
+"offered" or "not offered" before the reply.
 """
+import base64
 import smtplib
 import socket
 import sys
@@ -27,6 +33,16 @@ def send_smtplib(host, port, sender, recipients, message, source):
             return
         code, text = smtp.noop()
         print(250, "sent")
+
+
+def send_auth(host, port, user, password, source):
+    source_address = (source, 0) if source else None
+    with smtplib.SMTP(host, int(port), source_address=source_address, timeout=30) as smtp:
+        smtp.ehlo("peer.example")
+        offered = smtp.has_extn("auth")
+        token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+        code, text = smtp.docmd("AUTH", "PLAIN " + token)
+        print("offered" if offered else "not offered", code, text.decode())
 
 
 def read_reply(stream):
@@ -62,6 +78,9 @@ def send_bdat(host, port, sender, recipient, message):
 
 
 def main(argv):
+    if len(argv) >= 6 and argv[1] == "auth":
+        send_auth(argv[2], argv[3], argv[4], argv[5], argv[6] if len(argv) > 6 else None)
+        return 0
     if len(argv) < 7:
         print(__doc__, file=sys.stderr)
         return 2

@@ -19,7 +19,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
 #include "api/user_authenticator.h"
+#include "common/logging.h"
 #include "engine/shard_group.h"
 #include "engine/sharded.h"
 #include "engine/tcp_listener.h"
@@ -367,6 +369,143 @@ TEST_F(SmtpServerTest, RepeatedAuthFailuresFromOneAddressGetATemporaryRefusal) {
                                                   " -tls --auth PLAIN --auth-user app",
                                                   " --auth-password secret --quit-after AUTH"));
   EXPECT_TRUE(absl::StrContains(limited.output, "454 4.7.0")) << limited.output;
+}
+
+// AUTH PLAIN without TLS from `source`, sent whether or not EHLO offered it:
+// "offered 235 ..." or "not offered 538 ...".
+std::string PlaintextAuth(uint16_t port, const std::string& source) {
+  return RunCommand(absl::StrCat("python3 tests/api/smtp_peer.py auth 127.0.0.1 ", port,
+                                 " app secret ", source))
+      .output;
+}
+
+std::string SwaksPlaintextAuth(uint16_t port, const std::string& source) {
+  return RunCommand(absl::StrCat("swaks --server 127.0.0.1:", port, " --local-interface ", source,
+                                 " --auth PLAIN --auth-user app --auth-password secret",
+                                 " --quit-after AUTH"))
+      .output;
+}
+
+// smtplib gets 538 for AUTH before STARTTLS and swaks sees no AUTH offered.
+void ExpectPlaintextAuthRefused(uint16_t port, const std::string& source) {
+  const std::string smtplib = PlaintextAuth(port, source);
+  EXPECT_TRUE(absl::StartsWith(smtplib, "not offered 538 5.7.11")) << source << ": " << smtplib;
+  const std::string swaks = SwaksPlaintextAuth(port, source);
+  EXPECT_TRUE(absl::StrContains(swaks, "Host did not advertise authentication"))
+      << source << ": " << swaks;
+}
+
+TEST_F(SmtpServerTest, PlaintextAuthIsRefusedOnSubmissionFromEveryLoopbackAddress) {
+  Start([&](SmtpServerOptions& options) {
+    options.kind = SmtpListenerKind::kSubmission;
+    EnableTlsAndAuth(options);
+  });
+  ExpectPlaintextAuthRefused(port_, "127.0.0.1");
+  ExpectPlaintextAuthRefused(port_, "127.0.0.2");
+}
+
+TEST_F(SmtpServerTest, PlaintextAuthIsRefusedOnTheRelayListenerFromEveryLoopbackAddress) {
+  Start([&](SmtpServerOptions& options) { EnableTlsAndAuth(options); });
+  ExpectPlaintextAuthRefused(port_, "127.0.0.1");
+  ExpectPlaintextAuthRefused(port_, "127.0.0.2");
+}
+
+TEST_F(SmtpServerTest, LoopbackPlaintextAuthWhenEnabledIsFor127001Only) {
+  Start([&](SmtpServerOptions& options) {
+    options.kind = SmtpListenerKind::kSubmission;
+    options.auth_on_loopback_without_tls = true;
+    EnableTlsAndAuth(options);
+  });
+  const std::string local = PlaintextAuth(port_, "127.0.0.1");
+  EXPECT_TRUE(absl::StartsWith(local, "offered 235 2.7.0")) << local;
+  EXPECT_TRUE(absl::StrContains(SwaksPlaintextAuth(port_, "127.0.0.1"), "<-  235 2.7.0"));
+  // The rest of 127.0.0.0/8 is not "this host's own processes".
+  ExpectPlaintextAuthRefused(port_, "127.0.0.2");
+}
+
+// Collects log lines (the sink runs on the shard threads).
+class LogCapture {
+ public:
+  LogCapture() {
+    common::SetLogSinkForTest([this](absl::string_view line) {
+      absl::MutexLock lock(&mu_);
+      lines_.emplace_back(line);
+    });
+  }
+  ~LogCapture() { common::SetLogSinkForTest(nullptr); }
+
+  // The lines with every one of `parts`.
+  std::vector<std::string> Matching(std::initializer_list<absl::string_view> parts) {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> found;
+    for (const std::string& line : lines_) {
+      bool all = true;
+      for (absl::string_view part : parts) all = all && absl::StrContains(line, part);
+      if (all) found.push_back(line);
+    }
+    return found;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(SmtpServerTest, EveryRefusalIsLoggedWithListenerClientAndReason) {
+  LogCapture log;
+  Start([&](SmtpServerOptions& options) { options.session.max_message_size = 2000; });
+  const std::string data = WriteFile("refused.eml", kMessage);
+  // Relay denied, from outside the relay networks.
+  RunCommand(Peer(absl::StrCat("smtplib 127.0.0.1 ", port_,
+                               " a@example.org victim@elsewhere.example ", data, " 127.0.0.2")));
+  // A bare LF inside DATA (the smuggling shape), from swaks, sent as it is
+  // (no fixup, so the file carries the end of data itself).
+  const std::string smuggled =
+      WriteFile("smuggled.eml", "Subject: x\r\n\r\nline\n.\nMAIL FROM:<evil@example.org>\r\n.\r\n");
+  RunCommand(absl::StrCat("swaks --server 127.0.0.1:", port_,
+                          " --no-data-fixup --from a@example.org --to b@one.example --data @",
+                          smuggled));
+  // Too big for the listener.
+  const std::string big = WriteFile("big.eml", absl::StrCat(kMessage, std::string(4000, 'x')));
+  RunCommand(Peer(absl::StrCat("smtplib 127.0.0.1 ", port_, " a@example.org b@one.example ", big)));
+  // A message that is accepted: no warning, only a debug line (not shown).
+  RunCommand(
+      Peer(absl::StrCat("smtplib 127.0.0.1 ", port_, " a@example.org b@one.example ", data)));
+  EXPECT_EQ(Spooled(1).size(), 1u);
+
+  EXPECT_EQ(log.Matching({"level=warning", "msg=\"smtp refused\"", "listener=relay",
+                          "client=127.0.0.2", "reply=\"550 5.7.1 Relaying denied\""})
+                .size(),
+            1u);
+  EXPECT_EQ(log.Matching({"level=warning", "msg=\"smtp refused\"", "listener=relay",
+                          "client=127.0.0.1", "reply=\"550 5.5.2 Error: bare LF in message"})
+                .size(),
+            1u);
+  EXPECT_EQ(log.Matching({"level=warning", "msg=\"smtp refused\"", "listener=relay",
+                          "client=127.0.0.1", "reply=\"552 5.3.4 "})
+                .size(),
+            1u);
+  EXPECT_TRUE(log.Matching({"message accepted"}).empty()) << "per-message lines are debug";
+}
+
+TEST_F(SmtpServerTest, AFailedAuthIsLoggedOnceWithUserClientAndListener) {
+  LogCapture log;
+  Start([&](SmtpServerOptions& options) {
+    options.kind = SmtpListenerKind::kSubmission;
+    EnableTlsAndAuth(options);
+  });
+  CommandResult wrong = RunCommand(absl::StrCat(
+      "swaks --server 127.0.0.1:", port_, " --local-interface 127.0.0.3 -tls --auth PLAIN",
+      " --auth-user app --auth-password wrong --quit-after AUTH"));
+  EXPECT_TRUE(absl::StrContains(wrong.output, "535 5.7.8")) << wrong.output;
+  const std::vector<std::string> failed = log.Matching({"msg=\"smtp auth failed\""});
+  ASSERT_EQ(failed.size(), 1u);
+  for (absl::string_view part : {"level=warning", "listener=submission", "client=127.0.0.3",
+                                 "user=app", "mechanism=PLAIN", "invalid credentials"}) {
+    EXPECT_TRUE(absl::StrContains(failed[0], part)) << part << " in " << failed[0];
+  }
+  // The 535 is that line, not a second one.
+  EXPECT_TRUE(log.Matching({"smtp refused", "535"}).empty());
 }
 
 int ConnectAndReadGreeting(uint16_t port, std::string* greeting) {

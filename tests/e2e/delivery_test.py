@@ -93,17 +93,27 @@ def dsns(receiver):
             for r in receiver.messages() if r["mail_from"] == ""]
 
 
-def dsn_status(dsn):
-    """{final recipient: (action, status)} from a DSN's delivery-status part."""
-    report = {}
+def recipient_blocks(dsn):
+    """{final recipient: its field block} from a DSN's delivery-status part,
+    as Python's email package parses it."""
+    blocks = {}
     for part in dsn.walk():
         if part.get_content_type() != "message/delivery-status":
             continue
         for block in part.get_payload():
             if block.get("Final-Recipient"):
-                recipient = block["Final-Recipient"].split(";", 1)[1].strip()
-                report[recipient] = (block["Action"], block["Status"])
-    return report
+                blocks[block["Final-Recipient"].split(";", 1)[1].strip()] = block
+    return blocks
+
+
+def dsn_status(dsn):
+    """{final recipient: (action, status)}."""
+    return {r: (b["Action"], b["Status"]) for r, b in recipient_blocks(dsn).items()}
+
+
+def dsn_diagnostics(dsn):
+    """{final recipient: Diagnostic-Code}."""
+    return {r: b.get("Diagnostic-Code", "") for r, b in recipient_blocks(dsn).items()}
 
 
 def final_events(events):
@@ -171,6 +181,8 @@ class DeliveryTest(unittest.TestCase):
         self.assertEqual(dsn.get_content_type(), "multipart/report")
         self.assertEqual(dsn_status(dsn), {"bounce1@d0002.test": ("failed", "5.1.1")})
         self.assertIn("550 5.1.1", dsn.as_string())
+        # The receiving server said it, so the diagnostic is typed smtp.
+        self.assertRegex(dsn_diagnostics(dsn)["bounce1@d0002.test"], r"^smtp; 550 5\.1\.1 ")
         # The original message comes back with it.
         self.assertIn("Message-ID: <m1@sender.test>", dsn.as_string())
 
@@ -179,10 +191,21 @@ class DeliveryTest(unittest.TestCase):
         self.sluice.send(SENDER, ["a@nullmx0001.test", "b@nx0001.test"], message(2))
         self.receiver.wait_for(lambda s: s["total"]["messages"] >= 2, 60)
         statuses = {}
+        diagnostics = {}
         for dsn in dsns(self.receiver):
+            self.assertEqual(dsn.get_content_type(), "multipart/report")
+            self.assertEqual(dsn.get_param("report-type"), "delivery-status")
             statuses.update(dsn_status(dsn))
+            diagnostics.update(dsn_diagnostics(dsn))
         self.assertEqual(statuses, {"a@nullmx0001.test": ("failed", "5.1.10"),
                                     "b@nx0001.test": ("failed", "5.1.2")})
+        # No SMTP server said these: sluice decided from DNS, and says so
+        # with a diagnostic type of its own (RFC 3464 2.3.6), not "smtp;".
+        self.assertRegex(diagnostics["a@nullmx0001.test"], r"^X-Sluice; 556 5\.1\.10 ")
+        self.assertRegex(diagnostics["b@nx0001.test"], r"^X-Sluice; 550 5\.1\.2 ")
+        # The operator's log says it too, with the recipient and the reason.
+        line = self.sluice.wait_log(r'level=warning .*msg="bounced" .*recipient=b@nx0001\.test', 30)
+        self.assertIn('reply="550 5.1.2 DNS: ', line)
 
     def test_null_sender_never_gets_a_dsn(self):
         self.start()
@@ -205,6 +228,8 @@ class DeliveryTest(unittest.TestCase):
         deferred = [e for e in self.sluice.events() if e["type"] == "deferred"]
         self.assertGreater(len(deferred), 5)
         self.assertTrue(all(e["reply"].startswith("451 4.3.0") for e in deferred))
+        line = self.sluice.wait_log(r'level=info .*msg="deferred" .*recipient=r', 30)
+        self.assertRegex(line, r' site=\S+ remote=\S+\[127\.0\.0\.1[0-3]\] attempt=1 reply="451 4\.3\.0')
 
     def test_faults_end_delivered_once_or_bounced_with_a_dsn(self):
         fault = FaultConfig(seed=11, rcpt_4xx=0.15, rcpt_5xx=0.05, disconnect_in_data=0.1,
@@ -280,6 +305,10 @@ class DeliveryTest(unittest.TestCase):
         # Straight to the backup: the refused primary costs no deferral.
         self.assertEqual([e["type"] for e in events], ["delivered"])
         self.assertEqual(events[0]["remote_host"], "mx1.sites.test")
+        # The log names the refused primary and that the next MX was tried.
+        line = self.sluice.wait_log(r'msg="delivery connection failed"', 30)
+        self.assertIn("remote=mx0.sites.test[127.0.0.10]", line)
+        self.assertIn('next="next MX address"', line)
 
     def test_per_site_connection_limit_holds_over_1000_domains(self):
         self.start(extra="max_connections = 3\ninitial_connections = 3\n"

@@ -9,7 +9,10 @@
 set -uo pipefail
 
 SLUICED="$TEST_SRCDIR/sluice/engine/sluiced"
+PASSWD="$TEST_SRCDIR/sluice/tls/sluice-passwd"
 WORK="${TEST_TMPDIR:-$(mktemp -d)}"
+# User "app", password "secret"; few iterations, so AUTH is quick.
+APP_HASH=$(printf secret | "$PASSWD" --scheme=pbkdf2-sha256 --pbkdf2_iterations=1000)
 failures=0
 checks=0
 cases=""  # JUnit <testcase> elements, one per check
@@ -48,6 +51,10 @@ submissions = "127.0.0.1:0"
 # lookup leaves the machine (the test's mail just waits).
 [dns]
 servers = ["127.0.0.1:9"]
+
+[[users]]
+name = "app"
+password_hash = "$APP_HASH"
 TOML
 }
 
@@ -70,8 +77,9 @@ start_sluiced() {  # start_sluiced ARGS...: sets PID, PORT
   PORT=$(sed -n 's/.* http=127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$LINE")
   HTTPS=$(sed -n 's/.* https=127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$LINE")
   RELAY=$(sed -n 's/.* relay=127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$LINE")
+  SUBMISSION=$(sed -n 's/.* submission=127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$LINE")
   SUBMISSIONS=$(sed -n 's/.* submissions=127\.0\.0\.1:\([0-9]*\).*/\1/p' <<<"$LINE")
-  [[ -n $PORT && -n $HTTPS && -n $RELAY && -n $SUBMISSIONS ]]
+  [[ -n $PORT && -n $HTTPS && -n $RELAY && -n $SUBMISSION && -n $SUBMISSIONS ]]
 }
 
 http_status() {  # http_status METHOD PATH -> prints the status code
@@ -81,6 +89,26 @@ http_status() {  # http_status METHOD PATH -> prints the status code
 promtool_check() {  # promtool_check TEXT: promtool (Debian prometheus) lints it
   command -v promtool >/dev/null || { echo "  promtool not found: install prometheus"; return 1; }
   promtool check metrics <<<"$1"
+}
+
+# AUTH PLAIN from SOURCE without STARTTLS, sent whether or not EHLO offered
+# it (as an attacker would); prints "offered CODE" or "not-offered CODE".
+plaintext_auth() {  # plaintext_auth PORT SOURCE
+  python3 - "$1" "$2" <<'PY'
+import base64, smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), source_address=(sys.argv[2], 0), timeout=30) as s:
+    s.ehlo("peer.example")
+    offered = "offered" if s.has_extn("auth") else "not-offered"
+    code, _ = s.docmd("AUTH", "PLAIN " + base64.b64encode(b"\0app\0secret").decode())
+    print(offered, code)
+PY
+}
+
+swaks_auth() {  # swaks_auth PORT SOURCE [SWAKS ARGS...]: swaks's transcript
+  local port=$1 source=$2
+  shift 2
+  swaks --server "127.0.0.1:$port" --local-interface "$source" --auth PLAIN --auth-user app \
+    --auth-password secret --quit-after AUTH "$@" 2>&1
 }
 
 expect_eq() { [[ $1 == "$2" ]] || { echo "  expected '$2', got '$1'"; return 1; }; }
@@ -103,6 +131,16 @@ check "and the daemon keeps serving" expect_eq "$(http_status GET /healthz)" 200
 
 check "the relay listener takes a message (swaks)" \
   swaks --server "127.0.0.1:$RELAY" --from a@example.org --to b@example.com --silent 2
+for source in 127.0.0.1 127.0.0.2; do
+  check "defaults: submission refuses AUTH without TLS from $source (smtplib)" expect_eq \
+    "$(plaintext_auth "$SUBMISSION" "$source")" "not-offered 538"
+  check "defaults: relay refuses AUTH without TLS from $source (smtplib)" expect_eq \
+    "$(plaintext_auth "$RELAY" "$source")" "not-offered 538"
+  check "defaults: swaks finds no AUTH before STARTTLS from $source" expect_eq \
+    "$(swaks_auth "$SUBMISSION" "$source" | grep -c 'Host did not advertise authentication')" 1
+done
+check "defaults: after STARTTLS the same AUTH succeeds (swaks)" expect_eq \
+  "$(swaks_auth "$SUBMISSION" 127.0.0.1 -tls | grep -c '<~  235 2.7.0')" 1
 METRICS=$(curl -s "http://127.0.0.1:$PORT/metrics")
 check "GET /metrics counts the accepted message" expect_eq \
   "$(grep -c '^sluice_smtp_messages_accepted_total{listener="relay"} 1$' <<<"$METRICS")" 1

@@ -652,6 +652,35 @@ TEST(ServerSessionTest, PolicyDecidesAndAddsTheReceivedHeader) {
   EXPECT_EQ(driver.session().bad_commands(), 1) << "policy refusals are not bad commands";
 }
 
+// Records what ServerPolicy::OnRefused is told.
+class RefusalRecorder : public ServerPolicy {
+ public:
+  void OnRefused(const ServerSession&, int code, std::string_view enhanced,
+                 std::string_view text) override {
+    refusals.push_back(absl::StrCat(code, " ", absl::string_view(enhanced.data(), enhanced.size()),
+                                    " ", absl::string_view(text.data(), text.size())));
+  }
+  std::vector<std::string> refusals;
+};
+
+TEST(ServerSessionTest, TellsThePolicyOfEveryRefusalAndNothingElse) {
+  RefusalRecorder policy;
+  ServerOptions options = TestOptions();
+  options.max_message_size = 10;
+  Driver driver(options, &policy);
+  driver.Feed("EHLO c\r\nMAIL FROM:<a@c.test>\r\nRCPT TO:<b@mx.test>\r\n");
+  EXPECT_TRUE(policy.refusals.empty());
+  driver.Feed("DATA\r\nfirst line\nhidden\r\n.\r\n");
+  driver.Feed("MAIL FROM:<a@c.test>\r\nRCPT TO:<b@mx.test>\r\n");
+  driver.Feed("DATA\r\nthis body is longer than ten octets\r\n.\r\n");
+  driver.Feed("FOO\r\n");
+  ASSERT_EQ(policy.refusals.size(), 3u);
+  EXPECT_TRUE(absl::StartsWith(policy.refusals[0], "550 5.5.2 Error: bare LF"))
+      << policy.refusals[0];
+  EXPECT_TRUE(absl::StartsWith(policy.refusals[1], "552 5.3.4 ")) << policy.refusals[1];
+  EXPECT_TRUE(absl::StartsWith(policy.refusals[2], "500 5.5.2 ")) << policy.refusals[2];
+}
+
 TEST(ServerSessionTest, BdatChunks) {
   Driver driver;
   driver.Feed("EHLO c\r\nMAIL FROM:<a@c.test>\r\nRCPT TO:<b@mx.test>\r\n");
