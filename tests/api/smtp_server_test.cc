@@ -13,13 +13,13 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "absl/synchronization/mutex.h"
 #include "api/user_authenticator.h"
 #include "common/logging.h"
 #include "engine/shard_group.h"
@@ -428,7 +428,7 @@ class LogCapture {
  public:
   LogCapture() {
     common::SetLogSinkForTest([this](absl::string_view line) {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       lines_.emplace_back(line);
     });
   }
@@ -436,7 +436,7 @@ class LogCapture {
 
   // The lines with every one of `parts`.
   std::vector<std::string> Matching(std::initializer_list<absl::string_view> parts) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     std::vector<std::string> found;
     for (const std::string& line : lines_) {
       bool all = true;
@@ -447,8 +447,8 @@ class LogCapture {
   }
 
  private:
-  absl::Mutex mu_;
-  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+  std::mutex mu_;
+  std::vector<std::string> lines_;  // guarded by mu_
 };
 
 TEST_F(SmtpServerTest, EveryRefusalIsLoggedWithListenerClientAndReason) {
