@@ -688,16 +688,19 @@ void DeliveryEngine::CountEvents(const std::vector<DeliveryEvent>& events) {
 void DeliveryEngine::LogEvents(const std::vector<DeliveryEvent>& events) {
   for (const DeliveryEvent& event : events) {
     const std::string_view type = EventTypeName(event.type);
-    const std::string remote = event.remote_host.empty()
-                                   ? std::string()
-                                   : absl::StrCat(event.remote_host, "[", event.remote_ip, "]");
+    // Called only for lines that are written: no string is built for a
+    // delivery while debug is off.
+    auto remote = [&event] {
+      return event.remote_host.empty() ? std::string()
+                                       : absl::StrCat(event.remote_host, "[", event.remote_ip, "]");
+    };
     switch (event.type) {
       case DeliveryEventType::kDelivered:
         SLUICE_LOG(kDebug, "delivered")
             .Field("id", event.message_id.ToString())
             .Field("recipient", event.recipient)
             .Field("site", event.site)
-            .Field("remote", remote)
+            .Field("remote", remote())
             .Field("reply", event.reply);
         continue;
       case DeliveryEventType::kDeferred:
@@ -707,7 +710,7 @@ void DeliveryEngine::LogEvents(const std::vector<DeliveryEvent>& events) {
             .Field("id", event.message_id.ToString())
             .Field("recipient", event.recipient)
             .Field("site", event.site)
-            .Field("remote", remote)
+            .Field("remote", remote())
             .Field("attempt", event.attempt)
             .Field("reply", event.reply);
         continue;
@@ -719,7 +722,7 @@ void DeliveryEngine::LogEvents(const std::vector<DeliveryEvent>& events) {
             .Field("recipient", event.recipient)
             .Field("sender", event.sender)
             .Field("site", event.site)
-            .Field("remote", remote)
+            .Field("remote", remote())
             .Field("attempt", event.attempt)
             .Field("reply", event.reply);
         continue;
