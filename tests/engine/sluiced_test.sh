@@ -118,7 +118,9 @@ write_config "$WORK/sluice.toml" info
 check "starts on a config file with an ephemeral port" start_sluiced --config "$WORK/sluice.toml"
 check "creates the data folder" test -d "$WORK/data"
 check "GET /healthz is 200 ok" expect_eq "$(curl -s "http://127.0.0.1:$PORT/healthz")" "ok"
-check "unknown path is 404" expect_eq "$(http_status GET /nope)" 404
+check "unknown path is 404" expect_eq "$(http_status GET /nope?q=1)" 404
+check "and the log names the listener, client, request and reason" wait_for_log \
+  'msg="http refused" listener=http client=127.0.0.1 method=GET path=/nope status=404 reason="no such resource: /nope"'
 check "POST /healthz is 405" expect_eq "$(http_status POST /healthz)" 405
 check "keep-alive: two requests on one connection" expect_eq \
   "$(curl -s "http://127.0.0.1:$PORT/healthz" "http://127.0.0.1:$PORT/healthz" \
