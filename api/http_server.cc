@@ -27,7 +27,7 @@ void Add(common::Counter* counter, uint64_t n = 1) {
   if (counter != nullptr) counter->Add(n);
 }
 
-bool IsLoopback(const engine::SocketAddress& address) {
+bool IsLoopback(const reactor::SocketAddress& address) {
   const sockaddr* sa = address.sockaddr_ptr();
   if (sa->sa_family == AF_INET) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
@@ -156,7 +156,7 @@ struct HttpServer::Client {
   enum class Protocol { kUnknown, kHttp1, kHttp2 };
 
   uint64_t id = 0;
-  engine::TcpConnection* conn = nullptr;
+  reactor::TcpConnection* conn = nullptr;
   bool loopback = false;
   std::unique_ptr<tls::TlsSession> tls;  // set on a TLS listener
   Protocol protocol = Protocol::kUnknown;
@@ -184,8 +184,8 @@ struct HttpServer::Client {
   bool close_sent = false;
   bool peer_closed = false;
   bool driving = false;  // answers given now are written by the caller
-  engine::TimerId idle_timer;
-  engine::TimerId request_timer;
+  reactor::TimerId idle_timer;
+  reactor::TimerId request_timer;
   std::string out;
 };
 
@@ -214,7 +214,7 @@ struct HttpServer::InjectionJob {
   std::string tenant;    // of every message (one request), for counters.received
 };
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(engine::Reactor& reactor,
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(reactor::Reactor& reactor,
                                                                int listen_fd, int shard,
                                                                HttpServerOptions options) {
   if (options.worker != nullptr && !options.post) {
@@ -222,12 +222,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(engine::Reactor& 
   }
   std::unique_ptr<HttpServer> server(new HttpServer(reactor, shard, std::move(options)));
   HttpServer* self = server.get();
-  self->listener_ = engine::TcpListener::Start(
-      reactor, listen_fd, [self](engine::TcpConnection* conn) { self->Accept(conn); });
+  self->listener_ = reactor::TcpListener::Start(
+      reactor, listen_fd, [self](reactor::TcpConnection* conn) { self->Accept(conn); });
   return server;
 }
 
-HttpServer::HttpServer(engine::Reactor& reactor, int shard, HttpServerOptions options)
+HttpServer::HttpServer(reactor::Reactor& reactor, int shard, HttpServerOptions options)
     : reactor_(reactor),
       shard_(shard),
       options_(std::move(options)),
@@ -241,7 +241,7 @@ HttpServer::~HttpServer() {
   }
 }
 
-void HttpServer::Accept(engine::TcpConnection* conn) {
+void HttpServer::Accept(reactor::TcpConnection* conn) {
   if (stopping_) {
     conn->Close();
     return;
@@ -275,13 +275,13 @@ bool HttpServer::Busy(const Client& c) { return c.busy || c.in_flight > 0; }
 
 void HttpServer::ArmIdleTimer(Client& c) {
   reactor_.CancelTimer(c.idle_timer);
-  c.idle_timer = engine::TimerId{};
+  c.idle_timer = reactor::TimerId{};
   if (Busy(c) || c.closing) return;
   const uint64_t id = c.id;
   c.idle_timer = reactor_.RunAfter(options_.idle_timeout, [this, id] {
     Client* c = Find(id);
     if (c == nullptr) return;
-    c->idle_timer = engine::TimerId{};
+    c->idle_timer = reactor::TimerId{};
     if (c->h2 != nullptr && !c->goaway) {
       c->goaway = true;
       c->h2->Shutdown();
@@ -300,7 +300,7 @@ void HttpServer::ArmRequestTimer(Client& c) {
 void HttpServer::OnRequestTimeout(uint64_t id) {
   Client* c = Find(id);
   if (c == nullptr) return;
-  c->request_timer = engine::TimerId{};
+  c->request_timer = reactor::TimerId{};
   if (c->closing) return;
   switch (c->protocol) {
     case Client::Protocol::kUnknown:
@@ -330,7 +330,7 @@ void HttpServer::OnRequestTimeout(uint64_t id) {
   }
 }
 
-void HttpServer::OnData(engine::TcpConnection& conn, absl::string_view data) {
+void HttpServer::OnData(reactor::TcpConnection& conn, absl::string_view data) {
   auto it = client_ids_.find(&conn);
   if (it == client_ids_.end()) return;
   Client& c = *clients_.at(it->second);
@@ -370,7 +370,7 @@ void HttpServer::StartProtocol(Client& c, bool http2) {
   // The clock ran for the handshake or the preface; each protocol times its
   // requests from here (HTTP/2 per stream).
   reactor_.CancelTimer(c.request_timer);
-  c.request_timer = engine::TimerId{};
+  c.request_timer = reactor::TimerId{};
   c.request_started = false;
   if (!http2) {
     c.h1 = std::make_unique<Http1Session>(options_.limits);
@@ -432,14 +432,14 @@ void HttpServer::OnHttp1Data(Client& c, absl::string_view data) {
     // more arrive (or the idle timer closes a connection that sends nothing).
     c.request_started = false;
     reactor_.CancelTimer(c.request_timer);
-    c.request_timer = engine::TimerId{};
+    c.request_timer = reactor::TimerId{};
     for (HttpRequest& request : requests) c.queued.push_back(std::move(request));
   }
   if (!status.ok()) {
     c.error_status = Http1Session::StatusForError(status);
     c.error_message = std::string(status.message());
     reactor_.CancelTimer(c.request_timer);
-    c.request_timer = engine::TimerId{};
+    c.request_timer = reactor::TimerId{};
     c.conn->PauseReading();
   }
   Drive(c);
@@ -505,7 +505,7 @@ void HttpServer::CloseClient(Client& c) {
   c.conn->CloseAfterFlush();
 }
 
-void HttpServer::OnPeerClosed(engine::TcpConnection& conn) {
+void HttpServer::OnPeerClosed(reactor::TcpConnection& conn) {
   auto it = client_ids_.find(&conn);
   if (it == client_ids_.end()) {
     conn.CloseAfterFlush();
@@ -524,7 +524,7 @@ void HttpServer::PeerClosed(Client& c) {
   }
 }
 
-void HttpServer::OnClosed(engine::TcpConnection& conn, const absl::Status& /*reason*/) {
+void HttpServer::OnClosed(reactor::TcpConnection& conn, const absl::Status& /*reason*/) {
   auto it = client_ids_.find(&conn);
   if (it == client_ids_.end()) return;
   auto client = clients_.find(it->second);
@@ -642,7 +642,7 @@ void HttpServer::BeginAsync(Exchange& x) {
     c->busy = true;
   }
   reactor_.CancelTimer(c->idle_timer);
-  c->idle_timer = engine::TimerId{};
+  c->idle_timer = reactor::TimerId{};
 }
 
 void HttpServer::Complete(uint64_t id, Response response) {

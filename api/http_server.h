@@ -85,11 +85,11 @@
 #include "common/message_id.h"
 #include "common/metrics.h"
 #include "engine/delivery_control.h"
-#include "engine/reactor.h"
-#include "engine/tcp_connection.h"
-#include "engine/tcp_listener.h"
 #include "queue/rocksdb_spool.h"
 #include "queue/spool.h"
+#include "reactor/reactor.h"
+#include "reactor/tcp_connection.h"
+#include "reactor/tcp_listener.h"
 #include "tls/server_context.h"
 
 namespace sluice::api {
@@ -139,10 +139,11 @@ struct HttpServerOptions {
   const common::Clock* clock = common::Clock::Real();
 };
 
-class HttpServer final : public engine::TcpConnection::Handler {
+class HttpServer final : public reactor::TcpConnection::Handler {
  public:
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Create(engine::Reactor& reactor, int listen_fd,
-                                                            int shard, HttpServerOptions options);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Create(reactor::Reactor& reactor,
+                                                            int listen_fd, int shard,
+                                                            HttpServerOptions options);
   ~HttpServer() override;
 
   void Stop(absl::AnyInvocable<void()> done);
@@ -153,9 +154,9 @@ class HttpServer final : public engine::TcpConnection::Handler {
   // are judged by `keys`. The rate state starts afresh with the new store.
   void SetKeys(std::shared_ptr<const ApiKeyStore> keys);
 
-  void OnData(engine::TcpConnection& conn, absl::string_view data) override;
-  void OnPeerClosed(engine::TcpConnection& conn) override;
-  void OnClosed(engine::TcpConnection& conn, const absl::Status& reason) override;
+  void OnData(reactor::TcpConnection& conn, absl::string_view data) override;
+  void OnPeerClosed(reactor::TcpConnection& conn) override;
+  void OnClosed(reactor::TcpConnection& conn, const absl::Status& reason) override;
 
  private:
   struct Response {
@@ -178,8 +179,8 @@ class HttpServer final : public engine::TcpConnection::Handler {
   // {"error":...} from a "field: problem" message.
   static Response Error(int status, absl::string_view message, HttpHeaders headers = {});
 
-  HttpServer(engine::Reactor& reactor, int shard, HttpServerOptions options);
-  void Accept(engine::TcpConnection* conn);
+  HttpServer(reactor::Reactor& reactor, int shard, HttpServerOptions options);
+  void Accept(reactor::TcpConnection* conn);
   Client* Find(uint64_t id);
   // Waiting for an asynchronous answer (nothing to time out).
   static bool Busy(const Client& c);
@@ -236,15 +237,15 @@ class HttpServer final : public engine::TcpConnection::Handler {
   void RenderMetrics(Exchange& x);
   void MaybeFinishStop();
 
-  engine::Reactor& reactor_;
+  reactor::Reactor& reactor_;
   const int shard_;
   HttpServerOptions options_;
-  engine::TcpListener* listener_ = nullptr;
+  reactor::TcpListener* listener_ = nullptr;
   InjectionRequestParser parser_;
   common::MessageIdGenerator ids_;
   common::LogLimiter refusal_log_{/*per_second=*/20, /*burst=*/100};
   absl::flat_hash_map<uint64_t, std::unique_ptr<Client>> clients_;
-  absl::flat_hash_map<engine::TcpConnection*, uint64_t> client_ids_;
+  absl::flat_hash_map<reactor::TcpConnection*, uint64_t> client_ids_;
   uint64_t next_client_id_ = 1;
   // Requests being answered, by id; an asynchronous one stays until its
   // answer arrives, even if its client has gone.

@@ -49,10 +49,10 @@ std::string_view SmtpListenerName(SmtpListenerKind kind) {
 
 struct SmtpServer::Client {
   uint64_t id = 0;
-  engine::TcpConnection* conn = nullptr;
+  reactor::TcpConnection* conn = nullptr;
   std::unique_ptr<Policy> policy;
   std::unique_ptr<smtp::ServerSession> session;
-  engine::TimerId timer;
+  reactor::TimerId timer;
   // Set once TLS starts (STARTTLS, or at once on submissions).
   std::unique_ptr<tls::TlsSession> tls;
   // Waiting for the spool or the authenticator: not reading, not timing out.
@@ -112,7 +112,7 @@ class SmtpServer::Policy final : public smtp::ServerPolicy {
   Client& client_;
 };
 
-absl::StatusOr<std::unique_ptr<SmtpServer>> SmtpServer::Create(engine::Reactor& reactor,
+absl::StatusOr<std::unique_ptr<SmtpServer>> SmtpServer::Create(reactor::Reactor& reactor,
                                                                int listen_fd, int shard,
                                                                SmtpServerOptions options) {
   if (options.spool == nullptr || options.limiter == nullptr) {
@@ -123,12 +123,12 @@ absl::StatusOr<std::unique_ptr<SmtpServer>> SmtpServer::Create(engine::Reactor& 
   }
   std::unique_ptr<SmtpServer> server(new SmtpServer(reactor, shard, std::move(options)));
   SmtpServer* self = server.get();
-  self->listener_ = engine::TcpListener::Start(
-      reactor, listen_fd, [self](engine::TcpConnection* conn) { self->Accept(conn); });
+  self->listener_ = reactor::TcpListener::Start(
+      reactor, listen_fd, [self](reactor::TcpConnection* conn) { self->Accept(conn); });
   return server;
 }
 
-SmtpServer::SmtpServer(engine::Reactor& reactor, int shard, SmtpServerOptions options)
+SmtpServer::SmtpServer(reactor::Reactor& reactor, int shard, SmtpServerOptions options)
     : reactor_(reactor),
       shard_(shard),
       options_(std::move(options)),
@@ -150,7 +150,7 @@ SmtpServer::~SmtpServer() {
   for (auto& [id, client] : clients_) reactor_.CancelTimer(client->timer);
 }
 
-void SmtpServer::Accept(engine::TcpConnection* conn) {
+void SmtpServer::Accept(reactor::TcpConnection* conn) {
   const sockaddr* peer = conn->peer().sockaddr_ptr();
   if (stopping_) {
     conn->Close();
@@ -205,7 +205,7 @@ bool SmtpServer::StartTls(Client& c) {
   return true;
 }
 
-void SmtpServer::OnData(engine::TcpConnection& conn, absl::string_view data) {
+void SmtpServer::OnData(reactor::TcpConnection& conn, absl::string_view data) {
   auto it = client_ids_.find(&conn);
   if (it == client_ids_.end()) return;
   Receive(*clients_.at(it->second), data);
@@ -244,7 +244,7 @@ void SmtpServer::Receive(Client& c, absl::string_view bytes) {
   if (!c.busy) Drive(c, action);
 }
 
-void SmtpServer::OnPeerClosed(engine::TcpConnection& conn) {
+void SmtpServer::OnPeerClosed(reactor::TcpConnection& conn) {
   auto it = client_ids_.find(&conn);
   if (it == client_ids_.end()) {
     conn.CloseAfterFlush();
@@ -256,7 +256,7 @@ void SmtpServer::OnPeerClosed(engine::TcpConnection& conn) {
   if (!c.busy) conn.CloseAfterFlush();
 }
 
-void SmtpServer::OnClosed(engine::TcpConnection& conn, const absl::Status& /*reason*/) {
+void SmtpServer::OnClosed(reactor::TcpConnection& conn, const absl::Status& /*reason*/) {
   auto it = client_ids_.find(&conn);
   if (it == client_ids_.end()) return;
   auto client = clients_.find(it->second);
@@ -332,7 +332,7 @@ void SmtpServer::ArmTimer(Client& c) {
     auto it = clients_.find(id);
     if (it == clients_.end()) return;
     Client& c = *it->second;
-    c.timer = engine::TimerId{};
+    c.timer = reactor::TimerId{};
     Drive(c, c.session->Shutdown("Timeout exceeded"));
   });
 }

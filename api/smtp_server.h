@@ -44,10 +44,10 @@
 #include "common/log_limiter.h"
 #include "common/message_id.h"
 #include "common/metrics.h"
-#include "engine/reactor.h"
-#include "engine/tcp_connection.h"
-#include "engine/tcp_listener.h"
 #include "queue/spool.h"
+#include "reactor/reactor.h"
+#include "reactor/tcp_connection.h"
+#include "reactor/tcp_listener.h"
 #include "smtp/server_options.h"
 #include "smtp/server_session.h"
 #include "tls/server_context.h"
@@ -107,10 +107,11 @@ struct SmtpServerOptions {
   const common::Clock* clock = common::Clock::Real();
 };
 
-class SmtpServer final : public engine::TcpConnection::Handler {
+class SmtpServer final : public reactor::TcpConnection::Handler {
  public:
-  static absl::StatusOr<std::unique_ptr<SmtpServer>> Create(engine::Reactor& reactor, int listen_fd,
-                                                            int shard, SmtpServerOptions options);
+  static absl::StatusOr<std::unique_ptr<SmtpServer>> Create(reactor::Reactor& reactor,
+                                                            int listen_fd, int shard,
+                                                            SmtpServerOptions options);
   ~SmtpServer() override;
 
   // A new certificate (SIGHUP): new connections use it; connections that
@@ -121,16 +122,16 @@ class SmtpServer final : public engine::TcpConnection::Handler {
   // spooled to be answered; `done` runs when every connection is gone.
   void Stop(absl::AnyInvocable<void()> done);
 
-  void OnData(engine::TcpConnection& conn, absl::string_view data) override;
-  void OnPeerClosed(engine::TcpConnection& conn) override;
-  void OnClosed(engine::TcpConnection& conn, const absl::Status& reason) override;
+  void OnData(reactor::TcpConnection& conn, absl::string_view data) override;
+  void OnPeerClosed(reactor::TcpConnection& conn) override;
+  void OnClosed(reactor::TcpConnection& conn, const absl::Status& reason) override;
 
  private:
   struct Client;
   class Policy;
 
-  SmtpServer(engine::Reactor& reactor, int shard, SmtpServerOptions options);
-  void Accept(engine::TcpConnection* conn);
+  SmtpServer(reactor::Reactor& reactor, int shard, SmtpServerOptions options);
+  void Accept(reactor::TcpConnection* conn);
   // Acts on the session's request until it needs input or an answer.
   void Drive(Client& client, smtp::ServerAction action);
   void Flush(Client& client);
@@ -144,16 +145,16 @@ class SmtpServer final : public engine::TcpConnection::Handler {
   void ArmTimer(Client& client);
   void MaybeFinishStop();
 
-  engine::Reactor& reactor_;
+  reactor::Reactor& reactor_;
   const int shard_;
   SmtpServerOptions options_;
   common::MessageIdGenerator ids_;
   common::LogLimiter refusal_log_;
-  engine::TcpListener* listener_ = nullptr;
+  reactor::TcpListener* listener_ = nullptr;
   // Keyed by a number rather than the connection, so an answer that arrives
   // after its connection closed finds nothing instead of a reused pointer.
   absl::flat_hash_map<uint64_t, std::unique_ptr<Client>> clients_;
-  absl::flat_hash_map<engine::TcpConnection*, uint64_t> client_ids_;
+  absl::flat_hash_map<reactor::TcpConnection*, uint64_t> client_ids_;
   uint64_t next_client_id_ = 1;
   int pending_answers_ = 0;
   bool stopping_ = false;

@@ -25,7 +25,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dns/resolver.h"
-#include "engine/reactor.h"
+#include "reactor/reactor.h"
 #include "tests/dns/nsd_server.h"
 
 namespace sluice::bench {
@@ -73,11 +73,11 @@ std::vector<std::string> Domains() {
   return domains;
 }
 
-std::unique_ptr<engine::Reactor> MakeReactor() {
-  engine::ReactorOptions options;
+std::unique_ptr<reactor::Reactor> MakeReactor() {
+  reactor::ReactorOptions options;
   options.ring_entries = 1024;
   options.recv_buffer_count = 8;
-  auto reactor = engine::Reactor::Create(options);
+  auto reactor = reactor::Reactor::Create(options);
   if (!reactor.ok()) return nullptr;
   return *std::move(reactor);
 }
@@ -93,7 +93,7 @@ dns::DnsConfig Config(size_t concurrency) {
 // Resolves every domain's MX on one reactor with `concurrency` in flight;
 // returns the seconds taken and the number that succeeded.
 double ReactorLookups(const std::vector<std::string>& domains, size_t concurrency, size_t* ok) {
-  std::unique_ptr<engine::Reactor> reactor = MakeReactor();
+  std::unique_ptr<reactor::Reactor> reactor = MakeReactor();
   auto resolver = dns::Resolver::Create(*reactor, Config(concurrency));
   if (!resolver.ok()) return -1;
   std::unique_ptr<dns::Resolver> r = *std::move(resolver);
@@ -183,7 +183,7 @@ BENCHMARK(BM_ColdLookups)->Arg(16)->Arg(64)->Arg(256)->Unit(benchmark::kMillisec
 // A resolver with `domains` cached; the reactor has stopped, which a cache
 // hit does not need (it answers before the call returns).
 struct Warm {
-  std::unique_ptr<engine::Reactor> reactor;
+  std::unique_ptr<reactor::Reactor> reactor;
   std::unique_ptr<dns::Resolver> resolver;
 };
 

@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "bench/epoll_echo_server.h"
-#include "engine/shard_group.h"
-#include "engine/sharded.h"
-#include "engine/tcp_listener.h"
-#include "tests/engine/echo_service.h"
+#include "reactor/shard_group.h"
+#include "reactor/sharded.h"
+#include "reactor/tcp_listener.h"
+#include "tests/reactor/echo_service.h"
 
 namespace sluice::bench {
 namespace {
@@ -31,7 +31,7 @@ namespace {
 // The benchmark client: `connections` non-blocking sockets on one epoll.
 class EchoClient {
  public:
-  EchoClient(const engine::SocketAddress& server, int connections, size_t size)
+  EchoClient(const reactor::SocketAddress& server, int connections, size_t size)
       : size_(size), message_(size, 'm'), buffer_(size) {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     for (int i = 0; i < connections; ++i) {
@@ -98,7 +98,7 @@ class EchoClient {
   bool ok_ = true;
 };
 
-void RunEcho(benchmark::State& state, const engine::SocketAddress& server) {
+void RunEcho(benchmark::State& state, const reactor::SocketAddress& server) {
   const int connections = static_cast<int>(state.range(0));
   const size_t size = static_cast<size_t>(state.range(1));
   EchoClient client(server, connections, size);
@@ -118,19 +118,19 @@ void RunEcho(benchmark::State& state, const engine::SocketAddress& server) {
 }
 
 void BM_ReactorEcho(benchmark::State& state) {
-  engine::ShardGroupOptions options;
+  reactor::ShardGroupOptions options;
   options.shards = 1;
-  auto group = engine::ShardGroup::Start(options);
-  auto fds = engine::TcpListener::OpenReusePort(*engine::SocketAddress::Parse("127.0.0.1:0"), 1);
+  auto group = reactor::ShardGroup::Start(options);
+  auto fds = reactor::TcpListener::OpenReusePort(*reactor::SocketAddress::Parse("127.0.0.1:0"), 1);
   if (!group.ok() || !fds.ok()) {
     state.SkipWithError("cannot start the reactor");
     return;
   }
-  const engine::SocketAddress address = *engine::SocketAddress::LocalOf((*fds)[0]);
-  engine::Sharded<engine::testing::EchoService> echo(**group);
+  const reactor::SocketAddress address = *reactor::SocketAddress::LocalOf((*fds)[0]);
+  reactor::Sharded<reactor::testing::EchoService> echo(**group);
   const int listen_fd = (*fds)[0];
-  if (!echo.Start([listen_fd](int, engine::Reactor& reactor) {
-             return engine::testing::EchoService::Create(reactor, listen_fd);
+  if (!echo.Start([listen_fd](int, reactor::Reactor& reactor) {
+             return reactor::testing::EchoService::Create(reactor, listen_fd);
            })
            .ok()) {
     state.SkipWithError("cannot start the echo service");

@@ -19,13 +19,13 @@ namespace sluice::bench {
 
 absl::StatusOr<std::unique_ptr<EpollEchoServer>> EpollEchoServer::Start() {
   std::unique_ptr<EpollEchoServer> server(new EpollEchoServer());
-  const engine::SocketAddress any = *engine::SocketAddress::Parse("127.0.0.1:0");
+  const reactor::SocketAddress any = *reactor::SocketAddress::Parse("127.0.0.1:0");
   server->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (bind(server->listen_fd_, any.sockaddr_ptr(), any.length()) != 0 ||
       listen(server->listen_fd_, 4096) != 0) {
     return absl::UnavailableError(absl::StrCat("listen: ", strerror(errno)));
   }
-  server->address_ = *engine::SocketAddress::LocalOf(server->listen_fd_);
+  server->address_ = *reactor::SocketAddress::LocalOf(server->listen_fd_);
   server->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   server->stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   epoll_event ev{};

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
-#include "engine/socket_address.h"
+#include "reactor/socket_address.h"
 
 namespace sluice::bench {
 
@@ -17,7 +17,7 @@ class EpollEchoServer {
   static absl::StatusOr<std::unique_ptr<EpollEchoServer>> Start();
   ~EpollEchoServer();
 
-  const engine::SocketAddress& address() const { return address_; }
+  const reactor::SocketAddress& address() const { return address_; }
 
  private:
   EpollEchoServer() = default;
@@ -26,7 +26,7 @@ class EpollEchoServer {
   int listen_fd_ = -1;
   int epoll_fd_ = -1;
   int stop_fd_ = -1;
-  engine::SocketAddress address_;
+  reactor::SocketAddress address_;
   std::thread thread_;
 };
 

@@ -7,17 +7,17 @@
 #include <atomic>
 #include <latch>
 
-#include "engine/shard_group.h"
+#include "reactor/shard_group.h"
 
 namespace sluice::bench {
 namespace {
 
 void BM_CrossShardPost(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
-  engine::ShardGroupOptions options;
+  reactor::ShardGroupOptions options;
   options.shards = 2;
   options.reactor.recv_buffer_count = 16;
-  auto group = engine::ShardGroup::Start(options);
+  auto group = reactor::ShardGroup::Start(options);
   if (!group.ok()) {
     state.SkipWithError("cannot start shards");
     return;

@@ -90,7 +90,7 @@ Routing MakeRouting() {
       host.host = absl::StrCat("mx", h, ".provider", s, ".example");
       host.preference = static_cast<uint16_t>(10 * h);
       host.addresses.push_back(
-          *engine::SocketAddress::FromHostPort(absl::StrCat("192.0.", h, ".", s), 25));
+          *reactor::SocketAddress::FromHostPort(absl::StrCat("192.0.", h, ".", s), 25));
     }
   }
   return routing;

@@ -5,7 +5,7 @@
 // writes
 //
 //   2026-11-24T12:00:00.123456Z level=info shard=1 msg="listening" port=2525
-//   addr=127.0.0.1 src=engine/reactor.cc:42
+//   addr=127.0.0.1 src=reactor/reactor.cc:42
 //
 // (on one line; `shard=` only on shard threads, see thread_shard.h).
 //

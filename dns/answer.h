@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "engine/socket_address.h"
+#include "reactor/socket_address.h"
 
 namespace sluice::dns {
 
@@ -80,7 +80,7 @@ struct Answer {
   // CNAME chain.
   std::string canonical_name;
   std::vector<MxRecord> mx;
-  std::vector<engine::SocketAddress> addresses;  // port 0
+  std::vector<reactor::SocketAddress> addresses;  // port 0
   std::vector<TxtRecord> txt;
   std::vector<TlsaRecord> tlsa;
   absl::Duration ttl = absl::Seconds(-1);

@@ -19,7 +19,7 @@ namespace sluice::dns {
 // Watches one c-ares socket through a one-shot poll request. A watch whose
 // socket c-ares closes while a poll is armed is orphaned: the request is
 // cancelled and the watch frees itself on its final completion.
-class AresChannel::Watch final : public engine::Completion {
+class AresChannel::Watch final : public reactor::Completion {
  public:
   Watch(AresChannel* owner, int fd) : owner_(owner), fd_(fd) {}
 
@@ -41,7 +41,7 @@ class AresChannel::Watch final : public engine::Completion {
   unsigned armed_mask_ = 0;
 };
 
-absl::StatusOr<std::unique_ptr<AresChannel>> AresChannel::Create(engine::Reactor& reactor,
+absl::StatusOr<std::unique_ptr<AresChannel>> AresChannel::Create(reactor::Reactor& reactor,
                                                                  const DnsConfig& config) {
   static std::once_flag library_once;
   static int library_status = ARES_SUCCESS;
@@ -85,7 +85,7 @@ absl::StatusOr<std::unique_ptr<AresChannel>> AresChannel::Create(engine::Reactor
   return channel;
 }
 
-AresChannel::AresChannel(engine::Reactor& reactor, size_t max_in_flight)
+AresChannel::AresChannel(reactor::Reactor& reactor, size_t max_in_flight)
     : reactor_(reactor), max_in_flight_(max_in_flight == 0 ? 1 : max_in_flight) {}
 
 AresChannel::~AresChannel() {

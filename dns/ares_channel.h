@@ -30,7 +30,7 @@
 #include "common/clock.h"
 #include "dns/answer.h"
 #include "dns/dns_config.h"
-#include "engine/reactor.h"
+#include "reactor/reactor.h"
 
 struct ares_channeldata;
 
@@ -42,7 +42,7 @@ class AresChannel {
   // ARES_SUCCESS (whatever its RCODE), empty otherwise.
   using Callback = absl::AnyInvocable<void(int status, absl::Span<const uint8_t> packet)>;
 
-  static absl::StatusOr<std::unique_ptr<AresChannel>> Create(engine::Reactor& reactor,
+  static absl::StatusOr<std::unique_ptr<AresChannel>> Create(reactor::Reactor& reactor,
                                                              const DnsConfig& config);
   ~AresChannel();
   AresChannel(const AresChannel&) = delete;
@@ -68,7 +68,7 @@ class AresChannel {
     Callback done;
   };
 
-  AresChannel(engine::Reactor& reactor, size_t max_in_flight);
+  AresChannel(reactor::Reactor& reactor, size_t max_in_flight);
 
   static void SockStateThunk(void* data, int fd, int readable, int writable);
   static void AnswerThunk(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
@@ -83,7 +83,7 @@ class AresChannel {
   void UpdateTimer();
   void OnTimer();
 
-  engine::Reactor& reactor_;
+  reactor::Reactor& reactor_;
   const size_t max_in_flight_;
   ares_channeldata* channel_ = nullptr;
   absl::flat_hash_map<int, std::unique_ptr<Watch>> watches_;
@@ -92,7 +92,7 @@ class AresChannel {
   uint64_t sent_ = 0;
   bool starting_queued_ = false;
   bool destroying_ = false;
-  engine::TimerId timer_;
+  reactor::TimerId timer_;
   common::SteadyTime timer_deadline_{};
 };
 

@@ -188,7 +188,7 @@ absl::StatusOr<ParsedResponse> ParseResponse(absl::Span<const uint8_t> packet,
         sockaddr_in sin{};
         sin.sin_family = AF_INET;
         std::memcpy(&sin.sin_addr, r.data() + p, 4);
-        answer.addresses.push_back(engine::SocketAddress::FromSockaddr(
+        answer.addresses.push_back(reactor::SocketAddress::FromSockaddr(
             reinterpret_cast<const sockaddr*>(&sin), sizeof(sin)));
         break;
       }
@@ -197,7 +197,7 @@ absl::StatusOr<ParsedResponse> ParseResponse(absl::Span<const uint8_t> packet,
         sockaddr_in6 sin6{};
         sin6.sin6_family = AF_INET6;
         std::memcpy(&sin6.sin6_addr, r.data() + p, 16);
-        answer.addresses.push_back(engine::SocketAddress::FromSockaddr(
+        answer.addresses.push_back(reactor::SocketAddress::FromSockaddr(
             reinterpret_cast<const sockaddr*>(&sin6), sizeof(sin6)));
         break;
       }

@@ -53,8 +53,8 @@ Answer FromAresStatus(int status) {
 }
 
 // The numeric address `host` spells, if it is one.
-std::optional<engine::SocketAddress> NumericAddress(const std::string& host) {
-  absl::StatusOr<engine::SocketAddress> address = engine::SocketAddress::FromHostPort(host, 0);
+std::optional<reactor::SocketAddress> NumericAddress(const std::string& host) {
+  absl::StatusOr<reactor::SocketAddress> address = reactor::SocketAddress::FromHostPort(host, 0);
   if (!address.ok()) return std::nullopt;
   return *address;
 }
@@ -124,7 +124,7 @@ absl::StatusOr<ResolverMetrics> RegisterResolverMetrics(common::MetricsRegistry&
   return metrics;
 }
 
-absl::StatusOr<std::unique_ptr<Resolver>> Resolver::Create(engine::Reactor& reactor,
+absl::StatusOr<std::unique_ptr<Resolver>> Resolver::Create(reactor::Reactor& reactor,
                                                            const DnsConfig& config,
                                                            const common::Clock* cache_clock,
                                                            const ResolverMetrics* metrics) {
@@ -137,7 +137,7 @@ absl::StatusOr<std::unique_ptr<Resolver>> Resolver::Create(engine::Reactor& reac
   return resolver;
 }
 
-Resolver::Resolver(engine::Reactor& reactor, const DnsConfig& config, const common::Clock& clock,
+Resolver::Resolver(reactor::Reactor& reactor, const DnsConfig& config, const common::Clock& clock,
                    StaticRouter router, const ResolverMetrics* metrics)
     : reactor_(reactor),
       config_(config),
@@ -287,7 +287,7 @@ void Resolver::LookupMx(std::string_view domain, MxCallback done) {
         // No MX: the domain itself, if it has an address (RFC 5321 5.1).
         LookupAddresses(name,
                         [name, done = std::move(done)](
-                            absl::StatusOr<std::vector<engine::SocketAddress>> addresses) mutable {
+                            absl::StatusOr<std::vector<reactor::SocketAddress>> addresses) mutable {
                           if (!addresses.ok()) {
                             done(addresses.status());
                             return;
@@ -305,8 +305,8 @@ void Resolver::LookupMx(std::string_view domain, MxCallback done) {
 void Resolver::LookupAddresses(std::string_view host, AddressesCallback done) {
   absl::StatusOr<std::string> normalized;
   const std::string text(host);
-  if (std::optional<engine::SocketAddress> numeric = NumericAddress(text)) {
-    done(std::vector<engine::SocketAddress>{*numeric});
+  if (std::optional<reactor::SocketAddress> numeric = NumericAddress(text)) {
+    done(std::vector<reactor::SocketAddress>{*numeric});
     return;
   }
   normalized = NormalizeDomain(host);
@@ -346,7 +346,7 @@ void Resolver::LookupAddresses(std::string_view host, AddressesCallback done) {
         [gather, i](const Answer& answer) {
           gather->answers[i] = answer;
           if (--gather->pending != 0) return;
-          std::vector<engine::SocketAddress> addresses;
+          std::vector<reactor::SocketAddress> addresses;
           absl::Status error;
           for (const std::optional<Answer>& a : gather->answers) {
             if (a->status == AnswerStatus::kOk) {
@@ -469,11 +469,11 @@ void Resolver::ResolveDestination(std::string_view domain, DestinationCallback d
     }();
     for (size_t i = 0; i < hosts.size(); ++i) {
       LookupAddresses(hosts[i], [gather, i, port = ports[i]](
-                                    absl::StatusOr<std::vector<engine::SocketAddress>> addresses) {
+                                    absl::StatusOr<std::vector<reactor::SocketAddress>> addresses) {
         DestinationHost& host = gather->destination.hosts[i];
         if (addresses.ok()) {
           host.addresses = *std::move(addresses);
-          for (engine::SocketAddress& a : host.addresses) a.set_port(port);
+          for (reactor::SocketAddress& a : host.addresses) a.set_port(port);
         } else {
           host.status = addresses.status();
         }

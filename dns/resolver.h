@@ -35,8 +35,8 @@
 #include "dns/single_flight.h"
 #include "dns/site.h"
 #include "dns/static_router.h"
-#include "engine/reactor.h"
-#include "engine/socket_address.h"
+#include "reactor/reactor.h"
+#include "reactor/socket_address.h"
 
 namespace sluice::dns {
 
@@ -95,7 +95,7 @@ class Resolver {
   using AnswerCallback = absl::AnyInvocable<void(const Answer&)>;
   using MxCallback = absl::AnyInvocable<void(absl::StatusOr<MxResult>)>;
   using AddressesCallback =
-      absl::AnyInvocable<void(absl::StatusOr<std::vector<engine::SocketAddress>>)>;
+      absl::AnyInvocable<void(absl::StatusOr<std::vector<reactor::SocketAddress>>)>;
   using TlsaCallback = absl::AnyInvocable<void(absl::StatusOr<TlsaResult>)>;
   using TxtCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<TxtRecord>>)>;
   using SiteCallback = absl::AnyInvocable<void(absl::StatusOr<Site>)>;
@@ -106,8 +106,8 @@ class Resolver {
   // step through TTLs (c-ares keeps its own real-time query timeouts).
   // `metrics` (may be null) must outlive the resolver.
   static absl::StatusOr<std::unique_ptr<Resolver>> Create(
-      engine::Reactor& reactor, const DnsConfig& config, const common::Clock* cache_clock = nullptr,
-      const ResolverMetrics* metrics = nullptr);
+      reactor::Reactor& reactor, const DnsConfig& config,
+      const common::Clock* cache_clock = nullptr, const ResolverMetrics* metrics = nullptr);
   ~Resolver();
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
@@ -146,7 +146,7 @@ class Resolver {
  private:
   struct Batch;
 
-  Resolver(engine::Reactor& reactor, const DnsConfig& config, const common::Clock& clock,
+  Resolver(reactor::Reactor& reactor, const DnsConfig& config, const common::Clock& clock,
            StaticRouter router, const ResolverMetrics* metrics);
   void CountQuery(RecordType type, AnswerStatus status);
 
@@ -156,7 +156,7 @@ class Resolver {
   void Finish(const std::string& name, RecordType type, Answer answer);
   void Pump(const std::shared_ptr<Batch>& batch);
 
-  engine::Reactor& reactor_;
+  reactor::Reactor& reactor_;
   const DnsConfig config_;
   const StaticRouter router_;
   DnsCache cache_;

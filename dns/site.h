@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "dns/answer.h"
 #include "dns/host_port.h"
-#include "engine/socket_address.h"
+#include "reactor/socket_address.h"
 
 namespace sluice::dns {
 
@@ -44,7 +44,7 @@ struct DestinationHost {
   uint16_t preference = 0;
   // Addresses with the port set (mx_port, or the static route's port), in
   // the configured family order. Empty when `status` is not OK.
-  std::vector<engine::SocketAddress> addresses;
+  std::vector<reactor::SocketAddress> addresses;
   absl::Status status;
 };
 

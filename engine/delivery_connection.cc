@@ -7,17 +7,20 @@
 
 namespace sluice::engine {
 
-DeliveryConnection* DeliveryConnection::Open(Reactor& reactor, Params params, Owner* owner) {
+DeliveryConnection* DeliveryConnection::Open(reactor::Reactor& reactor, Params params,
+                                             Owner* owner) {
   auto* connection = new DeliveryConnection(reactor, std::move(params), owner);
-  const SocketAddress* source =
+  const reactor::SocketAddress* source =
       connection->params_.source.has_value() ? &*connection->params_.source : nullptr;
-  TcpConnection::Connect(
-      reactor, connection->params_.host.address, source, connection->params_.connect_timeout,
-      [connection](absl::StatusOr<TcpConnection*> conn) { connection->OnConnected(conn); });
+  reactor::TcpConnection::Connect(reactor, connection->params_.host.address, source,
+                                  connection->params_.connect_timeout,
+                                  [connection](absl::StatusOr<reactor::TcpConnection*> conn) {
+                                    connection->OnConnected(conn);
+                                  });
   return connection;
 }
 
-DeliveryConnection::DeliveryConnection(Reactor& reactor, Params params, Owner* owner)
+DeliveryConnection::DeliveryConnection(reactor::Reactor& reactor, Params params, Owner* owner)
     : reactor_(reactor),
       params_(std::move(params)),
       owner_(owner),
@@ -33,7 +36,7 @@ std::string DeliveryConnection::tls_cipher() const {
   return tls_ != nullptr && tls_->handshake_done() ? std::string(tls_->cipher()) : "";
 }
 
-void DeliveryConnection::OnConnected(absl::StatusOr<TcpConnection*> connection) {
+void DeliveryConnection::OnConnected(absl::StatusOr<reactor::TcpConnection*> connection) {
   connect_time_ = reactor_.clock().Now() - opened_;
   if (!connection.ok()) {
     failure_ = smtp::ClientFailure{
@@ -177,7 +180,7 @@ std::optional<smtp::ClientAction> DeliveryConnection::ContinueHandshake() {
   return session_.TlsStarted();
 }
 
-void DeliveryConnection::OnData(TcpConnection& /*conn*/, absl::string_view data) {
+void DeliveryConnection::OnData(reactor::TcpConnection& /*conn*/, absl::string_view data) {
   if (tls_broken_) return;
   if (tls_ == nullptr) {
     Act(session_.Feed(std::string_view(data.data(), data.size())));
@@ -199,7 +202,7 @@ void DeliveryConnection::OnData(TcpConnection& /*conn*/, absl::string_view data)
   }
 }
 
-void DeliveryConnection::OnPeerClosed(TcpConnection& /*conn*/) {
+void DeliveryConnection::OnPeerClosed(reactor::TcpConnection& /*conn*/) {
   if (session_.action() != smtp::ClientAction::kClosed) {
     Act(session_.PeerClosed());
   } else if (conn_ != nullptr) {
@@ -207,7 +210,8 @@ void DeliveryConnection::OnPeerClosed(TcpConnection& /*conn*/) {
   }
 }
 
-void DeliveryConnection::OnClosed(TcpConnection& /*conn*/, const absl::Status& /*reason*/) {
+void DeliveryConnection::OnClosed(reactor::TcpConnection& /*conn*/,
+                                  const absl::Status& /*reason*/) {
   conn_ = nullptr;
   CancelTimer();
   if (session_.action() != smtp::ClientAction::kClosed) {

@@ -26,10 +26,10 @@
 #include "absl/time/time.h"
 #include "common/metrics.h"
 #include "engine/delivery_job.h"
-#include "engine/reactor.h"
 #include "engine/site_queue.h"
-#include "engine/socket_address.h"
-#include "engine/tcp_connection.h"
+#include "reactor/reactor.h"
+#include "reactor/socket_address.h"
+#include "reactor/tcp_connection.h"
 #include "smtp/client_options.h"
 #include "smtp/client_session.h"
 #include "tls/client_context.h"
@@ -37,7 +37,7 @@
 
 namespace sluice::engine {
 
-class DeliveryConnection final : public TcpConnection::Handler {
+class DeliveryConnection final : public reactor::TcpConnection::Handler {
  public:
   class Owner {
    public:
@@ -50,8 +50,8 @@ class DeliveryConnection final : public TcpConnection::Handler {
 
   struct Params {
     HostChoice host;
-    std::optional<SocketAddress> source;  // bind here before connecting
-    smtp::ClientOptions session;          // EHLO name, TLS policy, timeouts
+    std::optional<reactor::SocketAddress> source;  // bind here before connecting
+    smtp::ClientOptions session;                   // EHLO name, TLS policy, timeouts
     // For STARTTLS; with verify, the certificate must match host.host.
     std::shared_ptr<tls::ClientContext> tls;
     bool verify_certificate = false;
@@ -62,7 +62,7 @@ class DeliveryConnection final : public TcpConnection::Handler {
   };
 
   // Starts connecting; the owner hears from it on this reactor.
-  static DeliveryConnection* Open(Reactor& reactor, Params params, Owner* owner);
+  static DeliveryConnection* Open(reactor::Reactor& reactor, Params params, Owner* owner);
 
   DeliveryConnection(const DeliveryConnection&) = delete;
   DeliveryConnection& operator=(const DeliveryConnection&) = delete;
@@ -90,13 +90,13 @@ class DeliveryConnection final : public TcpConnection::Handler {
   size_t jobs_done() const { return jobs_done_; }
 
  private:
-  DeliveryConnection(Reactor& reactor, Params params, Owner* owner);
+  DeliveryConnection(reactor::Reactor& reactor, Params params, Owner* owner);
   ~DeliveryConnection() override = default;
 
-  void OnConnected(absl::StatusOr<TcpConnection*> connection);
-  void OnData(TcpConnection& conn, absl::string_view data) override;
-  void OnPeerClosed(TcpConnection& conn) override;
-  void OnClosed(TcpConnection& conn, const absl::Status& reason) override;
+  void OnConnected(absl::StatusOr<reactor::TcpConnection*> connection);
+  void OnData(reactor::TcpConnection& conn, absl::string_view data) override;
+  void OnPeerClosed(reactor::TcpConnection& conn) override;
+  void OnClosed(reactor::TcpConnection& conn, const absl::Status& reason) override;
 
   // Carries out `action` and whatever follows from it until the session
   // waits for the peer, the owner or the TLS handshake.
@@ -116,11 +116,11 @@ class DeliveryConnection final : public TcpConnection::Handler {
   void OnTimeout();
   void Finish();
 
-  Reactor& reactor_;
+  reactor::Reactor& reactor_;
   const Params params_;
   Owner* const owner_;
   smtp::ClientSession session_;
-  TcpConnection* conn_ = nullptr;
+  reactor::TcpConnection* conn_ = nullptr;
   std::unique_ptr<tls::TlsSession> tls_;
   bool handshaking_ = false;
   bool tls_failed_ = false;
@@ -134,7 +134,7 @@ class DeliveryConnection final : public TcpConnection::Handler {
   size_t job_next_ = 0;  // the next recipient of job_ to send
   size_t chunk_size_ = 0;
   size_t jobs_done_ = 0;
-  std::optional<TimerId> timer_;
+  std::optional<reactor::TimerId> timer_;
   absl::Time opened_;
   absl::Time tls_started_;
   absl::Duration connect_time_;

@@ -87,12 +87,12 @@ struct DeliveryEngine::Queue {
   // Opened and not yet ready for their first message.
   absl::flat_hash_set<DeliveryConnection*> fresh;
   // Waiting for a message, with the timer that QUITs them.
-  absl::flat_hash_map<DeliveryConnection*, TimerId> idle;
+  absl::flat_hash_map<DeliveryConnection*, reactor::TimerId> idle;
   // A message is being read from the spool for them.
   absl::flat_hash_set<DeliveryConnection*> reserved;
   // The egress source each connection holds a slot of.
   absl::flat_hash_map<DeliveryConnection*, const EgressSourceSpec*> sources;
-  std::optional<TimerId> timer;
+  std::optional<reactor::TimerId> timer;
   absl::Time timer_at = absl::InfiniteFuture();
   // When the destination's hosts were last taken from a routed message.
   absl::Time destination_at = absl::InfinitePast();
@@ -112,14 +112,14 @@ struct DeliveryEngine::Routed {
 };
 
 absl::StatusOr<std::unique_ptr<DeliveryEngine>> DeliveryEngine::Create(
-    Reactor& reactor, int shard, const DeliveryShared* shared) {
+    reactor::Reactor& reactor, int shard, const DeliveryShared* shared) {
   std::unique_ptr<DeliveryEngine> engine(new DeliveryEngine(reactor, shard, shared));
   SLUICE_ASSIGN_OR_RETURN(engine->resolver_, dns::Resolver::Create(reactor, shared->dns, nullptr,
                                                                    &shared->metrics.dns));
   return engine;
 }
 
-DeliveryEngine::DeliveryEngine(Reactor& reactor, int shard, const DeliveryShared* shared)
+DeliveryEngine::DeliveryEngine(reactor::Reactor& reactor, int shard, const DeliveryShared* shared)
     : reactor_(reactor),
       shard_(shard),
       shared_(shared),

@@ -47,11 +47,11 @@
 #include "engine/delivery_policy.h"
 #include "engine/event_log.h"
 #include "engine/rate_meter.h"
-#include "engine/reactor.h"
 #include "engine/retry_schedule.h"
 #include "engine/site_queue.h"
 #include "queue/schedule_window.h"
 #include "queue/spool.h"
+#include "reactor/reactor.h"
 #include "tls/client_context.h"
 
 namespace sluice::engine {
@@ -117,7 +117,8 @@ enum class SuspendScope { kSite, kDomain, kTenant, kCampaign };
 
 class DeliveryEngine {
  public:
-  static absl::StatusOr<std::unique_ptr<DeliveryEngine>> Create(Reactor& reactor, int shard,
+  static absl::StatusOr<std::unique_ptr<DeliveryEngine>> Create(reactor::Reactor& reactor,
+                                                                int shard,
                                                                 const DeliveryShared* shared);
   ~DeliveryEngine();
   DeliveryEngine(const DeliveryEngine&) = delete;
@@ -151,7 +152,7 @@ class DeliveryEngine {
   struct Routed;
   class ConnectionOwner;
 
-  DeliveryEngine(Reactor& reactor, int shard, const DeliveryShared* shared);
+  DeliveryEngine(reactor::Reactor& reactor, int shard, const DeliveryShared* shared);
 
   // Scheduling and routing (domain shard).
   void ArmScheduleTimer();
@@ -195,7 +196,7 @@ class DeliveryEngine {
   void EndOp();
   void MaybeFinishStop();
 
-  Reactor& reactor_;
+  reactor::Reactor& reactor_;
   const int shard_;
   const DeliveryShared* const shared_;
   std::unique_ptr<dns::Resolver> resolver_;
@@ -205,7 +206,7 @@ class DeliveryEngine {
   common::LogLimiter log_limit_{/*per_second=*/50, /*burst=*/200};
 
   queue::ScheduleWindow window_;
-  std::optional<TimerId> schedule_timer_;
+  std::optional<reactor::TimerId> schedule_timer_;
   int64_t schedule_timer_due_ms_ = 0;
 
   absl::flat_hash_map<std::string, std::unique_ptr<Queue>> queues_;
@@ -219,7 +220,7 @@ class DeliveryEngine {
   uint64_t ops_in_flight_ = 0;
   bool stopping_ = false;
   absl::AnyInvocable<void()> stop_done_;
-  std::optional<TimerId> stop_timer_;
+  std::optional<reactor::TimerId> stop_timer_;
 };
 
 }  // namespace sluice::engine

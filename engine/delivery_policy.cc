@@ -57,8 +57,8 @@ absl::StatusOr<DeliveryPolicy> DeliveryPolicy::Create(const common::Config& conf
     EgressSourceSpec spec;
     spec.name = source.name;
     if (!source.address.empty()) {
-      SLUICE_ASSIGN_OR_RETURN(SocketAddress address,
-                              SocketAddress::FromHostPort(source.address, 0));
+      SLUICE_ASSIGN_OR_RETURN(reactor::SocketAddress address,
+                              reactor::SocketAddress::FromHostPort(source.address, 0));
       spec.address = address;
     }
     spec.ehlo = source.ehlo.empty() ? helo_name : source.ehlo;

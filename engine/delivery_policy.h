@@ -18,13 +18,13 @@
 #include "dns/site.h"
 #include "engine/retry_schedule.h"
 #include "engine/site_limits.h"
-#include "engine/socket_address.h"
+#include "reactor/socket_address.h"
 
 namespace sluice::engine {
 
 struct EgressSourceSpec {
   std::string name;
-  std::optional<SocketAddress> address;  // nullopt: the kernel's choice
+  std::optional<reactor::SocketAddress> address;  // nullopt: the kernel's choice
   std::string ehlo;
   // Connections open at once from this source over every site and shard;
   // 0 = no limit. `open` counts them (shared by the shards, lock-free).

@@ -9,15 +9,16 @@
 
 #include "engine/delivery_control.h"
 #include "engine/delivery_engine.h"
-#include "engine/shard_group.h"
-#include "engine/sharded.h"
 #include "queue/rocksdb_spool.h"
+#include "reactor/shard_group.h"
+#include "reactor/sharded.h"
 
 namespace sluice::engine {
 
 class DeliveryService final : public DeliveryControl {
  public:
-  DeliveryService(ShardGroup& group, Sharded<DeliveryEngine>& engines, queue::RocksDbSpool* spool)
+  DeliveryService(reactor::ShardGroup& group, reactor::Sharded<DeliveryEngine>& engines,
+                  queue::RocksDbSpool* spool)
       : group_(group), engines_(engines), spool_(spool) {}
 
   void SetSuspended(SuspendScope scope, std::string name, bool suspended) override;
@@ -30,8 +31,8 @@ class DeliveryService final : public DeliveryControl {
   // One page of the envelopes to bounce, then the next.
   void BouncePage(std::shared_ptr<BounceJob> job);
 
-  ShardGroup& group_;
-  Sharded<DeliveryEngine>& engines_;
+  reactor::ShardGroup& group_;
+  reactor::Sharded<DeliveryEngine>& engines_;
   queue::RocksDbSpool* const spool_;
 };
 

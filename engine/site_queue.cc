@@ -74,7 +74,7 @@ void SiteQueue::SetDestination(const dns::Destination& destination) {
 
 std::optional<HostChoice> SiteQueue::ChooseHost(absl::Time now) const {
   for (const Host& host : hosts_) {
-    for (const SocketAddress& address : host.addresses) {
+    for (const reactor::SocketAddress& address : host.addresses) {
       auto failed = failed_until_.find(address.ToString());
       if (failed != failed_until_.end() && now < failed->second) continue;
       return HostChoice{host.name, address};
@@ -83,15 +83,15 @@ std::optional<HostChoice> SiteQueue::ChooseHost(absl::Time now) const {
   return std::nullopt;
 }
 
-void SiteQueue::MarkHostFailed(const SocketAddress& address, absl::Time now) {
+void SiteQueue::MarkHostFailed(const reactor::SocketAddress& address, absl::Time now) {
   failed_until_[address.ToString()] = now + host_failure_backoff_;
 }
 
-void SiteQueue::MarkTlsFailed(const SocketAddress& address, absl::Time now) {
+void SiteQueue::MarkTlsFailed(const reactor::SocketAddress& address, absl::Time now) {
   tls_failed_until_[address.ToString()] = now + host_failure_backoff_;
 }
 
-bool SiteQueue::TlsFailedRecently(const SocketAddress& address, absl::Time now) const {
+bool SiteQueue::TlsFailedRecently(const reactor::SocketAddress& address, absl::Time now) const {
   auto failed = tls_failed_until_.find(address.ToString());
   return failed != tls_failed_until_.end() && now < failed->second;
 }

@@ -32,7 +32,7 @@
 #include "dns/site.h"
 #include "engine/gcra.h"
 #include "engine/site_limits.h"
-#include "engine/socket_address.h"
+#include "reactor/socket_address.h"
 
 namespace sluice::engine {
 
@@ -45,7 +45,7 @@ struct ReadyMessage {
 // Where the next connection goes.
 struct HostChoice {
   std::string host;  // MX host name (for TLS SNI and verification)
-  SocketAddress address;
+  reactor::SocketAddress address;
 };
 
 class SiteQueue {
@@ -89,11 +89,11 @@ class SiteQueue {
   // The first host address, in MX order, that is not failing; nullopt when
   // all are.
   std::optional<HostChoice> ChooseHost(absl::Time now) const;
-  void MarkHostFailed(const SocketAddress& address, absl::Time now);
+  void MarkHostFailed(const reactor::SocketAddress& address, absl::Time now);
   // Addresses where a TLS handshake failed: opportunistic TLS skips
   // STARTTLS there for host_failure_backoff.
-  void MarkTlsFailed(const SocketAddress& address, absl::Time now);
-  bool TlsFailedRecently(const SocketAddress& address, absl::Time now) const;
+  void MarkTlsFailed(const reactor::SocketAddress& address, absl::Time now);
+  bool TlsFailedRecently(const reactor::SocketAddress& address, absl::Time now) const;
 
   void set_suspended(bool suspended) { suspended_ = suspended; }
   bool suspended() const { return suspended_; }
@@ -103,7 +103,7 @@ class SiteQueue {
  private:
   struct Host {
     std::string name;
-    std::vector<SocketAddress> addresses;
+    std::vector<reactor::SocketAddress> addresses;
   };
 
   const std::string key_;

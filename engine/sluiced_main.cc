@@ -41,11 +41,11 @@
 #include "engine/delivery_policy.h"
 #include "engine/delivery_service.h"
 #include "engine/event_log.h"
-#include "engine/shard_group.h"
-#include "engine/sharded.h"
-#include "engine/socket_address.h"
-#include "engine/tcp_listener.h"
 #include "queue/rocksdb_spool.h"
+#include "reactor/shard_group.h"
+#include "reactor/sharded.h"
+#include "reactor/socket_address.h"
+#include "reactor/tcp_listener.h"
 #include "tls/client_context.h"
 #include "tls/self_signed.h"
 #include "tls/server_context.h"
@@ -79,8 +79,8 @@ int ShardCount(const Config& config) {
   return cpus == 0 ? 1 : static_cast<int>(cpus);
 }
 
-absl::StatusOr<engine::SocketAddress> ToSocketAddress(const common::ListenAddress& listen) {
-  return engine::SocketAddress::FromHostPort(listen.host, listen.port);
+absl::StatusOr<reactor::SocketAddress> ToSocketAddress(const common::ListenAddress& listen) {
+  return reactor::SocketAddress::FromHostPort(listen.host, listen.port);
 }
 
 // Applies the parts of a reloaded configuration that can change while
@@ -187,15 +187,15 @@ absl::StatusOr<std::shared_ptr<const tls::ServerContext>> TlsContext(
 // returns the bound address (which differs from the configured one for
 // port 0).
 template <typename T, typename Create>
-absl::StatusOr<engine::SocketAddress> StartListener(engine::ShardGroup& group,
-                                                    engine::Sharded<T>& servers,
-                                                    const common::ListenAddress& listen,
-                                                    Create create) {
-  SLUICE_ASSIGN_OR_RETURN(engine::SocketAddress address, ToSocketAddress(listen));
+absl::StatusOr<reactor::SocketAddress> StartListener(reactor::ShardGroup& group,
+                                                     reactor::Sharded<T>& servers,
+                                                     const common::ListenAddress& listen,
+                                                     Create create) {
+  SLUICE_ASSIGN_OR_RETURN(reactor::SocketAddress address, ToSocketAddress(listen));
   SLUICE_ASSIGN_OR_RETURN(std::vector<int> fds,
-                          engine::TcpListener::OpenReusePort(address, group.size()));
-  SLUICE_ASSIGN_OR_RETURN(engine::SocketAddress bound, engine::SocketAddress::LocalOf(fds[0]));
-  SLUICE_RETURN_IF_ERROR(servers.Start([fds, create](int shard, engine::Reactor& reactor) mutable {
+                          reactor::TcpListener::OpenReusePort(address, group.size()));
+  SLUICE_ASSIGN_OR_RETURN(reactor::SocketAddress bound, reactor::SocketAddress::LocalOf(fds[0]));
+  SLUICE_RETURN_IF_ERROR(servers.Start([fds, create](int shard, reactor::Reactor& reactor) mutable {
     return create(shard, reactor, fds[shard]);
   }));
   return bound;
@@ -221,10 +221,10 @@ int Run() {
     return 1;
   }
 
-  engine::ShardGroupOptions group_options;
+  reactor::ShardGroupOptions group_options;
   group_options.shards = ShardCount(config);
-  absl::StatusOr<std::unique_ptr<engine::ShardGroup>> group =
-      engine::ShardGroup::Start(group_options);
+  absl::StatusOr<std::unique_ptr<reactor::ShardGroup>> group =
+      reactor::ShardGroup::Start(group_options);
   if (!group.ok()) {
     SLUICE_LOG(kError, "cannot start shards").Field("error", group.status());
     common::StopAsyncLogging();
@@ -301,7 +301,7 @@ int Run() {
   engine::DeliveryShared delivery_shared;
   std::unique_ptr<engine::DeliveryPolicy> delivery_policy;
   std::unique_ptr<engine::EventLog> event_log;
-  engine::Sharded<engine::DeliveryEngine> delivery(**group);
+  reactor::Sharded<engine::DeliveryEngine> delivery(**group);
   absl::Status delivery_ready = [&]() -> absl::Status {
     if (!config.delivery.enabled) return absl::OkStatus();
     const std::string helo =
@@ -425,7 +425,7 @@ int Run() {
   if (config.delivery.enabled) {
     delivery_shared.spool = spool->get();
     absl::Status delivery_started =
-        delivery.Start([&delivery_shared](int shard, engine::Reactor& reactor) {
+        delivery.Start([&delivery_shared](int shard, reactor::Reactor& reactor) {
           return engine::DeliveryEngine::Create(reactor, shard, &delivery_shared);
         });
     if (!delivery_started.ok()) {
@@ -447,18 +447,18 @@ int Run() {
   std::shared_ptr<const api::ApiKeyStore> api_keys;
   api::HttpInjectionWorker http_worker(api::InjectionLimits{}, common::Clock::Real(),
                                        /*id_shard=*/255);
-  engine::Sharded<api::HttpServer> http(**group);
-  engine::Sharded<api::HttpServer> https(**group);
-  engine::Sharded<api::SmtpServer> relay(**group);
-  engine::Sharded<api::SmtpServer> submission(**group);
-  engine::Sharded<api::SmtpServer> submissions(**group);
+  reactor::Sharded<api::HttpServer> http(**group);
+  reactor::Sharded<api::HttpServer> https(**group);
+  reactor::Sharded<api::SmtpServer> relay(**group);
+  reactor::Sharded<api::SmtpServer> submission(**group);
+  reactor::Sharded<api::SmtpServer> submissions(**group);
   std::unique_ptr<api::ConnectionLimiter> limiters[3];
   std::unique_ptr<api::UserAuthenticator> authenticator;
-  engine::SocketAddress http_address;
-  engine::SocketAddress https_address;
-  engine::SocketAddress relay_address;
-  engine::SocketAddress submission_address;
-  engine::SocketAddress submissions_address;
+  reactor::SocketAddress http_address;
+  reactor::SocketAddress https_address;
+  reactor::SocketAddress relay_address;
+  reactor::SocketAddress submission_address;
+  reactor::SocketAddress submissions_address;
   absl::Status started = [&]() -> absl::Status {
     SLUICE_ASSIGN_OR_RETURN(api_keys, ApiKeys(config));
     api::HttpServerOptions http_options;
@@ -483,7 +483,7 @@ int Run() {
     };
     SLUICE_ASSIGN_OR_RETURN(
         http_address, StartListener(**group, http, config.listen.http,
-                                    [&http_options](int shard, engine::Reactor& reactor, int fd) {
+                                    [&http_options](int shard, reactor::Reactor& reactor, int fd) {
                                       return api::HttpServer::Create(reactor, fd, shard,
                                                                      http_options);
                                     }));
@@ -491,7 +491,7 @@ int Run() {
     SLUICE_ASSIGN_OR_RETURN(https_options.tls, TlsContext(config, {"h2", "http/1.1"}));
     SLUICE_ASSIGN_OR_RETURN(
         https_address, StartListener(**group, https, config.listen.https,
-                                     [https_options](int shard, engine::Reactor& reactor, int fd) {
+                                     [https_options](int shard, reactor::Reactor& reactor, int fd) {
                                        return api::HttpServer::Create(reactor, fd, shard,
                                                                       https_options);
                                      }));
@@ -507,9 +507,9 @@ int Run() {
     smtp.authenticator = authenticator.get();
     struct Listener {
       api::SmtpListenerKind kind;
-      engine::Sharded<api::SmtpServer>* servers;
+      reactor::Sharded<api::SmtpServer>* servers;
       const common::ListenAddress* address;
-      engine::SocketAddress* bound;
+      reactor::SocketAddress* bound;
     };
     const Listener listeners[] = {
         {api::SmtpListenerKind::kRelay, &relay, &config.listen.relay, &relay_address},
@@ -553,12 +553,12 @@ int Run() {
       options.kind = listener.kind;
       options.limiter = limiters[i].get();
       options.metrics = listener_metrics;
-      SLUICE_ASSIGN_OR_RETURN(*listener.bound,
-                              StartListener(**group, *listener.servers, *listener.address,
-                                            [options](int shard, engine::Reactor& reactor, int fd) {
-                                              return api::SmtpServer::Create(reactor, fd, shard,
-                                                                             options);
-                                            }));
+      SLUICE_ASSIGN_OR_RETURN(
+          *listener.bound, StartListener(**group, *listener.servers, *listener.address,
+                                         [options](int shard, reactor::Reactor& reactor, int fd) {
+                                           return api::SmtpServer::Create(reactor, fd, shard,
+                                                                          options);
+                                         }));
     }
     return absl::OkStatus();
   }();
@@ -610,7 +610,7 @@ int Run() {
     // connections get them, connections already in TLS keep theirs.
     if (absl::StatusOr<std::shared_ptr<const tls::ServerContext>> context = TlsContext(*reloaded);
         context.ok()) {
-      for (engine::Sharded<api::SmtpServer>* servers : {&relay, &submission, &submissions}) {
+      for (reactor::Sharded<api::SmtpServer>* servers : {&relay, &submission, &submissions}) {
         servers->InvokeOnAll(
             [context = *context](api::SmtpServer& server) { server.SetTlsContext(context); });
       }
@@ -625,7 +625,7 @@ int Run() {
     }
     if (absl::StatusOr<std::shared_ptr<const api::ApiKeyStore>> keys = ApiKeys(*reloaded);
         keys.ok()) {
-      for (engine::Sharded<api::HttpServer>* servers : {&http, &https}) {
+      for (reactor::Sharded<api::HttpServer>* servers : {&http, &https}) {
         servers->InvokeOnAllAndWait([&keys](api::HttpServer& server) { server.SetKeys(*keys); });
       }
       SLUICE_LOG(kInfo, "api keys reloaded").Field("keys", (*keys)->size());

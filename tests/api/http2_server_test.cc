@@ -19,11 +19,11 @@
 #include "api/api_key_store.h"
 #include "api/http_injection_worker.h"
 #include "api/http_server.h"
-#include "engine/shard_group.h"
-#include "engine/sharded.h"
-#include "engine/tcp_listener.h"
 #include "gtest/gtest.h"
 #include "queue/rocksdb_spool.h"
+#include "reactor/shard_group.h"
+#include "reactor/sharded.h"
+#include "reactor/tcp_listener.h"
 #include "tests/api/http2_test_client.h"
 #include "tests/queue/spool_test_util.h"
 #include "tests/testing/command.h"
@@ -78,10 +78,10 @@ class Http2ServerTest : public ::testing::Test {
     if (!absl::StrContains(RunCommand("curl --version").output, "HTTP2")) {
       FAIL() << "this curl has no HTTP/2 support";
     }
-    engine::ShardGroupOptions group_options;
+    reactor::ShardGroupOptions group_options;
     group_options.shards = 2;
     group_options.reactor.recv_buffer_count = 64;
-    auto group = engine::ShardGroup::Start(group_options);
+    auto group = reactor::ShardGroup::Start(group_options);
     ASSERT_TRUE(group.ok()) << group.status();
     group_ = std::move(*group);
 
@@ -127,15 +127,15 @@ class Http2ServerTest : public ::testing::Test {
     tls_ = StartServer(options, &tls_port_);
   }
 
-  std::unique_ptr<engine::Sharded<HttpServer>> StartServer(const HttpServerOptions& options,
-                                                           uint16_t* port) {
-    auto fds = engine::TcpListener::OpenReusePort(*engine::SocketAddress::Parse("127.0.0.1:0"),
-                                                  group_->size());
+  std::unique_ptr<reactor::Sharded<HttpServer>> StartServer(const HttpServerOptions& options,
+                                                            uint16_t* port) {
+    auto fds = reactor::TcpListener::OpenReusePort(*reactor::SocketAddress::Parse("127.0.0.1:0"),
+                                                   group_->size());
     EXPECT_TRUE(fds.ok()) << fds.status();
-    *port = engine::SocketAddress::LocalOf((*fds)[0])->port();
-    auto servers = std::make_unique<engine::Sharded<HttpServer>>(*group_);
+    *port = reactor::SocketAddress::LocalOf((*fds)[0])->port();
+    auto servers = std::make_unique<reactor::Sharded<HttpServer>>(*group_);
     EXPECT_TRUE(servers
-                    ->Start([fds = *fds, options](int shard, engine::Reactor& reactor) {
+                    ->Start([fds = *fds, options](int shard, reactor::Reactor& reactor) {
                       return HttpServer::Create(reactor, fds[shard], shard, options);
                     })
                     .ok());
@@ -169,14 +169,14 @@ class Http2ServerTest : public ::testing::Test {
     return due_.Take().size();
   }
 
-  std::unique_ptr<engine::ShardGroup> group_;
+  std::unique_ptr<reactor::ShardGroup> group_;
   std::string spool_path_;
   queue::testing::DueCollector due_;
   std::unique_ptr<queue::RocksDbSpool> spool_;
   std::shared_ptr<const ApiKeyStore> keys_;
   std::unique_ptr<HttpInjectionWorker> worker_;
-  std::unique_ptr<engine::Sharded<HttpServer>> plain_;
-  std::unique_ptr<engine::Sharded<HttpServer>> tls_;
+  std::unique_ptr<reactor::Sharded<HttpServer>> plain_;
+  std::unique_ptr<reactor::Sharded<HttpServer>> tls_;
   uint16_t port_ = 0;
   uint16_t tls_port_ = 0;
 };

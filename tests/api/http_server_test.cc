@@ -23,12 +23,12 @@
 #include "api/api_key_store.h"
 #include "api/http_injection_worker.h"
 #include "common/metrics.h"
-#include "engine/shard_group.h"
-#include "engine/sharded.h"
-#include "engine/tcp_listener.h"
 #include "gtest/gtest.h"
 #include "queue/rocksdb_spool.h"
 #include "queue/spool_keys.h"
+#include "reactor/shard_group.h"
+#include "reactor/sharded.h"
+#include "reactor/tcp_listener.h"
 #include "tests/queue/faulty_file_system.h"
 #include "tests/queue/spool_test_util.h"
 #include "tests/testing/command.h"
@@ -51,10 +51,10 @@ class HttpServerTest : public ::testing::Test {
     if (RunCommand("command -v curl").exit_code != 0) {
       FAIL() << "curl is not installed (Debian package curl)";
     }
-    engine::ShardGroupOptions group_options;
+    reactor::ShardGroupOptions group_options;
     group_options.shards = 2;
     group_options.reactor.recv_buffer_count = 64;
-    auto group = engine::ShardGroup::Start(group_options);
+    auto group = reactor::ShardGroup::Start(group_options);
     ASSERT_TRUE(group.ok()) << group.status();
     group_ = std::move(*group);
 
@@ -96,13 +96,13 @@ class HttpServerTest : public ::testing::Test {
       group->Post(shard, std::move(task));
     };
 
-    auto fds = engine::TcpListener::OpenReusePort(*engine::SocketAddress::Parse("127.0.0.1:0"),
-                                                  group_->size());
+    auto fds = reactor::TcpListener::OpenReusePort(*reactor::SocketAddress::Parse("127.0.0.1:0"),
+                                                   group_->size());
     ASSERT_TRUE(fds.ok()) << fds.status();
-    port_ = engine::SocketAddress::LocalOf((*fds)[0])->port();
-    servers_ = std::make_unique<engine::Sharded<HttpServer>>(*group_);
+    port_ = reactor::SocketAddress::LocalOf((*fds)[0])->port();
+    servers_ = std::make_unique<reactor::Sharded<HttpServer>>(*group_);
     ASSERT_TRUE(servers_
-                    ->Start([fds = *fds, options](int shard, engine::Reactor& reactor) {
+                    ->Start([fds = *fds, options](int shard, reactor::Reactor& reactor) {
                       return HttpServer::Create(reactor, fds[shard], shard, options);
                     })
                     .ok());
@@ -142,14 +142,14 @@ class HttpServerTest : public ::testing::Test {
   }
 
   queue::testing::FaultyEnv faulty_;
-  std::unique_ptr<engine::ShardGroup> group_;
+  std::unique_ptr<reactor::ShardGroup> group_;
   std::string spool_path_;
   queue::testing::DueCollector due_;
   std::unique_ptr<queue::RocksDbSpool> spool_;
   std::shared_ptr<const ApiKeyStore> keys_;
   std::unique_ptr<HttpInjectionWorker> worker_;
   common::MetricsRegistry metrics_{2};
-  std::unique_ptr<engine::Sharded<HttpServer>> servers_;
+  std::unique_ptr<reactor::Sharded<HttpServer>> servers_;
   uint16_t port_ = 0;
 };
 

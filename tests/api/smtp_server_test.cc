@@ -22,11 +22,11 @@
 #include "absl/strings/str_replace.h"
 #include "api/user_authenticator.h"
 #include "common/logging.h"
-#include "engine/shard_group.h"
-#include "engine/sharded.h"
-#include "engine/tcp_listener.h"
 #include "gtest/gtest.h"
 #include "queue/rocksdb_spool.h"
+#include "reactor/shard_group.h"
+#include "reactor/sharded.h"
+#include "reactor/tcp_listener.h"
 #include "tests/queue/faulty_file_system.h"
 #include "tests/queue/spool_test_util.h"
 #include "tests/testing/command.h"
@@ -61,10 +61,10 @@ class SmtpServerTest : public ::testing::Test {
  protected:
   void Start(absl::AnyInvocable<void(SmtpServerOptions&)> tweak = nullptr,
              rocksdb::Env* env = nullptr) {
-    engine::ShardGroupOptions group_options;
+    reactor::ShardGroupOptions group_options;
     group_options.shards = 2;
     group_options.reactor.recv_buffer_count = 64;
-    auto group = engine::ShardGroup::Start(group_options);
+    auto group = reactor::ShardGroup::Start(group_options);
     ASSERT_TRUE(group.ok()) << group.status();
     group_ = std::move(*group);
 
@@ -88,13 +88,13 @@ class SmtpServerTest : public ::testing::Test {
     options.limiter = limiter_.get();
     if (tweak) tweak(options);
 
-    auto fds = engine::TcpListener::OpenReusePort(*engine::SocketAddress::Parse("127.0.0.1:0"),
-                                                  group_->size());
+    auto fds = reactor::TcpListener::OpenReusePort(*reactor::SocketAddress::Parse("127.0.0.1:0"),
+                                                   group_->size());
     ASSERT_TRUE(fds.ok()) << fds.status();
-    port_ = engine::SocketAddress::LocalOf((*fds)[0])->port();
-    servers_ = std::make_unique<engine::Sharded<SmtpServer>>(*group_);
+    port_ = reactor::SocketAddress::LocalOf((*fds)[0])->port();
+    servers_ = std::make_unique<reactor::Sharded<SmtpServer>>(*group_);
     ASSERT_TRUE(servers_
-                    ->Start([fds = *fds, options](int shard, engine::Reactor& reactor) {
+                    ->Start([fds = *fds, options](int shard, reactor::Reactor& reactor) {
                       return SmtpServer::Create(reactor, fds[shard], shard, options);
                     })
                     .ok());
@@ -151,13 +151,13 @@ class SmtpServerTest : public ::testing::Test {
 
   // Before the spool, which may use it until TearDown.
   queue::testing::FaultyEnv faulty_;
-  std::unique_ptr<engine::ShardGroup> group_;
+  std::unique_ptr<reactor::ShardGroup> group_;
   std::string spool_path_;
   queue::testing::DueCollector due_;
   std::unique_ptr<queue::RocksDbSpool> spool_;
   std::unique_ptr<ConnectionLimiter> limiter_;
   std::unique_ptr<UserAuthenticator> authenticator_;
-  std::unique_ptr<engine::Sharded<SmtpServer>> servers_;
+  std::unique_ptr<reactor::Sharded<SmtpServer>> servers_;
   uint16_t port_ = 0;
 };
 

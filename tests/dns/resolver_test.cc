@@ -16,7 +16,7 @@
 #include "common/fake_clock.h"
 #include "common/metrics.h"
 #include "dns/dns_error.h"
-#include "engine/reactor.h"
+#include "reactor/reactor.h"
 #include "tests/dns/fake_dns_server.h"
 #include "tests/dns/nsd_server.h"
 
@@ -119,11 +119,11 @@ class ResolverTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_EQ(start_error_, nullptr) << *start_error_;
-    engine::ReactorOptions options;
+    reactor::ReactorOptions options;
     options.ring_entries = 256;
     options.recv_buffer_count = 8;
     options.recv_buffer_size = 4096;
-    absl::StatusOr<std::unique_ptr<engine::Reactor>> reactor = engine::Reactor::Create(options);
+    absl::StatusOr<std::unique_ptr<reactor::Reactor>> reactor = reactor::Reactor::Create(options);
     ASSERT_TRUE(reactor.ok()) << reactor.status();
     reactor_ = *std::move(reactor);
   }
@@ -165,7 +165,7 @@ class ResolverTest : public ::testing::Test {
       Step& step = (*shared)[(*index)++];
       step([advance] { (*advance)(); });
     };
-    engine::TimerId watchdog = reactor_->RunAfter(absl::Seconds(30), [this, finish] {
+    reactor::TimerId watchdog = reactor_->RunAfter(absl::Seconds(30), [this, finish] {
       ADD_FAILURE() << "test timed out";
       finish();
     });
@@ -191,7 +191,7 @@ class ResolverTest : public ::testing::Test {
   static NsdServer* server_;
   static absl::Status* start_error_;
   common::FakeClock clock_;
-  std::unique_ptr<engine::Reactor> reactor_;
+  std::unique_ptr<reactor::Reactor> reactor_;
   std::unique_ptr<Resolver> resolver_;
 };
 
@@ -456,7 +456,7 @@ TEST_F(ResolverTest, AaaaOnlyHost) {
   config.address_order = AddressOrder::kIpv4First;
   MakeResolver(config);
   std::optional<absl::StatusOr<Destination>> destination;
-  std::optional<absl::StatusOr<std::vector<engine::SocketAddress>>> v4only;
+  std::optional<absl::StatusOr<std::vector<reactor::SocketAddress>>> v4only;
   Run({[&](auto next) {
          resolver_->ResolveDestination("v6only.sluice.test",
                                        [&, next](absl::StatusOr<Destination> d) {
@@ -487,17 +487,17 @@ TEST_F(ResolverTest, DestinationAddressesFollowTheConfiguredFamilyOrder) {
     DnsConfig config = Config();
     config.address_order = order;
     MakeResolver(config);
-    std::optional<absl::StatusOr<std::vector<engine::SocketAddress>>> out;
+    std::optional<absl::StatusOr<std::vector<reactor::SocketAddress>>> out;
     Run({[&](auto next) {
       resolver_->LookupAddresses("mx2.sluice.test",
-                                 [&, next](absl::StatusOr<std::vector<engine::SocketAddress>> a) {
+                                 [&, next](absl::StatusOr<std::vector<reactor::SocketAddress>> a) {
                                    out = std::move(a);
                                    next();
                                  });
     }});
     ASSERT_TRUE(out && out->ok());
     std::vector<std::string> hosts;
-    for (const engine::SocketAddress& a : **out) hosts.push_back(a.HostString());
+    for (const reactor::SocketAddress& a : **out) hosts.push_back(a.HostString());
     switch (order) {
       case AddressOrder::kIpv4First:
         EXPECT_EQ(hosts, (std::vector<std::string>{"192.0.2.12", "2001:db8::12"}));
@@ -546,10 +546,10 @@ TEST_F(ResolverTest, TruncatedAnswerIsRetriedOverTcp) {
   DnsConfig config = Config();
   config.address_order = AddressOrder::kIpv4Only;
   MakeResolver(config);
-  std::optional<absl::StatusOr<std::vector<engine::SocketAddress>>> out;
+  std::optional<absl::StatusOr<std::vector<reactor::SocketAddress>>> out;
   Run({[&](auto next) {
     resolver_->LookupAddresses("big.sluice.test",
-                               [&, next](absl::StatusOr<std::vector<engine::SocketAddress>> a) {
+                               [&, next](absl::StatusOr<std::vector<reactor::SocketAddress>> a) {
                                  out = std::move(a);
                                  next();
                                });
@@ -766,11 +766,11 @@ TEST_F(ResolverTest, BatchOfTenThousandDomainsWithBoundedConcurrency) {
 
 TEST_F(ResolverTest, IdleResolverLetsAStoppingReactorDrain) {
   // A reactor whose drain would give up only after a minute...
-  engine::ReactorOptions options;
+  reactor::ReactorOptions options;
   options.ring_entries = 64;
   options.recv_buffer_count = 8;
   options.stop_grace = absl::Seconds(60);
-  absl::StatusOr<std::unique_ptr<engine::Reactor>> reactor = engine::Reactor::Create(options);
+  absl::StatusOr<std::unique_ptr<reactor::Reactor>> reactor = reactor::Reactor::Create(options);
   ASSERT_TRUE(reactor.ok()) << reactor.status();
   reactor_ = *std::move(reactor);
   MakeResolver(Config());
@@ -785,7 +785,7 @@ TEST_F(ResolverTest, IdleResolverLetsAStoppingReactorDrain) {
       reactor_->Defer([&] { reactor_->RequestStop(); });
     });
   });
-  engine::TimerId watchdog = reactor_->RunAfter(absl::Seconds(20), [&] {
+  reactor::TimerId watchdog = reactor_->RunAfter(absl::Seconds(20), [&] {
     ADD_FAILURE() << "no answer";
     reactor_->RequestStop();
   });

@@ -29,13 +29,13 @@ SiteQueue MakeQueue(const SiteLimits& limits) {
 
 ReadyMessage Message(uint64_t n) { return {common::MessageId(1, n), "example.com"}; }
 
-SocketAddress Address(const char* text) {
-  absl::StatusOr<SocketAddress> address = SocketAddress::Parse(text);
+reactor::SocketAddress Address(const char* text) {
+  absl::StatusOr<reactor::SocketAddress> address = reactor::SocketAddress::Parse(text);
   EXPECT_TRUE(address.ok()) << address.status();
-  return address.ok() ? *address : SocketAddress();
+  return address.ok() ? *address : reactor::SocketAddress();
 }
 
-dns::DestinationHost Host(std::string name, std::vector<SocketAddress> addresses) {
+dns::DestinationHost Host(std::string name, std::vector<reactor::SocketAddress> addresses) {
   dns::DestinationHost host;
   host.host = std::move(name);
   host.addresses = std::move(addresses);
@@ -403,7 +403,7 @@ TEST(SiteQueueTest, SetDestinationReplacesTheHostsButKeepsFailureMemory) {
 
 TEST(SiteQueueTest, TlsFailureMemoryExpiresAfterTheHostBackoff) {
   SiteQueue queue = MakeQueue(SiteLimits());
-  const SocketAddress address = Address("192.0.2.1:25");
+  const reactor::SocketAddress address = Address("192.0.2.1:25");
   EXPECT_FALSE(queue.TlsFailedRecently(address, kT0));
   queue.MarkTlsFailed(address, kT0);
   EXPECT_TRUE(queue.TlsFailedRecently(address, kT0));

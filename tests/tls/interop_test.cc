@@ -15,10 +15,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "engine/shard_group.h"
-#include "engine/sharded.h"
-#include "engine/socket_address.h"
-#include "engine/tcp_listener.h"
+#include "reactor/shard_group.h"
+#include "reactor/sharded.h"
+#include "reactor/socket_address.h"
+#include "reactor/tcp_listener.h"
 #include "tests/tls/subprocess.h"
 #include "tests/tls/test_pki.h"
 #include "tests/tls/tls_echo_service.h"
@@ -61,24 +61,25 @@ class InteropTest : public ::testing::Test {
 
   // Starts the TLS echo server on one shard; returns its port.
   uint16_t StartEcho() {
-    engine::ShardGroupOptions group_options;
+    reactor::ShardGroupOptions group_options;
     group_options.shards = 1;
     group_options.reactor.recv_buffer_count = 64;
-    group_ = *engine::ShardGroup::Start(group_options);
+    group_ = *reactor::ShardGroup::Start(group_options);
     ServerOptions options;
     options.cert_chain_file = leaf_.cert_file;
     options.key_file = leaf_.key_file;
     options.alpn = {"h2", "http/1.1"};
     auto context = ServerContext::Create(options);
     EXPECT_TRUE(context.ok()) << context.status();
-    auto fds = engine::TcpListener::OpenReusePort(*engine::SocketAddress::Parse("127.0.0.1:0"), 1);
+    auto fds =
+        reactor::TcpListener::OpenReusePort(*reactor::SocketAddress::Parse("127.0.0.1:0"), 1);
     EXPECT_TRUE(fds.ok()) << fds.status();
     const int fd = (*fds)[0];
-    const uint16_t port = engine::SocketAddress::LocalOf(fd)->port();
-    echo_ = std::make_unique<engine::Sharded<TlsEchoService>>(*group_);
+    const uint16_t port = reactor::SocketAddress::LocalOf(fd)->port();
+    echo_ = std::make_unique<reactor::Sharded<TlsEchoService>>(*group_);
     std::shared_ptr<const ServerContext> ctx = *context;
     EXPECT_TRUE(echo_
-                    ->Start([fd, ctx](int, engine::Reactor& reactor) {
+                    ->Start([fd, ctx](int, reactor::Reactor& reactor) {
                       echo_service_ = nullptr;
                       auto service = TlsEchoService::Create(reactor, fd, ctx);
                       if (service.ok()) echo_service_ = service->get();
@@ -120,8 +121,8 @@ class InteropTest : public ::testing::Test {
   static inline TlsEchoService* echo_service_ = nullptr;
   std::unique_ptr<TestPki> pki_;
   CertFiles leaf_;
-  std::unique_ptr<engine::ShardGroup> group_;
-  std::unique_ptr<engine::Sharded<TlsEchoService>> echo_;
+  std::unique_ptr<reactor::ShardGroup> group_;
+  std::unique_ptr<reactor::Sharded<TlsEchoService>> echo_;
 };
 
 TEST_F(InteropTest, SClientTls13HandshakeAndEcho) {

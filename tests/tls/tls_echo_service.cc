@@ -5,12 +5,12 @@
 namespace sluice::tls::testing {
 
 absl::StatusOr<std::unique_ptr<TlsEchoService>> TlsEchoService::Create(
-    engine::Reactor& reactor, int listen_fd, std::shared_ptr<const ServerContext> context) {
+    reactor::Reactor& reactor, int listen_fd, std::shared_ptr<const ServerContext> context) {
   std::unique_ptr<TlsEchoService> service(new TlsEchoService());
   TlsEchoService* self = service.get();
   self->context_ = std::move(context);
   self->listener_ =
-      engine::TcpListener::Start(reactor, listen_fd, [self](engine::TcpConnection* conn) {
+      reactor::TcpListener::Start(reactor, listen_fd, [self](reactor::TcpConnection* conn) {
         absl::StatusOr<std::unique_ptr<TlsSession>> session = self->context_->NewSession();
         if (!session.ok()) {
           conn->Close(session.status());
@@ -22,11 +22,11 @@ absl::StatusOr<std::unique_ptr<TlsEchoService>> TlsEchoService::Create(
   return service;
 }
 
-void TlsEchoService::Flush(engine::TcpConnection& conn, TlsSession& session) {
+void TlsEchoService::Flush(reactor::TcpConnection& conn, TlsSession& session) {
   if (session.HasCiphertext()) conn.Send(session.TakeCiphertext());
 }
 
-void TlsEchoService::OnData(engine::TcpConnection& conn, absl::string_view data) {
+void TlsEchoService::OnData(reactor::TcpConnection& conn, absl::string_view data) {
   auto it = sessions_.find(&conn);
   if (it == sessions_.end()) return;
   TlsSession& session = *it->second;
@@ -60,9 +60,9 @@ void TlsEchoService::OnData(engine::TcpConnection& conn, absl::string_view data)
   }
 }
 
-void TlsEchoService::OnPeerClosed(engine::TcpConnection& conn) { conn.CloseAfterFlush(); }
+void TlsEchoService::OnPeerClosed(reactor::TcpConnection& conn) { conn.CloseAfterFlush(); }
 
-void TlsEchoService::OnClosed(engine::TcpConnection& conn, const absl::Status& /*reason*/) {
+void TlsEchoService::OnClosed(reactor::TcpConnection& conn, const absl::Status& /*reason*/) {
   sessions_.erase(&conn);
   MaybeFinishStop();
 }
@@ -74,9 +74,9 @@ void TlsEchoService::Stop(absl::AnyInvocable<void()> done) {
     listener_ = nullptr;
     MaybeFinishStop();
   });
-  std::vector<engine::TcpConnection*> open;
+  std::vector<reactor::TcpConnection*> open;
   for (auto& [conn, session] : sessions_) open.push_back(conn);
-  for (engine::TcpConnection* conn : open) conn->Close();
+  for (reactor::TcpConnection* conn : open) conn->Close();
 }
 
 void TlsEchoService::MaybeFinishStop() {

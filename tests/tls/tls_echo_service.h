@@ -14,9 +14,9 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "engine/reactor.h"
-#include "engine/tcp_connection.h"
-#include "engine/tcp_listener.h"
+#include "reactor/reactor.h"
+#include "reactor/tcp_connection.h"
+#include "reactor/tcp_listener.h"
 #include "tls/server_context.h"
 #include "tls/tls_session.h"
 
@@ -30,10 +30,10 @@ struct HandshakeRecord {
   bool resumed = false;
 };
 
-class TlsEchoService final : public engine::TcpConnection::Handler {
+class TlsEchoService final : public reactor::TcpConnection::Handler {
  public:
   static absl::StatusOr<std::unique_ptr<TlsEchoService>> Create(
-      engine::Reactor& reactor, int listen_fd, std::shared_ptr<const ServerContext> context);
+      reactor::Reactor& reactor, int listen_fd, std::shared_ptr<const ServerContext> context);
 
   void Stop(absl::AnyInvocable<void()> done);
 
@@ -42,18 +42,18 @@ class TlsEchoService final : public engine::TcpConnection::Handler {
   std::vector<HandshakeRecord> records();
   std::vector<std::string> errors();
 
-  void OnData(engine::TcpConnection& conn, absl::string_view data) override;
-  void OnPeerClosed(engine::TcpConnection& conn) override;
-  void OnClosed(engine::TcpConnection& conn, const absl::Status& reason) override;
+  void OnData(reactor::TcpConnection& conn, absl::string_view data) override;
+  void OnPeerClosed(reactor::TcpConnection& conn) override;
+  void OnClosed(reactor::TcpConnection& conn, const absl::Status& reason) override;
 
  private:
   TlsEchoService() = default;
   void MaybeFinishStop();
-  void Flush(engine::TcpConnection& conn, TlsSession& session);
+  void Flush(reactor::TcpConnection& conn, TlsSession& session);
 
   std::shared_ptr<const ServerContext> context_;
-  engine::TcpListener* listener_ = nullptr;
-  absl::flat_hash_map<engine::TcpConnection*, std::unique_ptr<TlsSession>> sessions_;
+  reactor::TcpListener* listener_ = nullptr;
+  absl::flat_hash_map<reactor::TcpConnection*, std::unique_ptr<TlsSession>> sessions_;
   absl::AnyInvocable<void()> stop_done_;
   bool stopping_ = false;
 

@@ -1,4 +1,4 @@
-#include "engine/socket_address.h"
+#include "reactor/socket_address.h"
 
 #include <arpa/inet.h>
 
@@ -8,7 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 absl::StatusOr<SocketAddress> SocketAddress::Parse(absl::string_view host_port) {
   absl::string_view host;
@@ -121,4 +121,4 @@ bool operator==(const SocketAddress& a, const SocketAddress& b) {
   return a.length_ == b.length_ && memcmp(&a.storage_, &b.storage_, a.length_) == 0;
 }
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

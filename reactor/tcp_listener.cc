@@ -1,4 +1,4 @@
-#include "engine/tcp_listener.h"
+#include "reactor/tcp_listener.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 namespace {
 
 // How long to stop accepting after the process or system ran out of
@@ -132,4 +132,4 @@ void TcpListener::CloseOp::OnComplete(int32_t /*res*/, uint32_t /*flags*/) {
   if (on_closed) on_closed();
 }
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

@@ -1,4 +1,4 @@
-#include "engine/reactor.h"
+#include "reactor/reactor.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include "common/fake_clock.h"
 #include "common/metrics.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 namespace {
 
 std::unique_ptr<Reactor> MakeReactor(unsigned ring_entries = 64) {
@@ -156,4 +156,4 @@ TEST(ReactorTest, DeferredTaskThatDefersRunsOnNextTurn) {
 }
 
 }  // namespace
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

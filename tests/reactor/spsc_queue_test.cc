@@ -1,4 +1,4 @@
-#include "engine/spsc_queue.h"
+#include "reactor/spsc_queue.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <memory>
 #include <thread>
 
-namespace sluice::engine {
+namespace sluice::reactor {
 namespace {
 
 TEST(SpscQueueTest, RefusesWhenFullAndKeepsTheItem) {
@@ -50,4 +50,4 @@ TEST(SpscQueueTest, TwoThreadsPassEveryItemInOrder) {
 }
 
 }  // namespace
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

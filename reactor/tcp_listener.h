@@ -14,12 +14,12 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "engine/completion.h"
-#include "engine/reactor.h"
-#include "engine/socket_address.h"
-#include "engine/tcp_connection.h"
+#include "reactor/completion.h"
+#include "reactor/reactor.h"
+#include "reactor/socket_address.h"
+#include "reactor/tcp_connection.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 class TcpListener final : public Completion {
  public:
@@ -75,4 +75,4 @@ class TcpListener final : public Completion {
   uint64_t accept_errors_ = 0;
 };
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

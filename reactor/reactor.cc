@@ -1,4 +1,4 @@
-#include "engine/reactor.h"
+#include "reactor/reactor.h"
 
 #include <cerrno>
 #include <chrono>
@@ -10,7 +10,7 @@
 #include "common/metrics.h"
 #include "common/status_macros.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 namespace {
 
 // user_data encoding. Completion objects are at least 8-byte aligned, so the
@@ -208,4 +208,4 @@ void Reactor::ReapCompletions() {
   }
 }
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

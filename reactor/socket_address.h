@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 class SocketAddress {
  public:
@@ -45,4 +45,4 @@ class SocketAddress {
   socklen_t length_ = 0;
 };
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

@@ -10,12 +10,12 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/shard_group.h"
-#include "engine/sharded.h"
-#include "engine/tcp_listener.h"
-#include "tests/engine/echo_service.h"
+#include "reactor/shard_group.h"
+#include "reactor/sharded.h"
+#include "reactor/tcp_listener.h"
+#include "tests/reactor/echo_service.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 namespace {
 
 constexpr int kConnections = 1000;
@@ -119,4 +119,4 @@ TEST(EchoStressTest, ThousandConnectionsEchoOneMebibyteEachWithEveryByteVerified
 }
 
 }  // namespace
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 class Completion {
  public:
@@ -20,4 +20,4 @@ class Completion {
   ~Completion() = default;
 };
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

@@ -9,15 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "engine/shard_group.h"
-#include "engine/sharded.h"
-#include "engine/tcp_connection.h"
-#include "engine/tcp_listener.h"
-#include "tests/engine/blocking_client.h"
-#include "tests/engine/echo_service.h"
+#include "reactor/shard_group.h"
+#include "reactor/sharded.h"
+#include "reactor/tcp_connection.h"
+#include "reactor/tcp_listener.h"
+#include "tests/reactor/blocking_client.h"
+#include "tests/reactor/echo_service.h"
 #include "tests/testing/notification.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 namespace {
 
 using testing::CloseWithReset;
@@ -301,4 +301,4 @@ TEST_F(TcpTest, PauseReadingStopsDeliveryUntilResumed) {
 }
 
 }  // namespace
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

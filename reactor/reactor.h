@@ -23,15 +23,15 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
-#include "engine/buffer_ring.h"
-#include "engine/completion.h"
-#include "engine/timer_queue.h"
+#include "reactor/buffer_ring.h"
+#include "reactor/completion.h"
+#include "reactor/timer_queue.h"
 
 namespace sluice::common {
 class Histogram;
 }  // namespace sluice::common
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 // Work that reaches a reactor from outside its ring (cross-shard inboxes).
 class LoopHook {
@@ -134,4 +134,4 @@ class Reactor {
   bool stop_requested_ = false;
 };
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

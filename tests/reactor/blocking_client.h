@@ -8,9 +8,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "engine/socket_address.h"
+#include "reactor/socket_address.h"
 
-namespace sluice::engine::testing {
+namespace sluice::reactor::testing {
 
 // Connects (optionally from `source`) and returns the blocking socket.
 absl::StatusOr<int> ConnectBlocking(const SocketAddress& to, const SocketAddress* source = nullptr);
@@ -23,4 +23,4 @@ absl::Status WaitForClose(int fd, int timeout_ms = 10000);
 // Closes with SO_LINGER 0, so the peer sees a reset.
 void CloseWithReset(int fd);
 
-}  // namespace sluice::engine::testing
+}  // namespace sluice::reactor::testing

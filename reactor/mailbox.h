@@ -21,11 +21,11 @@
 
 #include "absl/functional/any_invocable.h"
 #include "common/mpmc_queue.h"
-#include "engine/completion.h"
-#include "engine/reactor.h"
-#include "engine/spsc_queue.h"
+#include "reactor/completion.h"
+#include "reactor/reactor.h"
+#include "reactor/spsc_queue.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 class Mailbox {
  public:
@@ -67,4 +67,4 @@ class Mailbox {
   std::vector<std::unique_ptr<ShardState>> state_;
 };
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

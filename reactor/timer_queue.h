@@ -17,7 +17,7 @@
 #include "absl/functional/any_invocable.h"
 #include "common/clock.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 struct TimerId {
   uint32_t index = 0;
@@ -70,4 +70,4 @@ class TimerQueue {
   uint64_t next_sequence_ = 0;
 };
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

@@ -1,8 +1,8 @@
-#include "tests/engine/echo_service.h"
+#include "tests/reactor/echo_service.h"
 
 #include <utility>
 
-namespace sluice::engine::testing {
+namespace sluice::reactor::testing {
 
 absl::StatusOr<std::unique_ptr<EchoService>> EchoService::Create(Reactor& reactor, int listen_fd) {
   std::unique_ptr<EchoService> service(new EchoService());
@@ -45,4 +45,4 @@ void EchoService::MaybeFinishStop() {
   }
 }
 
-}  // namespace sluice::engine::testing
+}  // namespace sluice::reactor::testing

@@ -1,8 +1,8 @@
-#include "engine/timer_queue.h"
+#include "reactor/timer_queue.h"
 
 #include <utility>
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 TimerId TimerQueue::Add(common::SteadyTime deadline, Callback callback) {
   uint32_t index;
@@ -111,4 +111,4 @@ void TimerQueue::Release(uint32_t index) {
   free_.push_back(index);
 }
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

@@ -1,4 +1,4 @@
-#include "tests/engine/blocking_client.h"
+#include "tests/reactor/blocking_client.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace sluice::engine::testing {
+namespace sluice::reactor::testing {
 namespace {
 
 absl::Status Errno(absl::string_view what) {
@@ -84,4 +84,4 @@ void CloseWithReset(int fd) {
   close(fd);
 }
 
-}  // namespace sluice::engine::testing
+}  // namespace sluice::reactor::testing

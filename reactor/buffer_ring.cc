@@ -1,4 +1,4 @@
-#include "engine/buffer_ring.h"
+#include "reactor/buffer_ring.h"
 
 #include <sys/mman.h>
 
@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(io_uring* ring, uint16_t group_id,
                                                                uint32_t count, uint32_t size) {
@@ -55,4 +55,4 @@ void BufferRing::Recycle(uint16_t id) {
   io_uring_buf_ring_advance(buf_ring_, 1);
 }
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

@@ -15,10 +15,10 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "engine/mailbox.h"
-#include "engine/reactor.h"
+#include "reactor/mailbox.h"
+#include "reactor/reactor.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 struct ShardGroupOptions {
   int shards = 1;
@@ -64,4 +64,4 @@ class ShardGroup {
   bool stopped_ = false;
 };
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

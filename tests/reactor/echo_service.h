@@ -9,11 +9,11 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "engine/reactor.h"
-#include "engine/tcp_connection.h"
-#include "engine/tcp_listener.h"
+#include "reactor/reactor.h"
+#include "reactor/tcp_connection.h"
+#include "reactor/tcp_listener.h"
 
-namespace sluice::engine::testing {
+namespace sluice::reactor::testing {
 
 class EchoService final : public TcpConnection::Handler {
  public:
@@ -41,4 +41,4 @@ class EchoService final : public TcpConnection::Handler {
   bool stopping_ = false;
 };
 
-}  // namespace sluice::engine::testing
+}  // namespace sluice::reactor::testing

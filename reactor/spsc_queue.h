@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 template <typename T>
 class SpscQueue {
@@ -73,4 +73,4 @@ class SpscQueue {
   size_t head_cache_ = 0;  // producer's view of head_
 };
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

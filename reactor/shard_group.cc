@@ -1,4 +1,4 @@
-#include "engine/shard_group.h"
+#include "reactor/shard_group.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -10,7 +10,7 @@
 #include "common/logging.h"
 #include "common/thread_shard.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 namespace {
 
 void PinToCpu(int shard) {
@@ -104,4 +104,4 @@ void ShardGroup::StartLagProbes(std::vector<common::Histogram*> histograms, absl
   }
 }
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

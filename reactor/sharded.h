@@ -19,9 +19,9 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "common/thread_shard.h"
-#include "engine/shard_group.h"
+#include "reactor/shard_group.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 template <typename T>
 class Sharded {
@@ -131,4 +131,4 @@ class Sharded {
   bool started_ = false;
 };
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

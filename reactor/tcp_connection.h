@@ -23,11 +23,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "engine/completion.h"
-#include "engine/reactor.h"
-#include "engine/socket_address.h"
+#include "reactor/completion.h"
+#include "reactor/reactor.h"
+#include "reactor/socket_address.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 class TcpConnection {
  public:
@@ -140,4 +140,4 @@ class TcpConnection {
   __kernel_timespec connect_timeout_{};
 };
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

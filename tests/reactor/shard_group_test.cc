@@ -1,6 +1,6 @@
 // ShardGroup, Mailbox and Sharded<T>: posts between shards and from other
 // threads, ordering, overflow of full queues, and stopping with work open.
-#include "engine/shard_group.h"
+#include "reactor/shard_group.h"
 
 #include <gtest/gtest.h>
 
@@ -10,13 +10,13 @@
 #include <vector>
 
 #include "common/thread_shard.h"
-#include "engine/sharded.h"
-#include "engine/tcp_listener.h"
-#include "tests/engine/blocking_client.h"
-#include "tests/engine/echo_service.h"
+#include "reactor/sharded.h"
+#include "reactor/tcp_listener.h"
+#include "tests/reactor/blocking_client.h"
+#include "tests/reactor/echo_service.h"
 #include "tests/testing/notification.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 namespace {
 
 constexpr absl::Duration kWait = absl::Seconds(30);
@@ -202,4 +202,4 @@ TEST(ShardedTest, StopsCleanlyWithConnectionsOpen) {
 }
 
 }  // namespace
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

@@ -1,4 +1,4 @@
-#include "engine/mailbox.h"
+#include "reactor/mailbox.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 
 #include "common/thread_shard.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 namespace {
 
 // Each turn of a shard's loop runs at most this many posted tasks per
@@ -178,4 +178,4 @@ bool Mailbox::PrepareToSleep(int shard) {
   return true;
 }
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

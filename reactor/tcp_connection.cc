@@ -1,4 +1,4 @@
-#include "engine/tcp_connection.h"
+#include "reactor/tcp_connection.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 namespace {
 
 void SetNoDelay(int fd) {
@@ -229,4 +229,4 @@ void TcpConnection::OnCloseDone(int32_t /*res*/, uint32_t /*flags*/) {
   delete this;
 }
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

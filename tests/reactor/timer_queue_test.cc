@@ -1,4 +1,4 @@
-#include "engine/timer_queue.h"
+#include "reactor/timer_queue.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 
 #include "common/fake_clock.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 namespace {
 
 using std::chrono::milliseconds;
@@ -123,4 +123,4 @@ TEST_F(TimerQueueTest, RandomAddsAndCancelsMatchAReferenceModel) {
 }
 
 }  // namespace
-}  // namespace sluice::engine
+}  // namespace sluice::reactor

@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace sluice::engine {
+namespace sluice::reactor {
 
 class BufferRing {
  public:
@@ -51,4 +51,4 @@ class BufferRing {
   bool registered_ = false;
 };
 
-}  // namespace sluice::engine
+}  // namespace sluice::reactor
