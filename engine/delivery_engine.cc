@@ -4,13 +4,12 @@
 #include <utility>
 
 #include "absl/hash/hash.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "dns/dns_error.h"
 #include "engine/delivery_job.h"
+#include "mail/throttle_reply.h"
 #include "queue/spool_keys.h"
 
 namespace sluice::engine {
@@ -25,19 +24,6 @@ constexpr absl::Duration kDestinationRefresh = absl::Seconds(30);
 
 // How soon a queue whose egress sources are all at their limit looks again.
 constexpr absl::Duration kSourceRetry = absl::Milliseconds(200);
-
-// A reply that asks us to slow down rather than to give up on a message:
-// 421 (RFC 5321 3.8), 4.7.0 and 4.7.28 (RFC 7372 rate limiting), and the
-// deferral codes of large providers (Yahoo's "TS01".."TS04", Microsoft's
-// "too many connections").
-bool IsThrottle(const smtp::ServerReply& reply) {
-  if (reply.local || !reply.IsTransient()) return false;
-  if (reply.code == 421) return true;
-  if (reply.enhanced == "4.7.0" || reply.enhanced == "4.7.28") return true;
-  const std::string text = absl::AsciiStrToLower(reply.Text());
-  return absl::StrContains(text, "[ts0") || absl::StrContains(text, "too many") ||
-         absl::StrContains(text, "rate limit") || absl::StrContains(text, "throttl");
-}
 
 smtp::ClientOptions SessionOptions(const SiteLimits& limits, const std::string& helo,
                                    smtp::TlsPolicy tls) {
@@ -488,12 +474,12 @@ void DeliveryEngine::OnJobDone(Queue& queue, DeliveryConnection& connection, Del
       queue.delivered.Add(now);
     }
     any_final = any_final || recipient.status != smtp::RecipientStatus::kTemporaryFailure;
-    if (IsThrottle(recipient.reply)) {
+    if (mail::IsThrottleReply(recipient.reply)) {
       queue.site.OnThrottled(now);
       if (shared_->metrics.throttled) shared_->metrics.throttled->Add(1);
     }
   }
-  if (IsThrottle(result.final_reply)) queue.site.OnThrottled(now);
+  if (mail::IsThrottleReply(result.final_reply)) queue.site.OnThrottled(now);
   const common::MessageId id = queue::ParseIdKey(job.envelope.id()).value_or(common::MessageId());
   if (stopping_ && !any_final) {
     // Cut short by the stop: the spool still has it due, unchanged.
@@ -538,7 +524,7 @@ void DeliveryEngine::OnConnectionClosed(Queue& queue, DeliveryConnection& connec
                                            connection.host().address.HostString(),
                                            "]: ", failure->reply.ToString()));
     std::string_view next = "retry later";
-    if (IsThrottle(failure->reply)) {
+    if (mail::IsThrottleReply(failure->reply)) {
       queue.site.OnThrottled(now);
       next = "throttled: fewer connections";
     } else if (was_fresh) {
