@@ -27,8 +27,8 @@ TEST(ThrottleReplyTest, Rfc7372RateLimitCodesAreThrottles) {
 }
 
 TEST(ThrottleReplyTest, ProviderDeferralTextsAreThrottles) {
-  EXPECT_TRUE(IsThrottleReply(
-      Reply(451, "", "Message temporarily deferred due to unresolvable RFC.5321 from domain [TS03]")));
+  EXPECT_TRUE(IsThrottleReply(Reply(
+      451, "", "Message temporarily deferred due to unresolvable RFC.5321 from domain [TS03]")));
   EXPECT_TRUE(IsThrottleReply(Reply(451, "4.3.2", "Too many connections, slow down")));
   EXPECT_TRUE(IsThrottleReply(Reply(450, "4.2.1", "User is receiving mail at a rate limit")));
   EXPECT_TRUE(IsThrottleReply(Reply(452, "4.3.1", "Throttled: try later")));
