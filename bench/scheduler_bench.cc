@@ -7,8 +7,8 @@
 // queued". A queue::ScheduleWindow holds 1,000,000 entries over 1,000
 // domains, due times spread over 5 minutes; the timed part pops everything
 // due in slices of 2,000 (DeliveryShared::max_routed_per_pass, as
-// DeliveryEngine::OnScheduleTimer does) and puts each message into its
-// engine::SiteQueue the way DeliveryEngine::AddReady does, minus DNS: the
+// Scheduler::OnTimer does) and puts each message into its
+// engine::SiteQueue the way DeliveryEngine::AddReady and SitePool::Add do, minus DNS: the
 // domain's site key from a flat_hash_map (standing in for the resolver's
 // cache), the queue key "<site>|<pool>|<rule>", the in-flight id set, the
 // queue map, and Push. With arg 1 each message also refreshes its queue's
@@ -96,7 +96,7 @@ Routing MakeRouting() {
   return routing;
 }
 
-// The owning shard's side of DeliveryEngine::AddReady.
+// The owning shard's side of DeliveryEngine::AddReady and SitePool::Add.
 struct ReadyQueues {
   absl::flat_hash_map<std::string, std::unique_ptr<engine::SiteQueue>> queues;
   absl::flat_hash_set<common::MessageId> in_flight;

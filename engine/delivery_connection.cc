@@ -99,7 +99,6 @@ void DeliveryConnection::Act(smtp::ClientAction action) {
       }
       case smtp::ClientAction::kReadyForMessage:
         CancelTimer();
-        reached_ready_ = true;
         if (job_.has_value() && job_next_ < job_->attempted.size()) {
           action = SendNextChunk();
           continue;

@@ -1,18 +1,36 @@
 // DeliveryControl: what operators can ask of the delivery side (the admin
 // API uses it): suspend and resume, the live queues, bounce by filter.
 // Every method is called on a shard thread and answers on that shard.
+// A narrow interface: it drags in neither the engine nor the spool.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "engine/delivery_engine.h"
 #include "queue/rocksdb_spool.h"
 
 namespace sluice::engine {
+
+enum class SuspendScope { kSite, kDomain, kTenant, kCampaign };
+
+// One queue's state, for the admin API and tests.
+struct QueueSnapshot {
+  std::string key;   // "<site>|<pool>|<rule>"
+  std::string site;  // the site key
+  std::string pool;
+  size_t ready = 0;
+  size_t in_flight = 0;  // messages on a connection now
+  int connections = 0;
+  int window = 0;
+  bool suspended = false;
+  std::string last_error;
+  // Recipients delivered in the last minute (engine/rate_meter.h).
+  double delivered_per_minute = 0;
+};
 
 class DeliveryControl {
  public:

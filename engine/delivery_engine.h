@@ -1,22 +1,25 @@
 // DeliveryEngine: outbound delivery on one shard (DESIGN.md, "The life of
 // a message"). One instance per shard; together they move every envelope
-// the spool hands out from due to delivered, deferred or bounced.
+// the spool hands out from due to delivered, deferred or bounced. A thin
+// facade over three parts:
 //
-// 1. Scheduling, on the shard of hash(domain): the spool's loader hands
-//    envelopes due within its window to AddScheduled(); they wait in a
-//    ScheduleWindow until due.
-// 2. Routing, same shard: the domain's destination comes from the shard's
-//    Resolver (cached, single-flight). The message goes to the shard that
-//    owns its site (hash(site key)), into the ready queue of (site, egress
-//    pool, rule). A domain that does not resolve defers (temporary DNS
-//    errors) or bounces (NXDOMAIN, null MX) the message right there.
-// 3. Delivery, on the site's owner: each SiteQueue opens connections within
-//    its limits (window, maximum, rate, paused after throttling), fails
-//    over between MX hosts, and hands each idle connection the next
-//    message, read from the spool with its body just before it goes out.
-// 4. Results: ApplyAttempt (attempt_outcome.h) turns a connection's result
-//    into the envelope's next state, DSNs and events; the spool gets the
-//    update (or the removal) and the DSNs; the event log gets the events.
+//   Scheduler (engine/scheduler.h)  schedules and routes the domains this
+//       shard owns, and holds what a suspension covers;
+//   SitePool (engine/site_pool.h)   one per outbound queue this shard owns:
+//       its connections, and who gets the next message;
+//   AttemptRecorder (engine/attempt_recorder.h)  results into spool writes,
+//       DSNs, events, metrics and log lines.
+//
+// Every message routed to this shard and not yet finished is claimed here
+// by id: a second hand-out of the same id (the loader's, after a restart of
+// its window) is dropped, and an operator's bounce finds the message where
+// it is. BounceNow runs on the message's home (the shard of its domain):
+// it stops the message being routed, asks every shard whether it holds the
+// message, and the one that does bounces it at a safe point (taken out of
+// its ready queue, or once the attempt on a connection is recorded, on the
+// envelope as that attempt left it). If none does, the home bounces the
+// message as it rests in the spool. So a recipient is never both delivered
+// and bounced.
 //
 // Stop() closes idle connections, lets busy ones finish the message in
 // progress (at most `stop_grace`), waits for its spool calls to come back,
@@ -24,8 +27,6 @@
 // result was not yet written is still due in the spool and goes again.
 #pragma once
 
-#include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,190 +35,110 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
-#include "absl/random/random.h"
 #include "absl/status/statusor.h"
-#include "common/bounded_labels.h"
 #include "common/log_limiter.h"
 #include "common/message_id.h"
-#include "common/metrics.h"
-#include "dns/dns_config.h"
 #include "dns/resolver.h"
-#include "engine/attempt_outcome.h"
-#include "engine/delivery_connection.h"
-#include "engine/delivery_policy.h"
-#include "engine/event_log.h"
-#include "engine/rate_meter.h"
-#include "engine/retry_schedule.h"
-#include "engine/site_queue.h"
-#include "queue/schedule_window.h"
+#include "engine/attempt_recorder.h"
+#include "engine/delivery_control.h"
+#include "engine/delivery_shared.h"
+#include "engine/pending_ops.h"
+#include "engine/routed.h"
+#include "engine/scheduler.h"
+#include "engine/site_pool.h"
 #include "queue/spool.h"
 #include "reactor/reactor.h"
-#include "tls/client_context.h"
 
 namespace sluice::engine {
 
-class DeliveryEngine;
-
-struct DeliveryMetrics {
-  common::Counter* delivered = nullptr;  // recipients
-  common::Counter* deferred = nullptr;
-  common::Counter* bounced = nullptr;
-  common::Counter* expired = nullptr;
-  common::Counter* dsns = nullptr;
-  common::Counter* connections = nullptr;
-  common::Counter* connection_failures = nullptr;
-  common::Counter* tls_connections = nullptr;
-  common::Counter* throttled = nullptr;
-  common::Gauge* scheduled = nullptr;  // in the shards' schedule windows
-  common::Gauge* ready = nullptr;      // in ready queues
-  common::Gauge* open_connections = nullptr;
-  // The same four results by site and by tenant, bounded (column order:
-  // delivered, deferred, bounced, expired). A recipient that failed before
-  // it had a site (DNS) counts under site "none".
-  common::BoundedLabels* by_site = nullptr;
-  common::BoundedLabels* by_tenant = nullptr;
-  dns::ResolverMetrics dns;  // every shard's resolver
-};
-
-// What every shard's engine shares; read-only once the engines run.
-struct DeliveryShared {
-  queue::Spool* spool = nullptr;
-  const DeliveryPolicy* policy = nullptr;
-  dns::DnsConfig dns;
-  std::shared_ptr<tls::ClientContext> tls;
-  EventLog* events = nullptr;  // may be null
-  DeliveryMetrics metrics;
-  std::string reporting_mta;  // our host name, in DSNs
-  int shards = 1;
-  // Runs `task` with shard `shard`'s engine on that shard (dropped if the
-  // engine is gone).
-  std::function<void(int shard, absl::AnyInvocable<void(DeliveryEngine&)> task)> post;
-  absl::Duration stop_grace = absl::Seconds(5);
-  // Routing: at most this many messages leave the schedule window per
-  // pass, so a backlog that comes due at once does not stall the shard.
-  size_t max_routed_per_pass = 2000;
-};
-
-// One queue's state, for the admin API and tests.
-struct QueueSnapshot {
-  std::string key;   // "<site>|<pool>|<rule>"
-  std::string site;  // the site key
-  std::string pool;
-  size_t ready = 0;
-  size_t in_flight = 0;  // messages on a connection now
-  int connections = 0;
-  int window = 0;
-  bool suspended = false;
-  std::string last_error;
-  // Recipients delivered in the last minute (engine/rate_meter.h).
-  double delivered_per_minute = 0;
-};
-
-enum class SuspendScope { kSite, kDomain, kTenant, kCampaign };
-
-class DeliveryEngine {
+class DeliveryEngine final : private SitePool::Delegate {
  public:
   static absl::StatusOr<std::unique_ptr<DeliveryEngine>> Create(reactor::Reactor& reactor,
                                                                 int shard,
                                                                 const DeliveryShared* shared);
-  ~DeliveryEngine();
+  ~DeliveryEngine() override;
   DeliveryEngine(const DeliveryEngine&) = delete;
   DeliveryEngine& operator=(const DeliveryEngine&) = delete;
 
-  // The shard that schedules and routes `domain`, and the one that owns
-  // `site_key`.
-  static int ShardForDomain(std::string_view domain, int shards);
-  static int ShardForSite(std::string_view site_key, int shards);
-
-  // From the spool's loader, on ShardForDomain(domain) of each message.
+  // From the spool's loader, on Scheduler::ShardForDomain of each message.
   void AddScheduled(std::vector<queue::ScheduledMessage> messages);
+  // From a scheduler (this shard's or another's), on the site's owner.
+  void AddReady(Routed routed);
 
   // Stops dispatching for a site, domain, tenant or campaign (on every
   // shard: the caller broadcasts), or starts it again. A site's queue simply
   // stops opening connections; mail of a suspended domain, tenant or campaign
-  // is held aside on this shard (also when it was already waiting in a site
-  // queue: it is checked again once its envelope is read) and routed again
-  // on resume. Suspensions last until resumed or until the process stops.
+  // is held aside on its domain's shard (also when it was already waiting in
+  // a site queue: it is checked again once its envelope is read) and routed
+  // again on resume. Suspensions last until resumed or until the process stops.
   void SetSuspended(SuspendScope scope, const std::string& name, bool suspended);
   std::vector<QueueSnapshot> Snapshot() const;
-  // Bounces the unfinished recipients of `id` now with `reason` (DSNs and
-  // events as usual); done(false) if it is gone or cannot be read.
+  // Bounces the unfinished recipients of `id` with `reason` (DSNs and events
+  // as usual); done(false) if it is gone, has nothing unfinished or cannot
+  // be read. Call on the shard of the message's domain.
   void BounceNow(const common::MessageId& id, const smtp::ServerReply& reason,
                  absl::AnyInvocable<void(bool)> done);
 
   void Stop(absl::AnyInvocable<void()> done);
 
  private:
-  struct Queue;
-  struct Routed;
-  class ConnectionOwner;
+  struct PendingBounce {
+    smtp::ServerReply reason;
+    absl::AnyInvocable<void(bool)> done;
+  };
+  // A message this shard works on.
+  struct Claim {
+    SitePool* pool = nullptr;  // null: being failed or bounced without one
+    std::optional<PendingBounce> bounce;
+  };
+  struct BounceRound;
 
   DeliveryEngine(reactor::Reactor& reactor, int shard, const DeliveryShared* shared);
 
-  // Scheduling and routing (domain shard).
-  void ArmScheduleTimer();
-  void OnScheduleTimer();
-  void Route(queue::ScheduledMessage message);
-  // On the site's owner.
-  void AddReady(Routed routed);
+  // SitePool::Delegate.
+  void OnAttempt(SitePool& pool, DeliveryJob job, smtp::DeliveryResult result,
+                 AttemptInfo info) override;
+  void OnUnsent(SitePool& pool, const common::MessageId& id,
+                const smtp::ServerReply& reply) override;
+  void OnReleased(const common::MessageId& id) override;
+  bool MaySend(const common::MessageId& id) override;
+  bool HoldIfSuspended(const common::MessageId& id, const queue::Envelope& envelope) override;
+  void OnConnectionGone(SitePool& pool) override;
 
-  // Delivery (site owner).
-  void Dispatch(Queue& queue);
-  // False when every source of the queue's pool is at its limit.
-  bool OpenConnection(Queue& queue, const HostChoice& host);
-  void GiveJob(Queue& queue, DeliveryConnection& connection);
-  void OnIdle(Queue& queue, DeliveryConnection& connection);
-  void OnJobDone(Queue& queue, DeliveryConnection& connection, DeliveryJob job,
-                 smtp::DeliveryResult result);
-  void OnConnectionClosed(Queue& queue, DeliveryConnection& connection);
-  // Defers everything ready in `queue` with `reply` (no host reachable).
-  void DeferReady(Queue& queue, const smtp::ServerReply& reply);
-  void ArmQueueTimer(Queue& queue, absl::Time when);
-
-  // Results.
+  void SendToOwner(int owner, Routed routed);
   // Reads `id` and fails its unfinished recipients with `reply` (temporary
-  // or permanent by its code) without a connection.
-  void FailWithoutConnection(const common::MessageId& id, const smtp::ServerReply& reply,
-                             const std::string& site);
-  void Record(const DeliveryJob& job, const smtp::DeliveryResult& result, const AttemptInfo& info);
-  void Commit(AttemptOutcome outcome);
-  void CountEvents(const std::vector<DeliveryEvent>& events);
-  // One log line per deferral, bounce, expiry and DSN (rate-limited);
-  // deliveries only at debug.
-  void LogEvents(const std::vector<DeliveryEvent>& events);
-  bool IsSuspended(const std::string& domain, const std::string& tenant,
-                   const std::string& campaign) const;
-  // Keeps a message of a suspended domain, tenant or campaign until resumed.
-  void Hold(queue::ScheduledMessage message);
-  void SetScheduledGauge();
-
-  // Spool calls in flight: Stop waits for them.
-  void BeginOp() { ++ops_in_flight_; }
-  void EndOp();
+  // or permanent by its code) without a connection; claims it meanwhile.
+  // `from_pool`: a pool gave it up (it is claimed already); else routing
+  // failed.
+  void FailUnsent(const common::MessageId& id, const smtp::ServerReply& reply,
+                  const std::string& site, bool from_pool);
+  // On every shard, for a bounce that `home` runs: takes it on if the
+  // message is here (true), reporting to `done` on this shard.
+  bool TakeBounce(const common::MessageId& id, const smtp::ServerReply& reason,
+                  absl::AnyInvocable<void(bool)> done);
+  void Answer(const std::shared_ptr<BounceRound>& round);
+  // Bounces `id` as the spool has it.
+  void BounceAtRest(const common::MessageId& id, const smtp::ServerReply& reason,
+                    absl::AnyInvocable<void(bool)> done);
+  AttemptInfo InfoNow(const std::string& site) const;
   void MaybeFinishStop();
 
   reactor::Reactor& reactor_;
   const int shard_;
   const DeliveryShared* const shared_;
-  std::unique_ptr<dns::Resolver> resolver_;
-  DsnPolicy dsn_policy_;
-  absl::BitGen random_;
-  common::MessageIdGenerator ids_;
+  PendingOps ops_;
   common::LogLimiter log_limit_{/*per_second=*/50, /*burst=*/200};
+  AttemptRecorder recorder_;
+  Scheduler scheduler_;
+  // After the scheduler, so its lookups end (and see the stop) first.
+  std::unique_ptr<dns::Resolver> resolver_;
 
-  queue::ScheduleWindow window_;
-  std::optional<reactor::TimerId> schedule_timer_;
-  int64_t schedule_timer_due_ms_ = 0;
+  absl::flat_hash_map<std::string, std::unique_ptr<SitePool>> pools_;
+  absl::flat_hash_set<std::string> suspended_sites_;
+  absl::flat_hash_map<common::MessageId, Claim> claims_;
+  // Ids whose bounce this shard (their home) runs now.
+  absl::flat_hash_set<common::MessageId> bouncing_;
 
-  absl::flat_hash_map<std::string, std::unique_ptr<Queue>> queues_;
-  // Ids routed to this shard and not yet finished: a second hand-out of
-  // the same id (the loader's after a restart of the window) is dropped.
-  absl::flat_hash_set<common::MessageId> in_flight_;
-  absl::flat_hash_set<std::string> suspended_[4];
-  // Messages held by a suspension, by id (the loader may hand one out again).
-  absl::flat_hash_map<common::MessageId, queue::ScheduledMessage> held_;
-
-  uint64_t ops_in_flight_ = 0;
   bool stopping_ = false;
   absl::AnyInvocable<void()> stop_done_;
   std::optional<reactor::TimerId> stop_timer_;

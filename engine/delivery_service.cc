@@ -73,15 +73,23 @@ void DeliveryService::BouncePage(std::shared_ptr<BounceJob> job) {
                    job->done(job->bounced);
                    return;
                  }
-                 // The page's envelopes are bounced by this shard's engine;
-                 // the next page is asked for once they are all done.
+                 // Each envelope is bounced by the engine of its domain's
+                 // shard (engine/delivery_engine.h says why); the answers
+                 // come back here, and the next page is asked for once they
+                 // are all in.
                  auto left = std::make_shared<size_t>(page->size());
                  job->after = IdOf(page->back());
-                 DeliveryEngine& engine = engines_.local();
+                 const int origin = common::CurrentShard();
                  for (const queue::Envelope& envelope : *page) {
-                   engine.BounceNow(IdOf(envelope), job->reason, [this, job, left](bool bounced) {
-                     job->bounced += bounced;
-                     if (--*left == 0) BouncePage(job);
+                   const int home = Scheduler::ShardForDomain(envelope.domain(), group_.size());
+                   engines_.InvokeOn(home, [this, origin, job, left,
+                                            id = IdOf(envelope)](DeliveryEngine& engine) {
+                     engine.BounceNow(id, job->reason, [this, origin, job, left](bool bounced) {
+                       group_.Post(origin, [this, job, left, bounced] {
+                         job->bounced += bounced;
+                         if (--*left == 0) BouncePage(job);
+                       });
+                     });
                    });
                  }
                });

@@ -9,6 +9,7 @@
 
 #include "engine/delivery_control.h"
 #include "engine/delivery_engine.h"
+#include "engine/scheduler.h"
 #include "queue/rocksdb_spool.h"
 #include "reactor/shard_group.h"
 #include "reactor/sharded.h"

@@ -37,6 +37,7 @@
 #include "common/status_macros.h"
 #include "dns/dns_config.h"
 #include "dns/resolver.h"
+#include "engine/delivery_connection.h"
 #include "engine/delivery_engine.h"
 #include "engine/delivery_policy.h"
 #include "engine/delivery_service.h"
@@ -328,6 +329,11 @@ int Run() {
                                        absl::AnyInvocable<void(engine::DeliveryEngine&)> task) {
       delivery.InvokeOn(shard, std::move(task));
     };
+    delivery_shared.connect = [](reactor::Reactor& reactor,
+                                 engine::OutboundConnection::Params params,
+                                 engine::OutboundConnection::Owner* owner) {
+      return engine::DeliveryConnection::Open(reactor, std::move(params), owner);
+    };
     engine::DeliveryMetrics& m = delivery_shared.metrics;
     auto outcome = [&](absl::string_view result) {
       return counter("sluice_delivery_recipients_total",
@@ -399,11 +405,8 @@ int Run() {
     spool_options.due_sink = [&delivery,
                               shards = (*group)->size()](std::vector<queue::ScheduledMessage> due) {
       // Each domain is scheduled and routed on its own shard.
-      std::vector<std::vector<queue::ScheduledMessage>> by_shard(shards);
-      for (queue::ScheduledMessage& message : due) {
-        by_shard[engine::DeliveryEngine::ShardForDomain(message.domain, shards)].push_back(
-            std::move(message));
-      }
+      std::vector<std::vector<queue::ScheduledMessage>> by_shard =
+          engine::Scheduler::ByDomainShard(std::move(due), shards);
       for (int shard = 0; shard < shards; ++shard) {
         if (by_shard[shard].empty()) continue;
         delivery.InvokeOn(

@@ -37,6 +37,16 @@ bool ScheduleWindow::Remove(const common::MessageId& id) {
   return true;
 }
 
+std::optional<ScheduledMessage> ScheduleWindow::Take(const common::MessageId& id) {
+  auto it = due_by_id_.find(id);
+  if (it == due_by_id_.end()) return std::nullopt;
+  const auto& [domain, queue, pool, tenant, campaign] = routes_[it->second.second].key;
+  ScheduledMessage message{id, it->second.first, domain, queue, pool, tenant, campaign};
+  ReleaseRoute(it->second.second);
+  due_by_id_.erase(it);
+  return message;
+}
+
 void ScheduleWindow::SkipStale() {
   while (!heap_.empty()) {
     const Slot& top = heap_.front();

@@ -33,6 +33,8 @@ class ScheduleWindow {
   void Add(const ScheduledMessage& message);
   // Forgets an id (delivered or purged meanwhile). False if not held.
   bool Remove(const common::MessageId& id);
+  // Forgets an id and returns its entry, if held.
+  std::optional<ScheduledMessage> Take(const common::MessageId& id);
   // Moves up to `max` entries due at or before `now_unix_ms` into `out`, in
   // (due time, id) order, and forgets them. Returns how many.
   size_t PopDue(int64_t now_unix_ms, size_t max, std::vector<ScheduledMessage>* out);

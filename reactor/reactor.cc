@@ -155,6 +155,7 @@ void Reactor::Run() {
   }
   // Submit whatever the last callbacks queued (closes, cancellations).
   io_uring_submit(&ring_);
+  stop_requested_ = false;
 }
 
 void Reactor::Wait(bool may_sleep) {

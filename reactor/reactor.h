@@ -91,10 +91,10 @@ class Reactor {
   void Defer(absl::AnyInvocable<void()> task);
 
   // Runs until RequestStop() and then until every counted request has
-  // completed (or stop_grace has passed).
+  // completed (or stop_grace has passed). May run again afterwards (tests
+  // drive a loop in steps).
   void Run();
   void RequestStop() { stop_requested_ = true; }
-  bool stopping() const { return stop_requested_; }
 
   void SetLoopHook(LoopHook* hook) { hook_ = hook; }
 
