@@ -123,11 +123,6 @@ absl::StatusOr<queue::SpoolFilter> FilterOf(const HttpTarget& target,
   return filter;
 }
 
-bool FilterEmpty(const queue::SpoolFilter& f) {
-  return f.site.empty() && f.domain.empty() && f.tenant.empty() && f.campaign.empty() &&
-         f.queue.empty();
-}
-
 std::string_view Std(absl::string_view text) { return std::string_view(text.data(), text.size()); }
 
 }  // namespace
@@ -1092,7 +1087,7 @@ std::optional<queue::SpoolFilter> HttpServer::AdminFilter(Exchange& x, const Htt
     Write(x, Error(400, filter.status().message()));
     return std::nullopt;
   }
-  if (!action.empty() && FilterEmpty(*filter)) {
+  if (!action.empty() && filter->Empty()) {
     Write(x, Error(400, absl::StrCat("filter: a ", action,
                                      " needs at least one of site, domain, tenant, campaign, "
                                      "queue")));

@@ -85,8 +85,8 @@
 #include "common/message_id.h"
 #include "common/metrics.h"
 #include "engine/delivery_control.h"
-#include "queue/rocksdb_spool.h"
 #include "queue/spool.h"
+#include "queue/spool_admin.h"
 #include "reactor/reactor.h"
 #include "reactor/tcp_connection.h"
 #include "reactor/tcp_listener.h"
@@ -122,7 +122,7 @@ struct HttpServerOptions {
   // Injection and GET /api/v1/messages/{id}; without it those answer 503.
   queue::Spool* spool = nullptr;
   // Counts, retry and purge; without it those answer 503.
-  queue::RocksDbSpool* operations = nullptr;
+  queue::SpoolAdmin* operations = nullptr;
   // Suspend, resume, bounce and the live queues; without it those answer 503.
   engine::DeliveryControl* delivery = nullptr;
   // Who may call; null behaves like an empty store (loopback only).

@@ -87,14 +87,6 @@ struct RocksDbSpool::BatchState {
   bool sync = false;
 };
 
-bool SpoolFilter::Matches(const Envelope& envelope) const {
-  return (site.empty() || envelope.site() == site) &&
-         (domain.empty() || envelope.domain() == domain) &&
-         (tenant.empty() || envelope.tenant() == tenant) &&
-         (campaign.empty() || envelope.campaign() == campaign) &&
-         (queue.empty() || envelope.queue() == queue);
-}
-
 RocksDbSpool::RocksDbSpool(RocksDbSpoolOptions options)
     : options_(std::move(options)), requests_(options_.queue_capacity) {}
 

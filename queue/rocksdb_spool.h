@@ -44,6 +44,7 @@
 #include "common/mpmc_queue.h"
 #include "common/task_thread.h"
 #include "queue/spool.h"
+#include "queue/spool_admin.h"
 
 namespace rocksdb {
 class ColumnFamilyHandle;
@@ -99,27 +100,6 @@ struct RocksDbSpoolOptions {
   size_t write_buffer_bytes = 64 << 20;
 };
 
-// Selects envelopes for operations; an empty field matches anything.
-struct SpoolFilter {
-  std::string site;
-  std::string domain;
-  std::string tenant;
-  std::string campaign;
-  std::string queue;
-
-  bool Matches(const Envelope& envelope) const;
-};
-
-enum class SpoolGroupBy { kSite, kDomain, kTenant, kCampaign };
-
-// One row of Count(): a site, domain, tenant or campaign and how many
-// envelopes and undelivered recipients it has in the spool.
-struct SpoolCount {
-  std::string key;
-  uint64_t envelopes = 0;
-  uint64_t recipients = 0;
-};
-
 struct RecoveryStats {
   uint64_t envelopes = 0;
   uint64_t bodies_shared = 0;  // bodies used by more than one envelope
@@ -127,7 +107,7 @@ struct RecoveryStats {
   absl::Duration took;
 };
 
-class RocksDbSpool final : public Spool {
+class RocksDbSpool final : public Spool, public SpoolAdmin {
  public:
   // Opens (or creates) the spool and recovers it: every envelope is checked,
   // undecodable records move to quarantine, and the loader starts from the
@@ -145,22 +125,13 @@ class RocksDbSpool final : public Spool {
   // due_sink. Any thread.
   void StartScheduling();
 
-  // Operations. Each answers once, on the operations thread (or, when the
-  // caller is a shard, on that shard), with kUnavailable if the operations
-  // thread is busy with too many requests.
-  using CountDone = absl::AnyInvocable<void(absl::StatusOr<std::vector<SpoolCount>>)>;
-  using ListDone = absl::AnyInvocable<void(absl::StatusOr<std::vector<Envelope>>)>;
-  using AffectedDone = absl::AnyInvocable<void(absl::StatusOr<uint64_t>)>;
-  // Envelopes matching `filter`, grouped, largest group first.
-  void Count(SpoolFilter filter, SpoolGroupBy group_by, CountDone done);
-  // Up to `limit` envelopes matching `filter` with ids after `after`, in id
-  // (arrival) order; pass the last id of a page to get the next one.
-  void List(SpoolFilter filter, common::MessageId after, size_t limit, ListDone done);
-  // Removes every matching envelope (no delivery, no bounce: the admin API
-  // generates DSNs first where it wants them). Answers with how many.
-  void Purge(SpoolFilter filter, AffectedDone done);
-  // Makes every matching envelope due now. Answers with how many moved.
-  void RescheduleNow(SpoolFilter filter, AffectedDone done);
+  // SpoolAdmin (queue/spool_admin.h). Each answers once, on the operations
+  // thread (or, when the caller is a shard, on that shard), with
+  // kUnavailable if the operations thread is busy with too many requests.
+  void Count(SpoolFilter filter, SpoolGroupBy group_by, CountDone done) override;
+  void List(SpoolFilter filter, common::MessageId after, size_t limit, ListDone done) override;
+  void Purge(SpoolFilter filter, AffectedDone done) override;
+  void RescheduleNow(SpoolFilter filter, AffectedDone done) override;
 
   const RecoveryStats& recovery() const { return recovery_; }
   // Synced writes so far; for tests and metrics.
