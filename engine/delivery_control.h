@@ -11,7 +11,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "queue/rocksdb_spool.h"
+#include "queue/spool_admin.h"
 
 namespace sluice::engine {
 
