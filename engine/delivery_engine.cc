@@ -50,6 +50,20 @@ DeliveryEngine::~DeliveryEngine() {
   resolver_.reset();
 }
 
+absl::AnyInvocable<void(std::vector<queue::ScheduledMessage>)> DeliveryEngine::DueSink(
+    reactor::Sharded<DeliveryEngine>& engines, int shards) {
+  return [&engines, shards](std::vector<queue::ScheduledMessage> due) {
+    std::vector<std::vector<queue::ScheduledMessage>> by_shard =
+        Scheduler::ByDomainShard(std::move(due), shards);
+    for (int shard = 0; shard < shards; ++shard) {
+      if (by_shard[shard].empty()) continue;
+      engines.InvokeOn(shard, [batch = std::move(by_shard[shard])](DeliveryEngine& engine) mutable {
+        engine.AddScheduled(std::move(batch));
+      });
+    }
+  };
+}
+
 void DeliveryEngine::AddScheduled(std::vector<queue::ScheduledMessage> messages) {
   if (stopping_) return;
   scheduler_.Add(std::move(messages));

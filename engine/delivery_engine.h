@@ -48,6 +48,7 @@
 #include "engine/site_pool.h"
 #include "queue/spool.h"
 #include "reactor/reactor.h"
+#include "reactor/sharded.h"
 
 namespace sluice::engine {
 
@@ -59,6 +60,12 @@ class DeliveryEngine final : private SitePool::Delegate {
   ~DeliveryEngine() override;
   DeliveryEngine(const DeliveryEngine&) = delete;
   DeliveryEngine& operator=(const DeliveryEngine&) = delete;
+
+  // The spool's due_sink for one engine per shard: each batch is split by
+  // Scheduler::ShardForDomain and each part handed to that shard's engine.
+  // Any thread.
+  static absl::AnyInvocable<void(std::vector<queue::ScheduledMessage>)> DueSink(
+      reactor::Sharded<DeliveryEngine>& engines, int shards);
 
   // From the spool's loader, on Scheduler::ShardForDomain of each message.
   void AddScheduled(std::vector<queue::ScheduledMessage> messages);

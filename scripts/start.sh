@@ -7,5 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 sluice_install_deps
-bazel build //engine:sluiced
-exec bazel-bin/engine/sluiced "$@"
+bazel build //server:sluiced
+exec bazel-bin/server/sluiced "$@"

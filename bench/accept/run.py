@@ -91,7 +91,7 @@ def run_points(name, port, cpu_of, points, size):
 
 
 def bench_sluice(work, points, size):
-    subprocess.run(["bazel", "build", "//engine:sluiced"], cwd=ROOT, check=True,
+    subprocess.run(["bazel", "build", "//server:sluiced"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     port = free_port()
     config = os.path.join(work, "sluice.toml")
@@ -100,7 +100,7 @@ def bench_sluice(work, points, size):
                 f'http = "127.0.0.1:{free_port()}"\nhttps = "127.0.0.1:{free_port()}"\n'
                 # Acceptance only, as for Postfix (its mail is on hold).
                 '[delivery]\nenabled = false\n')
-    daemon = subprocess.Popen([os.path.join(ROOT, "bazel-bin/engine/sluiced"), "--config", config,
+    daemon = subprocess.Popen([os.path.join(ROOT, "bazel-bin/server/sluiced"), "--config", config,
                                "--data_dir", os.path.join(work, "sluice-data")],
                               stderr=subprocess.PIPE, text=True)
     try:

@@ -165,7 +165,7 @@ def main():
     if shutil.which("h2load") is None:
         sys.exit("needs h2load: apt-get install nghttp2-client")
     messages = 2000 if args.quick else args.messages
-    subprocess.run(["bazel", "build", "//engine:sluiced"], cwd=ROOT, check=True,
+    subprocess.run(["bazel", "build", "//server:sluiced"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     work = tempfile.mkdtemp(prefix="sluice-http-bench-", dir="/var/tmp")
     smtp_port, http_port, https_port = free_port(), free_port(), free_port()
@@ -176,7 +176,7 @@ def main():
                 '[smtp]\nmax_recipients = 1000\n'
                 # Injection only: the spooled mail is not delivered.
                 '[delivery]\nenabled = false\n')
-    daemon = subprocess.Popen([os.path.join(ROOT, "bazel-bin/engine/sluiced"), "--config", config,
+    daemon = subprocess.Popen([os.path.join(ROOT, "bazel-bin/server/sluiced"), "--config", config,
                                "--data_dir", os.path.join(work, "data")])
     rows = []
 

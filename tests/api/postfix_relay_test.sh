@@ -3,4 +3,4 @@
 # test's runfiles.
 set -euo pipefail
 root="${TEST_SRCDIR}/${TEST_WORKSPACE:-sluice}"
-exec python3 "$root/tests/api/postfix_relay_test.py" "$root/engine/sluiced" "$root/tools"
+exec python3 "$root/tests/api/postfix_relay_test.py" "$root/server/sluiced" "$root/tools"

@@ -36,7 +36,7 @@ from tools.testbed.dns_zone import NsdServer, free_port, generate  # noqa: E402
 from tools.testbed.fault_receiver import FaultConfig, FaultReceiver, Stall, Storm  # noqa: E402
 from tools.testbed.sluice_instance import SluiceInstance, delivery_toml  # noqa: E402
 
-SLUICED = os.path.join(ROOT, "engine", "sluiced")
+SLUICED = os.path.join(ROOT, "server", "sluiced")
 SITES = ["127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.13"]
 SENDER = "app@sender.test"
 TMP = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()

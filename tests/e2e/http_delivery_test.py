@@ -26,7 +26,7 @@ from tools.testbed.dns_zone import NsdServer, generate  # noqa: E402
 from tools.testbed.fault_receiver import FaultConfig, FaultReceiver  # noqa: E402
 from tools.testbed.sluice_instance import SluiceInstance, delivery_toml, wait_until  # noqa: E402,E501
 
-SLUICED = os.path.join(ROOT, "engine", "sluiced")
+SLUICED = os.path.join(ROOT, "server", "sluiced")
 SITES = ["127.0.0.40", "127.0.0.41", "127.0.0.42", "127.0.0.43"]
 SENDER = "app@sender.test"
 TMP = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()

@@ -32,7 +32,7 @@ from tools.testbed.dns_zone import NsdServer, generate  # noqa: E402
 from tools.testbed.sluice_instance import SluiceInstance, delivery_toml, wait_until  # noqa: E402,E501
 from postfix_instance import PostfixInstance  # noqa: E402
 
-SLUICED = os.path.join(ROOT, "engine", "sluiced")
+SLUICED = os.path.join(ROOT, "server", "sluiced")
 MX_ADDRESS = "127.0.0.20"
 DOMAINS = [f"d{i:04d}.test" for i in range(1, 7)]
 SENDER = "app@sender.test"

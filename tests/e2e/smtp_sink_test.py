@@ -37,7 +37,7 @@ from tools.testbed.dns_zone import NsdServer, free_port, generate  # noqa: E402
 from tools.testbed.sluice_instance import SluiceInstance, delivery_toml, wait_until  # noqa: E402,E501
 from postfix_instance import wait_for_port  # noqa: E402
 
-SLUICED = os.path.join(ROOT, "engine", "sluiced")
+SLUICED = os.path.join(ROOT, "server", "sluiced")
 SMTP_SINK = "/usr/sbin/smtp-sink"
 SITES = ["127.0.0.30", "127.0.0.31", "127.0.0.32"]
 # generate(): domain i is on site (i - 1) % 3.

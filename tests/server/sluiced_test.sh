@@ -8,7 +8,7 @@
 # nothing sleeps.
 set -uo pipefail
 
-SLUICED="$TEST_SRCDIR/sluice/engine/sluiced"
+SLUICED="$TEST_SRCDIR/sluice/server/sluiced"
 PASSWD="$TEST_SRCDIR/sluice/tls/sluice-passwd"
 WORK="${TEST_TMPDIR:-$(mktemp -d)}"
 # User "app", password "secret"; few iterations, so AUTH is quick.

@@ -1,0 +1,180 @@
+#include "server/daemon_metrics.h"
+
+#include <string>
+#include <utility>
+
+#include "dns/resolver.h"
+
+namespace sluice::server {
+
+absl::StatusOr<std::unique_ptr<DaemonMetrics>> DaemonMetrics::Create(
+    int shards, const common::MetricsConfig& config) {
+  std::unique_ptr<DaemonMetrics> metrics(new DaemonMetrics(shards, config));
+  if (absl::Status status = metrics->Register(); !status.ok()) return status;
+  return metrics;
+}
+
+DaemonMetrics::DaemonMetrics(int shards, const common::MetricsConfig& config)
+    : registry_(shards), config_(config) {
+  loop_lag_.resize(shards);
+}
+
+absl::Status DaemonMetrics::Register() {
+  for (int shard = 0; shard < static_cast<int>(loop_lag_.size()); ++shard) {
+    loop_lag_[shard] = AddHistogram(
+        "sluice_reactor_loop_lag_seconds",
+        "How late a shard's 100 ms probe timer ran: time its loop was busy past a deadline.",
+        {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1},
+        {{"shard", std::to_string(shard)}});
+  }
+  received_ = AddBounded("sluice_messages_received_total",
+                         "Messages acknowledged after spooling, by listener and tenant.", "tenant",
+                         config_.max_tenants,
+                         {{{"listener", "relay"}},
+                          {{"listener", "submission"}},
+                          {{"listener", "submissions"}},
+                          {{"listener", "http"}}});
+  RegisterDelivery();
+
+  spool_.commits = AddCounter("sluice_spool_commits_total", "Synced spool writes (group commits).");
+  spool_.write_errors =
+      AddCounter("sluice_spool_write_errors_total", "Spool writes that failed (disk full, I/O).");
+  spool_.batch_size =
+      AddHistogram("sluice_spool_commit_batch_requests", "Requests per synced spool write.",
+                   {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024});
+  spool_.commit_seconds =
+      AddHistogram("sluice_spool_commit_seconds", "Time of one synced spool write.",
+                   {0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1});
+
+  http_.requests = AddCounter("sluice_http_requests_total", "HTTP requests.");
+  http_.messages_accepted = AddCounter("sluice_http_messages_accepted_total",
+                                       "Messages spooled by POST /api/v1/messages.");
+  http_.recipients_accepted = AddCounter("sluice_http_recipients_accepted_total",
+                                         "Recipients spooled by POST /api/v1/messages.");
+  http_.injections_failed = AddCounter("sluice_http_injections_failed_total",
+                                       "Injection requests the spool failed (503).");
+  if (common::BoundedLabels* received = received_.get(); received != nullptr) {
+    http_.received = [received](std::string_view tenant, uint64_t messages) {
+      received->Add(3, tenant, messages);
+    };
+  }
+  for (api::SmtpListenerKind kind :
+       {api::SmtpListenerKind::kRelay, api::SmtpListenerKind::kSubmission,
+        api::SmtpListenerKind::kSubmissions}) {
+    RegisterSmtp(kind);
+  }
+  return status_;
+}
+
+void DaemonMetrics::RegisterDelivery() {
+  engine::DeliveryMetrics& m = delivery_;
+  auto outcome = [this](absl::string_view result) {
+    return AddCounter("sluice_delivery_recipients_total",
+                      "Recipients by the result of their delivery attempt.",
+                      {{"result", std::string(result)}});
+  };
+  m.delivered = outcome("delivered");
+  m.deferred = outcome("deferred");
+  m.bounced = outcome("bounced");
+  m.expired = outcome("expired");
+  m.dsns = AddCounter("sluice_dsn_generated_total", "Delivery status notifications generated.");
+  m.connections = AddCounter("sluice_delivery_connections_total", "Outbound connections opened.");
+  m.connection_failures =
+      AddCounter("sluice_delivery_connection_failures_total", "Outbound connections that failed.");
+  m.tls_connections =
+      AddCounter("sluice_delivery_tls_connections_total", "Outbound connections that used TLS.");
+  m.throttled =
+      AddCounter("sluice_delivery_throttled_total", "Throttling replies that slowed a site down.");
+  m.scheduled = AddGauge("sluice_delivery_scheduled_messages",
+                         "Messages held in memory until their due time.");
+  m.ready = AddGauge("sluice_delivery_ready_messages", "Messages waiting for a connection.");
+  m.open_connections = AddGauge("sluice_delivery_connections_open", "Outbound connections open.");
+  const std::vector<common::MetricLabels> results = {{{"result", "delivered"}},
+                                                     {{"result", "deferred"}},
+                                                     {{"result", "bounced"}},
+                                                     {{"result", "expired"}}};
+  delivery_by_site_ = AddBounded("sluice_delivery_site_recipients_total",
+                                 "Recipients by the result of their delivery attempt and site.",
+                                 "site", config_.max_sites, results);
+  delivery_by_tenant_ = AddBounded("sluice_delivery_tenant_recipients_total",
+                                   "Recipients by the result of their delivery attempt and tenant.",
+                                   "tenant", config_.max_tenants, results);
+  m.by_site = delivery_by_site_.get();
+  m.by_tenant = delivery_by_tenant_.get();
+  if (absl::StatusOr<dns::ResolverMetrics> dns = dns::RegisterResolverMetrics(registry_);
+      dns.ok()) {
+    m.dns = *dns;
+  } else {
+    status_.Update(dns.status());
+  }
+}
+
+void DaemonMetrics::RegisterSmtp(api::SmtpListenerKind kind) {
+  const int column = static_cast<int>(kind);
+  const std::string name(api::SmtpListenerName(kind));
+  const common::MetricLabels label = {{"listener", name}};
+  api::SmtpListenerMetrics& m = smtp_[column];
+  m.connections = AddCounter("sluice_smtp_connections_total", "SMTP connections accepted.", label);
+  m.connections_refused =
+      AddCounter("sluice_smtp_connections_refused_total", "SMTP connections over a limit.", label);
+  m.connections_open =
+      AddGauge("sluice_smtp_connections_open", "SMTP connections open now.", label);
+  m.messages_accepted = AddCounter("sluice_smtp_messages_accepted_total",
+                                   "Messages acknowledged after spooling.", label);
+  m.messages_failed = AddCounter("sluice_smtp_messages_failed_total",
+                                 "Messages refused because the spool failed.", label);
+  m.bytes_accepted =
+      AddCounter("sluice_smtp_bytes_accepted_total", "Bytes of acknowledged messages.", label);
+  m.tls_sessions =
+      AddCounter("sluice_smtp_tls_sessions_total", "SMTP TLS handshakes completed.", label);
+  m.refused_temporary =
+      AddCounter("sluice_smtp_refusals_total", "SMTP replies refusing something, by class.",
+                 {{"listener", name}, {"class", "4xx"}});
+  m.refused_permanent =
+      AddCounter("sluice_smtp_refusals_total", "SMTP replies refusing something, by class.",
+                 {{"listener", name}, {"class", "5xx"}});
+  if (common::BoundedLabels* received = received_.get(); received != nullptr) {
+    m.received = [received, column](std::string_view tenant, uint64_t messages) {
+      received->Add(column, tenant, messages);
+    };
+  }
+}
+
+common::Counter* DaemonMetrics::AddCounter(absl::string_view name, absl::string_view help,
+                                           common::MetricLabels labels) {
+  absl::StatusOr<common::Counter*> counter = registry_.AddCounter(name, help, std::move(labels));
+  status_.Update(counter.status());
+  return counter.ok() ? *counter : nullptr;
+}
+
+common::Gauge* DaemonMetrics::AddGauge(absl::string_view name, absl::string_view help,
+                                       common::MetricLabels labels) {
+  absl::StatusOr<common::Gauge*> gauge = registry_.AddGauge(name, help, std::move(labels));
+  status_.Update(gauge.status());
+  return gauge.ok() ? *gauge : nullptr;
+}
+
+common::Histogram* DaemonMetrics::AddHistogram(absl::string_view name, absl::string_view help,
+                                               std::vector<double> bounds,
+                                               common::MetricLabels labels) {
+  absl::StatusOr<common::Histogram*> histogram =
+      registry_.AddHistogram(name, help, std::move(bounds), std::move(labels));
+  status_.Update(histogram.status());
+  return histogram.ok() ? *histogram : nullptr;
+}
+
+std::unique_ptr<common::BoundedLabels> DaemonMetrics::AddBounded(
+    absl::string_view name, absl::string_view help, absl::string_view label, int max_values,
+    std::vector<common::MetricLabels> columns) {
+  absl::StatusOr<std::unique_ptr<common::BoundedLabels>> bounded = common::BoundedLabels::Create(
+      registry_, {.name = std::string(name),
+                  .help = std::string(help),
+                  .label = std::string(label),
+                  .columns = std::move(columns),
+                  .max_values = max_values,
+                  .promote_after = static_cast<uint64_t>(config_.promote_after)});
+  status_.Update(bounded.status());
+  return bounded.ok() ? *std::move(bounded) : nullptr;
+}
+
+}  // namespace sluice::server

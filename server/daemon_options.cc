@@ -1,0 +1,118 @@
+#include "server/daemon_options.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "common/ip_network.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "tls/self_signed.h"
+
+namespace sluice::server {
+
+int ShardCount(const common::Config& config) {
+  if (config.server.shards > 0) return config.server.shards;
+  const unsigned cpus = std::thread::hardware_concurrency();
+  return cpus == 0 ? 1 : static_cast<int>(cpus);
+}
+
+std::string HostName(const common::Config& config) {
+  if (!config.smtp.hostname.empty()) return config.smtp.hostname;
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+absl::StatusOr<api::SmtpServerOptions> SmtpOptions(const common::Config& config) {
+  api::SmtpServerOptions options;
+  options.session.hostname = HostName(config);
+  options.session.max_message_size = static_cast<uint64_t>(config.smtp.max_message_size);
+  options.session.max_recipients = static_cast<size_t>(config.smtp.max_recipients);
+  options.session.max_command_line = static_cast<size_t>(config.smtp.max_line_length);
+  options.session.max_text_line = static_cast<size_t>(config.smtp.max_line_length);
+  options.session.max_bad_commands = config.smtp.max_bad_commands;
+  options.command_timeout = config.smtp.command_timeout;
+  SLUICE_ASSIGN_OR_RETURN(options.relay_networks,
+                          common::IpNetwork::ParseList(config.smtp.relay_networks));
+  SLUICE_ASSIGN_OR_RETURN(options.trusted_networks,
+                          common::IpNetwork::ParseList(config.smtp.trusted_networks));
+  for (const std::string& domain : config.smtp.bounce_domains) {
+    options.bounce_domains.insert(absl::AsciiStrToLower(domain));
+  }
+  options.auth_on_loopback_without_tls = config.smtp.auth_on_loopback_without_tls;
+  return options;
+}
+
+absl::StatusOr<dns::DnsConfig> DnsSettings(const common::DnsSection& section) {
+  dns::DnsConfig dns;
+  dns.servers = section.servers;
+  dns.query_timeout = section.query_timeout;
+  dns.tries = section.tries;
+  if (section.address_order == "ipv6_first") {
+    dns.address_order = dns::AddressOrder::kIpv6First;
+  } else if (section.address_order == "ipv4_only") {
+    dns.address_order = dns::AddressOrder::kIpv4Only;
+  } else if (section.address_order == "ipv6_only") {
+    dns.address_order = dns::AddressOrder::kIpv6Only;
+  } else {
+    dns.address_order = dns::AddressOrder::kIpv4First;
+  }
+  dns.mx_port = static_cast<uint16_t>(section.mx_port);
+  dns.smart_hosts = section.smart_hosts;
+  for (const common::DnsSection::Route& route : section.routes) {
+    dns.static_routes.push_back({route.domain, route.hosts});
+  }
+  SLUICE_RETURN_IF_ERROR(dns.Validate());
+  return dns;
+}
+
+engine::EventLogOptions EventLogSettings(const common::Config& config) {
+  engine::EventLogOptions events;
+  events.path = config.events.path.empty()
+                    ? (std::filesystem::path(config.server.data_dir) / "events.jsonl").string()
+                    : config.events.path;
+  events.max_bytes = static_cast<uint64_t>(config.events.max_bytes);
+  events.max_files = config.events.max_files;
+  return events;
+}
+
+absl::StatusOr<std::shared_ptr<const api::ApiKeyStore>> ApiKeys(const common::Config& config) {
+  std::vector<api::ApiKeySpec> specs;
+  for (const common::ApiKeyConfig& key : config.api_keys) {
+    specs.push_back({key.name, key.token_sha256, key.scopes, key.rate_per_second, key.burst});
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<api::ApiKeyStore> keys, api::ApiKeyStore::Create(specs));
+  if (keys->empty()) {
+    SLUICE_LOG(kWarning, "no [[api_keys]] configured; the HTTP API serves loopback clients only");
+  }
+  return keys;
+}
+
+absl::StatusOr<std::shared_ptr<const tls::ServerContext>> TlsContext(
+    const common::Config& config, std::vector<std::string> alpn) {
+  tls::ServerOptions options;
+  options.alpn = std::move(alpn);
+  if (config.tls.certificate.empty() != config.tls.private_key.empty()) {
+    return absl::InvalidArgumentError("tls.certificate and tls.private_key go together");
+  }
+  if (config.tls.certificate.empty()) {
+    SLUICE_ASSIGN_OR_RETURN(tls::SelfSignedFiles files,
+                            tls::EnsureSelfSigned(config.server.data_dir, HostName(config)));
+    if (files.generated) {
+      SLUICE_LOG(kWarning, "no TLS certificate configured; generated a self-signed one")
+          .Field("certificate", files.cert_file);
+    }
+    options.cert_chain_file = files.cert_file;
+    options.key_file = files.key_file;
+  } else {
+    options.cert_chain_file = config.tls.certificate;
+    options.key_file = config.tls.private_key;
+  }
+  return tls::ServerContext::Create(options);
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,43 @@
+// Configuration → component options: the translations sluiced makes from
+// common::Config to what each component takes, each checked (an error names
+// the setting). Pure functions of the configuration except TlsContext, which
+// may generate a self-signed certificate into the data folder. Main thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "api/api_key_store.h"
+#include "api/smtp_server.h"
+#include "common/config.h"
+#include "dns/dns_config.h"
+#include "engine/event_log.h"
+#include "tls/server_context.h"
+
+namespace sluice::server {
+
+// server.shards, or one per CPU.
+int ShardCount(const common::Config& config);
+
+// smtp.hostname, or the machine's name.
+std::string HostName(const common::Config& config);
+
+// The settings every SMTP listener shares (kind, limiter, metrics, TLS and
+// the authenticator are the caller's).
+absl::StatusOr<api::SmtpServerOptions> SmtpOptions(const common::Config& config);
+
+absl::StatusOr<dns::DnsConfig> DnsSettings(const common::DnsSection& section);
+
+engine::EventLogOptions EventLogSettings(const common::Config& config);
+
+// Who may call the HTTP API, from [[api_keys]].
+absl::StatusOr<std::shared_ptr<const api::ApiKeyStore>> ApiKeys(const common::Config& config);
+
+// The listeners' certificate: the configured files, or a self-signed one
+// generated into <data_dir>/tls so the defaults work out of the box.
+absl::StatusOr<std::shared_ptr<const tls::ServerContext>> TlsContext(
+    const common::Config& config, std::vector<std::string> alpn = {});
+
+}  // namespace sluice::server

@@ -1,0 +1,81 @@
+#include "server/daemon_options.h"
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+
+namespace sluice::server {
+namespace {
+
+common::Config Defaults() {
+  absl::StatusOr<common::Config> config = common::LoadConfig("", "defaults");
+  EXPECT_TRUE(config.ok()) << config.status();
+  return *config;
+}
+
+TEST(DaemonOptionsTest, SmtpOptionsCarryTheSmtpSection) {
+  common::Config config = Defaults();
+  config.smtp.hostname = "mx.example.test";
+  config.smtp.max_recipients = 7;
+  config.smtp.bounce_domains = {"Bounces.Example.TEST"};
+  config.smtp.relay_networks = {"10.0.0.0/8"};
+  absl::StatusOr<api::SmtpServerOptions> options = SmtpOptions(config);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->session.hostname, "mx.example.test");
+  EXPECT_EQ(options->session.max_recipients, 7u);
+  EXPECT_TRUE(options->bounce_domains.contains("bounces.example.test"));
+  ASSERT_EQ(options->relay_networks.size(), 1u);
+}
+
+TEST(DaemonOptionsTest, SmtpOptionsRefuseABadNetworkNamingIt) {
+  common::Config config = Defaults();
+  config.smtp.relay_networks = {"10.0.0.0/99"};
+  absl::StatusOr<api::SmtpServerOptions> options = SmtpOptions(config);
+  ASSERT_FALSE(options.ok());
+  EXPECT_TRUE(absl::StrContains(options.status().message(), "10.0.0.0/99")) << options.status();
+}
+
+TEST(DaemonOptionsTest, DnsAddressOrderMapsEveryName) {
+  common::DnsSection section = Defaults().dns;
+  const std::pair<const char*, dns::AddressOrder> cases[] = {
+      {"ipv4_first", dns::AddressOrder::kIpv4First},
+      {"ipv6_first", dns::AddressOrder::kIpv6First},
+      {"ipv4_only", dns::AddressOrder::kIpv4Only},
+      {"ipv6_only", dns::AddressOrder::kIpv6Only},
+  };
+  for (const auto& [name, order] : cases) {
+    section.address_order = name;
+    absl::StatusOr<dns::DnsConfig> dns = DnsSettings(section);
+    ASSERT_TRUE(dns.ok()) << name << ": " << dns.status();
+    EXPECT_EQ(dns->address_order, order) << name;
+  }
+}
+
+TEST(DaemonOptionsTest, StaticRoutesPassThrough) {
+  common::DnsSection section = Defaults().dns;
+  section.routes = {{"example.test", {"127.0.0.1:2525"}}};
+  absl::StatusOr<dns::DnsConfig> dns = DnsSettings(section);
+  ASSERT_TRUE(dns.ok()) << dns.status();
+  ASSERT_EQ(dns->static_routes.size(), 1u);
+  EXPECT_EQ(dns->static_routes[0].domain, "example.test");
+}
+
+TEST(DaemonOptionsTest, EventLogDefaultsIntoTheDataFolder) {
+  common::Config config = Defaults();
+  config.server.data_dir = "/var/lib/sluice";
+  config.events.path = "";
+  EXPECT_EQ(EventLogSettings(config).path, "/var/lib/sluice/events.jsonl");
+  config.events.path = "/var/log/sluice/events.jsonl";
+  EXPECT_EQ(EventLogSettings(config).path, "/var/log/sluice/events.jsonl");
+}
+
+TEST(DaemonOptionsTest, TlsCertificateWithoutKeyIsRefused) {
+  common::Config config = Defaults();
+  config.tls.certificate = "/etc/sluice/cert.pem";
+  config.tls.private_key = "";
+  absl::StatusOr<std::shared_ptr<const tls::ServerContext>> context = TlsContext(config);
+  ASSERT_FALSE(context.ok());
+  EXPECT_TRUE(absl::StrContains(context.status().message(), "tls.private_key"));
+}
+
+}  // namespace
+}  // namespace sluice::server
