@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/smtp_ingest.h"
 #include "common/logging.h"
+#include "tls/tls_stream.h"
 
 namespace sluice::api {
 namespace {
@@ -48,17 +49,18 @@ std::string_view SmtpListenerName(SmtpListenerKind kind) {
 }
 
 struct SmtpServer::Client {
+  explicit Client(reactor::TcpConnection* connection) : conn(connection), stream(connection) {}
+
   uint64_t id = 0;
-  reactor::TcpConnection* conn = nullptr;
+  reactor::TcpConnection* conn;
   std::unique_ptr<Policy> policy;
   std::unique_ptr<smtp::ServerSession> session;
   reactor::TimerId timer;
-  // Set once TLS starts (STARTTLS, or at once on submissions).
-  std::unique_ptr<tls::TlsSession> tls;
+  // Plaintext until TLS starts (STARTTLS, or at once on submissions).
+  tls::TlsStream stream;
   // Waiting for the spool or the authenticator: not reading, not timing out.
   bool busy = false;
   bool peer_closed = false;
-  bool tls_counted = false;  // its handshake is in the tls_sessions metric
   bool auth_logged = false;  // the AUTH answer being written was logged already
   // The queue id of the transaction in progress, chosen when its body
   // starts so the Received header can name it.
@@ -92,8 +94,8 @@ class SmtpServer::Policy final : public smtp::ServerPolicy {
     info.by = server_.options_.session.hostname;
     info.protocol = std::string(session.protocol());
     info.id = client_.body_id.ToString();
-    if (client_.tls != nullptr && client_.tls->handshake_done()) {
-      info.tls = std::string(client_.tls->version()) + " " + std::string(client_.tls->cipher());
+    if (const tls::TlsSession* tls = client_.stream.session(); client_.stream.handshake_done()) {
+      info.tls = std::string(tls->version()) + " " + std::string(tls->cipher());
     }
     if (envelope.recipients.size() == 1) {
       info.for_recipient = envelope.recipients[0].address.ToString();
@@ -175,9 +177,8 @@ void SmtpServer::Accept(reactor::TcpConnection* conn) {
   }
   Add(options_.metrics.connections);
   Add(options_.metrics.connections_open, 1);
-  auto client = std::make_unique<Client>();
+  auto client = std::make_unique<Client>(conn);
   client->id = next_client_id_++;
-  client->conn = conn;
   client->policy = std::make_unique<Policy>(*this, *client);
   smtp::ServerOptions session_options = options_.session;
   session_options.normalize_bare_lf = common::AnyContains(options_.trusted_networks, peer);
@@ -201,7 +202,7 @@ bool SmtpServer::StartTls(Client& c) {
     c.conn->Close();
     return false;
   }
-  c.tls = *std::move(session);
+  c.stream.StartServer(*std::move(session));
   return true;
 }
 
@@ -212,34 +213,22 @@ void SmtpServer::OnData(reactor::TcpConnection& conn, absl::string_view data) {
 }
 
 void SmtpServer::Receive(Client& c, absl::string_view bytes) {
-  std::string plain;
-  absl::string_view input = bytes;
-  if (c.tls != nullptr) {
-    c.tls->FeedCiphertext(std::string_view(bytes.data(), bytes.size()));
-    const absl::Status status = c.tls->ReadPlaintext(&plain);
-    if (c.tls->HasCiphertext()) c.conn->Send(c.tls->TakeCiphertext());  // also an alert
-    if (!status.ok()) {
-      SLUICE_LOG(kInfo, "tls handshake or read failed")
-          .Field("listener", SmtpListenerName(options_.kind))
-          .Field("client", c.conn->peer().HostString())
-          .Field("error", status);
-      c.conn->CloseAfterFlush();
-      return;
-    }
-    if (!c.tls_counted && c.tls->handshake_done()) {
-      c.tls_counted = true;
-      Add(options_.metrics.tls_sessions);
-    }
-    if (c.tls->peer_closed()) {
-      (void)c.tls->Shutdown();  // our close_notify; the connection closes either way
-      if (c.tls->HasCiphertext()) c.conn->Send(c.tls->TakeCiphertext());
-      c.conn->CloseAfterFlush();
-      return;
-    }
-    if (plain.empty()) return;
-    input = plain;
+  absl::StatusOr<absl::string_view> input = c.stream.Receive(bytes);
+  if (!input.ok()) {
+    SLUICE_LOG(kInfo, "tls handshake or read failed")
+        .Field("listener", SmtpListenerName(options_.kind))
+        .Field("client", c.conn->peer().HostString())
+        .Field("error", input.status());
+    c.conn->CloseAfterFlush();  // after the alert
+    return;
   }
-  const smtp::ServerAction action = c.session->Feed(std::string_view(input.data(), input.size()));
+  if (c.stream.TakeHandshakeDone()) Add(options_.metrics.tls_sessions);
+  if (c.stream.peer_closed()) {
+    c.stream.Close();
+    return;
+  }
+  if (input->empty()) return;
+  const smtp::ServerAction action = c.session->Feed(std::string_view(input->data(), input->size()));
   // While busy the session only keeps what arrives; the answer drives it on.
   if (!c.busy) Drive(c, action);
 }
@@ -270,16 +259,9 @@ void SmtpServer::OnClosed(reactor::TcpConnection& conn, const absl::Status& /*re
 
 void SmtpServer::Flush(Client& c) {
   if (c.session->output().empty()) return;
-  if (c.tls == nullptr) {
-    c.conn->Send(c.session->TakeOutput());
-    return;
-  }
-  const std::string plain = c.session->TakeOutput();
-  if (const absl::Status status = c.tls->WritePlaintext(plain); !status.ok()) {
+  if (absl::Status status = c.stream.Send(c.session->TakeOutput()); !status.ok()) {
     c.conn->Close(status);
-    return;
   }
-  if (c.tls->HasCiphertext()) c.conn->Send(c.tls->TakeCiphertext());
 }
 
 void SmtpServer::Drive(Client& c, smtp::ServerAction action) {
@@ -316,11 +298,7 @@ void SmtpServer::Drive(Client& c, smtp::ServerAction action) {
     case smtp::ServerAction::kClose:
       Flush(c);
       reactor_.CancelTimer(c.timer);
-      if (c.tls != nullptr && c.tls->handshake_done()) {
-        (void)c.tls->Shutdown();  // close_notify; the connection closes either way
-        if (c.tls->HasCiphertext()) c.conn->Send(c.tls->TakeCiphertext());
-      }
-      c.conn->CloseAfterFlush();
+      c.stream.Close();  // close_notify first under TLS
       return;
   }
 }

@@ -29,11 +29,15 @@ DeliveryConnection::DeliveryConnection(reactor::Reactor& reactor, Params params,
       opened_(reactor.clock().Now()) {}
 
 std::string DeliveryConnection::tls_version() const {
-  return tls_ != nullptr && tls_->handshake_done() ? std::string(tls_->version()) : "";
+  return stream_.has_value() && stream_->handshake_done()
+             ? std::string(stream_->session()->version())
+             : "";
 }
 
 std::string DeliveryConnection::tls_cipher() const {
-  return tls_ != nullptr && tls_->handshake_done() ? std::string(tls_->cipher()) : "";
+  return stream_.has_value() && stream_->handshake_done()
+             ? std::string(stream_->session()->cipher())
+             : "";
 }
 
 void DeliveryConnection::OnConnected(absl::StatusOr<reactor::TcpConnection*> connection) {
@@ -54,6 +58,7 @@ void DeliveryConnection::OnConnected(absl::StatusOr<reactor::TcpConnection*> con
     return;
   }
   conn_ = *connection;
+  stream_.emplace(conn_);
   if (aborted_) {
     conn_->Close(absl::CancelledError("delivery stopping"));
     conn_->Start(this);
@@ -134,13 +139,8 @@ void DeliveryConnection::Act(smtp::ClientAction action) {
 
 void DeliveryConnection::Flush() {
   std::string out = session_.TakeOutput();
-  if (out.empty() || conn_ == nullptr || tls_broken_) return;
-  if (tls_ != nullptr) {
-    if (!tls_->WritePlaintext(out).ok()) return;
-    if (tls_->HasCiphertext()) conn_->Send(tls_->TakeCiphertext());
-    return;
-  }
-  conn_->Send(std::move(out));
+  if (out.empty() || !stream_.has_value()) return;
+  (void)stream_->Send(std::move(out));  // fails only once TLS has: the session knows
 }
 
 std::optional<smtp::ClientAction> DeliveryConnection::StartTls() {
@@ -156,49 +156,43 @@ std::optional<smtp::ClientAction> DeliveryConnection::StartTls() {
     tls_failed_ = true;
     return session_.TlsFailed(std::string(session.status().message()));
   }
-  tls_ = *std::move(session);
-  handshaking_ = true;
-  ArmTimer(params_.session.timeouts.command);
-  return ContinueHandshake();
-}
-
-std::optional<smtp::ClientAction> DeliveryConnection::ContinueHandshake() {
-  const absl::Status status = tls_->Handshake();
-  if (tls_->HasCiphertext() && conn_ != nullptr) conn_->Send(tls_->TakeCiphertext());
-  if (!status.ok()) {
-    handshaking_ = false;
+  if (absl::Status status = stream_->StartClient(*std::move(session)); !status.ok()) {
     tls_failed_ = true;
-    tls_broken_ = true;
     return session_.TlsFailed(std::string(status.message()));
   }
-  if (!tls_->handshake_done()) return std::nullopt;
+  handshaking_ = true;
+  ArmTimer(params_.session.timeouts.command);
+  return std::nullopt;
+}
+
+void DeliveryConnection::OnData(reactor::TcpConnection& /*conn*/, absl::string_view data) {
+  // After a failed handshake the session has been told; the rest is noise.
+  if (!stream_.has_value() || stream_->failed()) return;
+  const absl::StatusOr<absl::string_view> plain = stream_->Receive(data);
+  if (handshaking_) {
+    OnHandshakeData(plain);
+    if (handshaking_ || stream_->failed() || conn_ == nullptr) return;
+  }
+  if (plain.ok() && !plain->empty())
+    Act(session_.Feed(std::string_view(plain->data(), plain->size())));
+  if (!plain.ok() || stream_->peer_closed()) {
+    if (session_.action() != smtp::ClientAction::kClosed) Act(session_.PeerClosed());
+  }
+}
+
+void DeliveryConnection::OnHandshakeData(const absl::StatusOr<absl::string_view>& plain) {
+  if (!plain.ok()) {
+    handshaking_ = false;
+    tls_failed_ = true;
+    Act(session_.TlsFailed(std::string(plain.status().message())));
+    return;
+  }
+  if (!stream_->TakeHandshakeDone()) return;
   handshaking_ = false;
   tls_time_ = reactor_.clock().Now() - tls_started_;
   if (params_.tls_sessions != nullptr) params_.tls_sessions->Add(1);
   CancelTimer();
-  return session_.TlsStarted();
-}
-
-void DeliveryConnection::OnData(reactor::TcpConnection& /*conn*/, absl::string_view data) {
-  if (tls_broken_) return;
-  if (tls_ == nullptr) {
-    Act(session_.Feed(std::string_view(data.data(), data.size())));
-    return;
-  }
-  tls_->FeedCiphertext(std::string_view(data.data(), data.size()));
-  if (handshaking_) {
-    std::optional<smtp::ClientAction> next = ContinueHandshake();
-    if (!next.has_value()) return;
-    Act(*next);
-    if (handshaking_ || tls_broken_ || conn_ == nullptr) return;
-  }
-  std::string plain;
-  const absl::Status status = tls_->ReadPlaintext(&plain);
-  if (tls_->HasCiphertext() && conn_ != nullptr) conn_->Send(tls_->TakeCiphertext());
-  if (!plain.empty()) Act(session_.Feed(plain));
-  if (!status.ok() || tls_->peer_closed()) {
-    if (session_.action() != smtp::ClientAction::kClosed) Act(session_.PeerClosed());
-  }
+  Act(session_.TlsStarted());
 }
 
 void DeliveryConnection::OnPeerClosed(reactor::TcpConnection& /*conn*/) {
@@ -212,6 +206,7 @@ void DeliveryConnection::OnPeerClosed(reactor::TcpConnection& /*conn*/) {
 void DeliveryConnection::OnClosed(reactor::TcpConnection& /*conn*/,
                                   const absl::Status& /*reason*/) {
   conn_ = nullptr;
+  if (stream_.has_value()) stream_->Detach();
   CancelTimer();
   if (session_.action() != smtp::ClientAction::kClosed) {
     // A reset, or Abort(): the session hears it as a lost connection.
@@ -264,7 +259,7 @@ void DeliveryConnection::OnTimeout() {
   if (handshaking_) {
     handshaking_ = false;
     tls_failed_ = true;
-    tls_broken_ = true;
+    stream_->Fail(absl::DeadlineExceededError("TLS handshake timed out"));
     Act(session_.TlsFailed("TLS handshake timed out"));
     return;
   }

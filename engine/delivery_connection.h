@@ -27,6 +27,7 @@
 #include "smtp/client_session.h"
 #include "tls/client_context.h"
 #include "tls/tls_session.h"
+#include "tls/tls_stream.h"
 
 namespace sluice::engine {
 
@@ -65,10 +66,10 @@ class DeliveryConnection final : public OutboundConnection, public reactor::TcpC
   // waits for the peer, the owner or the TLS handshake.
   void Act(smtp::ClientAction action);
   void Flush();
+  // The session's next action when TLS could not start; nullopt while the
+  // handshake goes on (OnData picks it up).
   std::optional<smtp::ClientAction> StartTls();
-  // Handles ciphertext during the handshake; returns the session's next
-  // action, or nullopt while the handshake goes on.
-  std::optional<smtp::ClientAction> ContinueHandshake();
+  void OnHandshakeData(const absl::StatusOr<absl::string_view>& plain);
   smtp::ClientAction SendNextChunk();
   void CollectResult();
   // Fails every recipient of the job in progress not yet sent.
@@ -84,10 +85,10 @@ class DeliveryConnection final : public OutboundConnection, public reactor::TcpC
   Owner* const owner_;
   smtp::ClientSession session_;
   reactor::TcpConnection* conn_ = nullptr;
-  std::unique_ptr<tls::TlsSession> tls_;
+  // Once connected; TLS after STARTTLS. Failed: nothing more goes out.
+  std::optional<tls::TlsStream> stream_;
   bool handshaking_ = false;
   bool tls_failed_ = false;
-  bool tls_broken_ = false;  // the handshake failed: nothing more goes out
   bool aborted_ = false;
   bool finished_ = false;
   std::optional<smtp::ClientFailure> failure_;

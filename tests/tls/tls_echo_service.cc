@@ -16,25 +16,21 @@ absl::StatusOr<std::unique_ptr<TlsEchoService>> TlsEchoService::Create(
           conn->Close(session.status());
           return;
         }
-        self->sessions_[conn] = *std::move(session);
+        auto stream = std::make_unique<TlsStream>(conn);
+        stream->StartServer(*std::move(session));
+        self->sessions_[conn] = std::move(stream);
         conn->Start(self);
       });
   return service;
 }
 
-void TlsEchoService::Flush(reactor::TcpConnection& conn, TlsSession& session) {
-  if (session.HasCiphertext()) conn.Send(session.TakeCiphertext());
-}
-
 void TlsEchoService::OnData(reactor::TcpConnection& conn, absl::string_view data) {
   auto it = sessions_.find(&conn);
   if (it == sessions_.end()) return;
-  TlsSession& session = *it->second;
-  const bool was_done = session.handshake_done();
-  session.FeedCiphertext(std::string_view(data.data(), data.size()));
-  std::string plain;
-  absl::Status status = session.ReadPlaintext(&plain);
-  if (!was_done && session.handshake_done()) {
+  TlsStream& stream = *it->second;
+  absl::StatusOr<absl::string_view> plain = stream.Receive(data);
+  if (stream.TakeHandshakeDone()) {
+    const TlsSession& session = *stream.session();
     HandshakeRecord record{std::string(session.version()), std::string(session.cipher()),
                            std::string(session.alpn()), std::string(session.sni()),
                            session.resumed()};
@@ -42,22 +38,18 @@ void TlsEchoService::OnData(reactor::TcpConnection& conn, absl::string_view data
     records_.push_back(std::move(record));
     changed_.notify_all();
   }
-  if (status.ok() && !plain.empty()) status = session.WritePlaintext(plain);
-  Flush(conn, session);  // also carries an alert after a failure
+  absl::Status status = plain.status();
+  if (status.ok()) status = stream.Send(std::string(*plain));
   if (!status.ok()) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       errors_.push_back(std::string(status.message()));
       changed_.notify_all();
     }
-    conn.CloseAfterFlush();
+    stream.Close();
     return;
   }
-  if (session.peer_closed()) {
-    (void)session.Shutdown();
-    Flush(conn, session);
-    conn.CloseAfterFlush();
-  }
+  if (stream.peer_closed()) stream.Close();
 }
 
 void TlsEchoService::OnPeerClosed(reactor::TcpConnection& conn) { conn.CloseAfterFlush(); }

@@ -1,7 +1,8 @@
 // TlsEchoService: a TLS echo server on the reactor, for interop tests. Each
-// accepted TcpConnection gets a server TlsSession; decrypted bytes are
-// encrypted and sent back. This is the loop a real listener runs (see
-// tls/tls_session.h). Records each finished handshake for the test thread.
+// accepted TcpConnection gets a TlsStream over a server TlsSession;
+// decrypted bytes are encrypted and sent back, the loop a real listener runs
+// (see tls/tls_stream.h). Records each finished handshake for the test
+// thread.
 #pragma once
 
 #include <condition_variable>
@@ -18,7 +19,7 @@
 #include "reactor/tcp_connection.h"
 #include "reactor/tcp_listener.h"
 #include "tls/server_context.h"
-#include "tls/tls_session.h"
+#include "tls/tls_stream.h"
 
 namespace sluice::tls::testing {
 
@@ -49,11 +50,10 @@ class TlsEchoService final : public reactor::TcpConnection::Handler {
  private:
   TlsEchoService() = default;
   void MaybeFinishStop();
-  void Flush(reactor::TcpConnection& conn, TlsSession& session);
 
   std::shared_ptr<const ServerContext> context_;
   reactor::TcpListener* listener_ = nullptr;
-  absl::flat_hash_map<reactor::TcpConnection*, std::unique_ptr<TlsSession>> sessions_;
+  absl::flat_hash_map<reactor::TcpConnection*, std::unique_ptr<TlsStream>> sessions_;
   absl::AnyInvocable<void()> stop_done_;
   bool stopping_ = false;
 
