@@ -3,39 +3,32 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <span>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "api/http_json.h"
+#include "api/ingest.h"
 #include "api/injection_composer.h"
-#include "api/smtp_ingest.h"
 #include "queue/spool_keys.h"
 
 namespace sluice::api {
 namespace {
 
-queue::Envelope NewEnvelope(const InjectionRequest& request, const common::MessageId& id,
-                            const common::MessageId& body_id, const std::string& domain,
-                            size_t size, int64_t now_ms) {
-  queue::Envelope envelope;
-  envelope.set_id(queue::IdKey(id));
-  envelope.set_body_id(queue::IdKey(body_id));
-  envelope.set_sender(request.envelope_sender);
-  envelope.set_created_unix_ms(now_ms);
-  envelope.set_next_due_unix_ms(now_ms);
-  envelope.set_size(size);
-  envelope.set_tenant(request.tenant);
-  envelope.set_campaign(request.campaign);
-  envelope.set_pool(request.pool);
-  envelope.set_domain(domain);
+// The request's envelope attributes, and `recipients` of it.
+IngestEnvelope EnvelopeOf(const InjectionRequest& request,
+                          std::span<const InjectionRecipient> recipients) {
+  IngestEnvelope envelope;
+  envelope.sender = request.envelope_sender;
+  envelope.tenant = request.tenant;
+  envelope.campaign = request.campaign;
+  envelope.pool = request.pool;
+  envelope.recipients.reserve(recipients.size());
+  for (const InjectionRecipient& recipient : recipients) {
+    envelope.recipients.emplace_back().address = recipient.mailbox.AddrSpec();
+  }
   return envelope;
-}
-
-void AddRecipient(queue::Envelope& envelope, const InjectionRecipient& recipient) {
-  queue::proto::Recipient* r = envelope.add_recipients();
-  r->set_address(recipient.mailbox.AddrSpec());
-  r->set_state(queue::proto::PENDING);
 }
 
 }  // namespace
@@ -54,7 +47,6 @@ absl::StatusOr<PreparedInjection> PrepareInjection(InjectionRequestParser& parse
   }
   absl::StatusOr<std::unique_ptr<InjectionComposer>> composer = InjectionComposer::Create(request);
   if (!composer.ok()) return composer.status();
-  const int64_t now_ms = absl::ToUnixMillis(context.now);
   std::set<std::string> missing;
   out.accepted.reserve(request.recipients.size());
 
@@ -69,51 +61,32 @@ absl::StatusOr<PreparedInjection> PrepareInjection(InjectionRequestParser& parse
                                                      id_text, context.now)
                        : std::move(composed.bytes);
     missing.insert(composed.missing_substitutions.begin(), composed.missing_substitutions.end());
-    // Envelopes per domain (in order of the domain names), chunked.
-    std::map<std::string, std::vector<size_t>> by_domain;
-    for (size_t i = 0; i < request.recipients.size(); ++i) {
-      by_domain[absl::AsciiStrToLower(request.recipients[i].mailbox.domain)].push_back(i);
-    }
-    std::vector<std::pair<size_t, std::string>> recipient_ids(request.recipients.size());
-    for (const auto& [domain, members] : by_domain) {
-      for (size_t start = 0; start < members.size(); start += context.max_recipients_per_envelope) {
-        const common::MessageId id = ids.Next();
-        queue::Envelope envelope =
-            NewEnvelope(request, id, message.body_id, domain, message.body.size(), now_ms);
-        const std::string text = id.ToString();
-        const size_t end = std::min(members.size(), start + context.max_recipients_per_envelope);
-        for (size_t k = start; k < end; ++k) {
-          AddRecipient(envelope, request.recipients[members[k]]);
-          recipient_ids[members[k]] = {0, text};
-        }
-        message.envelopes.push_back(std::move(envelope));
-      }
-    }
+    std::vector<std::string> envelope_ids;
+    IngestOptions options;
+    options.max_recipients_per_envelope = context.max_recipients_per_envelope;
+    message = BuildSpoolMessage(EnvelopeOf(request, request.recipients), std::move(message.body),
+                                message.body_id, ids, context.now, options, &envelope_ids);
     for (size_t i = 0; i < request.recipients.size(); ++i) {
       const InjectionRecipient& recipient = request.recipients[i];
       out.accepted.push_back(
-          {recipient.index, recipient.mailbox.AddrSpec(), std::move(recipient_ids[i].second), 0});
+          {recipient.index, recipient.mailbox.AddrSpec(), std::move(envelope_ids[i]), 0});
     }
     out.body_bytes = message.body.size();
   } else {
     out.messages.reserve(request.recipients.size());
     for (size_t i = 0; i < request.recipients.size(); ++i) {
       const InjectionRecipient& recipient = request.recipients[i];
-      queue::NewMessage& message = out.messages.emplace_back();
-      message.body_id = ids.Next();
-      const common::MessageId id = ids.Next();
+      const common::MessageId body_id = ids.Next();
       ComposedMessage composed = (*composer)->BuildForRecipient(
-          i, absl::StrCat(message.body_id.ToString(), "@", context.hostname), context.now);
-      message.body = std::move(composed.bytes);
+          i, absl::StrCat(body_id.ToString(), "@", context.hostname), context.now);
       missing.insert(composed.missing_substitutions.begin(), composed.missing_substitutions.end());
-      queue::Envelope envelope =
-          NewEnvelope(request, id, message.body_id, absl::AsciiStrToLower(recipient.mailbox.domain),
-                      message.body.size(), now_ms);
-      AddRecipient(envelope, recipient);
-      message.envelopes.push_back(std::move(envelope));
-      out.body_bytes += message.body.size();
-      out.accepted.push_back(
-          {recipient.index, recipient.mailbox.AddrSpec(), id.ToString(), out.messages.size() - 1});
+      std::vector<std::string> envelope_ids;
+      out.messages.push_back(BuildSpoolMessage(EnvelopeOf(request, {&recipient, 1}),
+                                               std::move(composed.bytes), body_id, ids, context.now,
+                                               {}, &envelope_ids));
+      out.body_bytes += out.messages.back().body.size();
+      out.accepted.push_back({recipient.index, recipient.mailbox.AddrSpec(),
+                              std::move(envelope_ids[0]), out.messages.size() - 1});
     }
   }
   out.missing_substitutions.assign(missing.begin(), missing.end());

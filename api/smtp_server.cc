@@ -4,7 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "api/smtp_ingest.h"
+#include "api/ingest.h"
 #include "common/logging.h"
 #include "tls/tls_stream.h"
 
@@ -323,21 +323,22 @@ void SmtpServer::SpoolMessage(Client& c) {
   const absl::Time now = options_.clock->Now();
   const std::string queue_id = c.body_id.ToString();
   std::string body = std::move(received.body);
-  IngestContext context;
-  context.bounce_domains = &options_.bounce_domains;
+  IngestOptions ingest;
+  ingest.bounce_domains = &options_.bounce_domains;
+  std::string tenant;
   if (options_.kind != SmtpListenerKind::kRelay) {
     body = AddMissingSubmissionHeaders(std::move(body), options_.session.hostname, queue_id, now);
-    context.tenant = c.session->auth_user();
+    tenant = c.session->auth_user();
   }
   const size_t size = body.size();
   const size_t recipients = received.envelope.recipients.size();
-  queue::NewMessage message =
-      BuildSpoolMessage(received.envelope, std::move(body), c.body_id, ids_, now, context);
+  queue::NewMessage message = BuildSpoolMessage(FromSmtp(received.envelope, tenant),
+                                                std::move(body), c.body_id, ids_, now, ingest);
   const uint64_t id = c.id;
   const std::string client_ip = c.conn->peer().HostString();
   ++pending_answers_;
   options_.spool->Enqueue(std::move(message), [this, id, queue_id, size, recipients, client_ip,
-                                               tenant = context.tenant](absl::Status status) {
+                                               tenant](absl::Status status) {
     --pending_answers_;
     auto it = clients_.find(id);
     if (status.ok()) {

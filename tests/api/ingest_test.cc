@@ -1,4 +1,4 @@
-#include "api/smtp_ingest.h"
+#include "api/ingest.h"
 
 #include <string>
 
@@ -14,7 +14,7 @@ namespace {
 
 const absl::Time kTime = absl::FromUnixSeconds(1'795'824'000);  // Sat, 28 Nov 2026 00:00:00
 
-TEST(SmtpIngestTest, ReceivedHeaderHasEveryClauseAndFoldsAt78) {
+TEST(IngestTest, ReceivedHeaderHasEveryClauseAndFoldsAt78) {
   ReceivedInfo info;
   info.helo = "client.example.org";
   info.client_ip = "192.0.2.7";
@@ -36,7 +36,7 @@ TEST(SmtpIngestTest, ReceivedHeaderHasEveryClauseAndFoldsAt78) {
             "for <user@example.com>; Sat, 28 Nov 2026 00:00:00 +0000\r\n");
 }
 
-TEST(SmtpIngestTest, ReceivedHeaderWithoutRecipientEndsTheIdClauseWithSemicolon) {
+TEST(IngestTest, ReceivedHeaderWithoutRecipientEndsTheIdClauseWithSemicolon) {
   ReceivedInfo info;
   info.client_ip = "::1";
   info.by = "mx";
@@ -48,7 +48,7 @@ TEST(SmtpIngestTest, ReceivedHeaderWithoutRecipientEndsTheIdClauseWithSemicolon)
             "\tSat, 28 Nov 2026 00:00:00 +0000\r\n");
 }
 
-TEST(SmtpIngestTest, SubmissionGetsMessageIdAndDateAfterTraceLinesWhenMissing) {
+TEST(IngestTest, SubmissionGetsMessageIdAndDateAfterTraceLinesWhenMissing) {
   const std::string message =
       "Received: from a\r\n\tby b; Sat, 28 Nov 2026 00:00:00 +0000\r\n"
       "Subject: hi\r\n\r\nbody\r\n";
@@ -59,7 +59,7 @@ TEST(SmtpIngestTest, SubmissionGetsMessageIdAndDateAfterTraceLinesWhenMissing) {
             "Subject: hi\r\n\r\nbody\r\n");
 }
 
-TEST(SmtpIngestTest, SubmissionKeepsTheClientsMessageIdAndDateInAnyCase) {
+TEST(IngestTest, SubmissionKeepsTheClientsMessageIdAndDateInAnyCase) {
   const std::string message = "message-id: <x@y>\r\nDATE: whenever\r\n\r\nMessage-ID: body\r\n";
   EXPECT_EQ(AddMissingSubmissionHeaders(message, "mx.test", "ID1", kTime), message);
   // A header-like line in the body does not count.
@@ -68,7 +68,7 @@ TEST(SmtpIngestTest, SubmissionKeepsTheClientsMessageIdAndDateInAnyCase) {
       "Message-ID: <I@h>\r\nDate: "));
 }
 
-TEST(SmtpIngestTest, RecipientsAreSplitIntoOneEnvelopePerDomainSharingTheBody) {
+TEST(IngestTest, RecipientsAreSplitIntoOneEnvelopePerDomainSharingTheBody) {
   smtp::Envelope envelope;
   envelope.mail_from = {"sender", "example.org", false};
   envelope.ret = smtp::DsnRet::kHeaders;
@@ -81,8 +81,8 @@ TEST(SmtpIngestTest, RecipientsAreSplitIntoOneEnvelopePerDomainSharingTheBody) {
   common::MessageIdGenerator ids(&clock, 1, 5);
   const common::MessageId body_id = ids.Next();
   absl::flat_hash_set<std::string> bounce_domains = {"two.example"};
-  IngestContext context{&bounce_domains, "tenant-a"};
-  queue::NewMessage message = BuildSpoolMessage(envelope, "body", body_id, ids, kTime, context);
+  queue::NewMessage message = BuildSpoolMessage(FromSmtp(envelope, "tenant-a"), "body", body_id,
+                                                ids, kTime, IngestOptions{&bounce_domains, 0});
 
   EXPECT_EQ(message.body, "body");
   ASSERT_EQ(message.envelopes.size(), 2u);
@@ -102,6 +102,43 @@ TEST(SmtpIngestTest, RecipientsAreSplitIntoOneEnvelopePerDomainSharingTheBody) {
   EXPECT_EQ(message.envelopes[1].domain(), "two.example");
   EXPECT_EQ(message.envelopes[1].queue(), "bounces");
   EXPECT_NE(one.id(), message.envelopes[1].id());
+}
+
+TEST(IngestTest, LargeDomainsAreChunkedAndEachRecipientLearnsItsEnvelope) {
+  IngestEnvelope envelope;
+  envelope.sender = "news@example.org";
+  envelope.tenant = "acme";
+  envelope.campaign = "spring";
+  envelope.pool = "bulk";
+  for (const char* address :
+       {"a@big.example", "b@BIG.example", "c@big.example", "d@small.example", "e@big.example"}) {
+    envelope.recipients.emplace_back().address = address;
+  }
+  common::FakeClock clock(kTime);
+  common::MessageIdGenerator ids(&clock, 1, 5);
+  std::vector<std::string> envelope_ids;
+  queue::NewMessage message = BuildSpoolMessage(envelope, "body", ids.Next(), ids, kTime,
+                                                IngestOptions{nullptr, 2}, &envelope_ids);
+
+  // big.example: {a, b}, {c, e}; small.example: {d}.
+  ASSERT_EQ(message.envelopes.size(), 3u);
+  EXPECT_EQ(message.envelopes[0].recipients_size(), 2);
+  EXPECT_EQ(message.envelopes[1].recipients_size(), 2);
+  EXPECT_EQ(message.envelopes[1].recipients(1).address(), "e@big.example");
+  EXPECT_EQ(message.envelopes[2].domain(), "small.example");
+  for (const queue::Envelope& e : message.envelopes) {
+    EXPECT_EQ(e.tenant(), "acme");
+    EXPECT_EQ(e.campaign(), "spring");
+    EXPECT_EQ(e.pool(), "bulk");
+    EXPECT_EQ(e.queue(), "");
+    EXPECT_EQ(e.size(), 4u);
+  }
+  ASSERT_EQ(envelope_ids.size(), 5u);
+  EXPECT_EQ(queue::IdKey(*common::MessageId::Parse(envelope_ids[0])), message.envelopes[0].id());
+  EXPECT_EQ(envelope_ids[0], envelope_ids[1]);
+  EXPECT_EQ(envelope_ids[2], envelope_ids[4]);
+  EXPECT_NE(envelope_ids[1], envelope_ids[2]);
+  EXPECT_EQ(queue::IdKey(*common::MessageId::Parse(envelope_ids[3])), message.envelopes[2].id());
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-#include "api/smtp_ingest.h"
+#include "api/ingest.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 #include <vector>
@@ -48,8 +49,10 @@ bool HasHeader(absl::string_view headers, absl::string_view name) {
   return false;
 }
 
-std::string LowerDomain(const smtp::Address& address) {
-  return absl::AsciiStrToLower(address.domain);
+// The domain of local@domain (after the last @), in lower case.
+std::string LowerDomain(absl::string_view address) {
+  const size_t at = address.rfind('@');
+  return absl::AsciiStrToLower(at == absl::string_view::npos ? "" : address.substr(at + 1));
 }
 
 uint32_t NotifyBits(uint8_t notify) {
@@ -110,51 +113,79 @@ std::string AddMissingSubmissionHeaders(std::string message, absl::string_view h
   return message;
 }
 
-queue::NewMessage BuildSpoolMessage(const smtp::Envelope& envelope, std::string body,
+IngestEnvelope FromSmtp(const smtp::Envelope& envelope, std::string tenant) {
+  IngestEnvelope out;
+  out.sender = envelope.mail_from.ToString();
+  out.tenant = std::move(tenant);
+  switch (envelope.ret) {
+    case smtp::DsnRet::kFull:
+      out.ret = queue::proto::RET_FULL;
+      break;
+    case smtp::DsnRet::kHeaders:
+      out.ret = queue::proto::RET_HDRS;
+      break;
+    case smtp::DsnRet::kUnspecified:
+      break;
+  }
+  out.envid = envelope.envid;
+  out.recipients.reserve(envelope.recipients.size());
+  for (const smtp::Recipient& recipient : envelope.recipients) {
+    IngestRecipient& r = out.recipients.emplace_back();
+    r.address = recipient.address.ToString();
+    r.notify = NotifyBits(recipient.notify);
+    if (!recipient.orcpt.empty())
+      r.orcpt = absl::StrCat(recipient.orcpt_type, ";", recipient.orcpt);
+  }
+  return out;
+}
+
+queue::NewMessage BuildSpoolMessage(const IngestEnvelope& envelope, std::string body,
                                     const common::MessageId& body_id,
                                     common::MessageIdGenerator& ids, absl::Time now,
-                                    const IngestContext& context) {
+                                    const IngestOptions& options,
+                                    std::vector<std::string>* envelope_ids) {
   queue::NewMessage message;
   message.body_id = body_id;
   message.body = std::move(body);
   // Ordered, so envelopes come out in a stable order (tests, logs).
-  std::map<std::string, std::vector<const smtp::Recipient*>> by_domain;
-  for (const smtp::Recipient& recipient : envelope.recipients) {
-    by_domain[LowerDomain(recipient.address)].push_back(&recipient);
+  std::map<std::string, std::vector<size_t>> by_domain;
+  for (size_t i = 0; i < envelope.recipients.size(); ++i) {
+    by_domain[LowerDomain(envelope.recipients[i].address)].push_back(i);
   }
+  if (envelope_ids != nullptr) envelope_ids->assign(envelope.recipients.size(), "");
+  const size_t chunk = options.max_recipients_per_envelope == 0
+                           ? envelope.recipients.size()
+                           : options.max_recipients_per_envelope;
   const int64_t now_ms = absl::ToUnixMillis(now);
-  for (const auto& [domain, recipients] : by_domain) {
-    queue::Envelope& out = message.envelopes.emplace_back();
-    out.set_id(queue::IdKey(ids.Next()));
-    out.set_body_id(queue::IdKey(body_id));
-    out.set_sender(envelope.mail_from.ToString());
-    for (const smtp::Recipient* recipient : recipients) {
-      queue::proto::Recipient* r = out.add_recipients();
-      r->set_address(recipient->address.ToString());
-      r->set_state(queue::proto::PENDING);
-      r->set_notify(NotifyBits(recipient->notify));
-      if (!recipient->orcpt.empty()) {
-        r->set_orcpt(absl::StrCat(recipient->orcpt_type, ";", recipient->orcpt));
+  const std::string body_key = queue::IdKey(body_id);
+  const bool bounces = options.bounce_domains != nullptr;
+  for (const auto& [domain, members] : by_domain) {
+    for (size_t start = 0; start < members.size(); start += chunk) {
+      const common::MessageId id = ids.Next();
+      queue::Envelope& out = message.envelopes.emplace_back();
+      out.set_id(queue::IdKey(id));
+      out.set_body_id(body_key);
+      out.set_sender(envelope.sender);
+      out.set_created_unix_ms(now_ms);
+      out.set_next_due_unix_ms(now_ms);
+      out.set_size(message.body.size());
+      out.set_ret(envelope.ret);
+      out.set_envid(envelope.envid);
+      out.set_tenant(envelope.tenant);
+      out.set_campaign(envelope.campaign);
+      out.set_pool(envelope.pool);
+      out.set_domain(domain);
+      if (bounces && options.bounce_domains->contains(domain)) out.set_queue("bounces");
+      const std::string id_text = envelope_ids != nullptr ? id.ToString() : "";
+      for (size_t k = start; k < std::min(members.size(), start + chunk); ++k) {
+        const IngestRecipient& recipient = envelope.recipients[members[k]];
+        queue::proto::Recipient* r = out.add_recipients();
+        r->set_address(recipient.address);
+        r->set_state(queue::proto::PENDING);
+        r->set_notify(recipient.notify);
+        if (!recipient.orcpt.empty()) r->set_orcpt(recipient.orcpt);
+        if (envelope_ids != nullptr) (*envelope_ids)[members[k]] = id_text;
       }
-    }
-    out.set_created_unix_ms(now_ms);
-    out.set_next_due_unix_ms(now_ms);
-    out.set_size(message.body.size());
-    switch (envelope.ret) {
-      case smtp::DsnRet::kFull:
-        out.set_ret(queue::proto::RET_FULL);
-        break;
-      case smtp::DsnRet::kHeaders:
-        out.set_ret(queue::proto::RET_HDRS);
-        break;
-      case smtp::DsnRet::kUnspecified:
-        break;
-    }
-    out.set_envid(envelope.envid);
-    out.set_tenant(context.tenant);
-    out.set_domain(domain);
-    if (context.bounce_domains != nullptr && context.bounce_domains->contains(domain)) {
-      out.set_queue("bounces");
     }
   }
   return message;
