@@ -69,7 +69,7 @@ absl::StatusOr<std::unique_ptr<ApiKeyStore>> ApiKeyStore::Create(
       key->limited = true;
       const int64_t burst = spec.burst > 0 ? spec.burst : spec.rate_per_second;
       std::lock_guard<std::mutex> lock(key->mu);
-      key->gcra = engine::Gcra(spec.rate_per_second, absl::Seconds(1), burst);
+      key->gcra = common::Gcra(spec.rate_per_second, absl::Seconds(1), burst);
     }
     if (!store->by_hash_.emplace(raw, key.get()).second) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": the same token as an earlier key"));

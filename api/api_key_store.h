@@ -10,7 +10,7 @@
 //   no or unknown token        401 (with WWW-Authenticate: Bearer)
 //   token without the scope    403
 //   over the key's rate        429 with the wait (Retry-After)
-// Rates are per key across every shard: each key's GCRA (engine/gcra.h)
+// Rates are per key across every shard: each key's GCRA (common/gcra.h)
 // sits behind its own small mutex, held for a few arithmetic operations.
 // Thread-safe; immutable apart from the rate state.
 #pragma once
@@ -26,7 +26,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "engine/gcra.h"
+#include "common/gcra.h"
 
 namespace sluice::api {
 
@@ -79,7 +79,7 @@ class ApiKeyStore {
     // std::mutex, not absl::Mutex: Debian's abseil is not instrumented, so
     // ThreadSanitizer would not see an absl::Mutex order the rate state.
     mutable std::mutex mu;
-    mutable engine::Gcra gcra ABSL_GUARDED_BY(mu){1, absl::Seconds(1), 1};
+    mutable common::Gcra gcra ABSL_GUARDED_BY(mu){1, absl::Seconds(1), 1};
   };
 
   ApiKeyStore() = default;

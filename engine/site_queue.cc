@@ -38,12 +38,12 @@ absl::Duration SiteQueue::TakeRateToken(absl::Time now) {
   // Check every limit before taking from any, so a refused message costs
   // nothing: a Gcra copy answers "would it allow" without committing.
   absl::Duration wait = absl::ZeroDuration();
-  for (const Gcra& rate : rates_) {
-    Gcra probe = rate;
+  for (const common::Gcra& rate : rates_) {
+    common::Gcra probe = rate;
     wait = std::max(wait, probe.TryAcquire(now));
   }
   if (wait > absl::ZeroDuration()) return wait;
-  for (Gcra& rate : rates_) rate.TryAcquire(now);
+  for (common::Gcra& rate : rates_) rate.TryAcquire(now);
   return absl::ZeroDuration();
 }
 

@@ -28,9 +28,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "common/gcra.h"
 #include "common/message_id.h"
 #include "dns/site.h"
-#include "engine/gcra.h"
 #include "engine/site_limits.h"
 #include "reactor/socket_address.h"
 
@@ -111,7 +111,7 @@ class SiteQueue {
   const absl::Duration host_failure_backoff_;
   const absl::Duration throttle_backoff_;
   std::deque<ReadyMessage> ready_;
-  std::vector<Gcra> rates_;
+  std::vector<common::Gcra> rates_;
   int connections_ = 0;
   double window_;
   absl::Time paused_until_ = absl::InfinitePast();

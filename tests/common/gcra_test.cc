@@ -1,8 +1,8 @@
-#include "engine/gcra.h"
+#include "common/gcra.h"
 
 #include "gtest/gtest.h"
 
-namespace sluice::engine {
+namespace sluice::common {
 namespace {
 
 const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
@@ -37,4 +37,4 @@ TEST(GcraTest, HourlyRatesUseTheRightInterval) {
 }
 
 }  // namespace
-}  // namespace sluice::engine
+}  // namespace sluice::common

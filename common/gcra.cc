@@ -1,8 +1,8 @@
-#include "engine/gcra.h"
+#include "common/gcra.h"
 
 #include <algorithm>
 
-namespace sluice::engine {
+namespace sluice::common {
 
 Gcra::Gcra(int64_t count, absl::Duration period, int64_t burst)
     : interval_(period / std::max<int64_t>(count, 1)),
@@ -16,4 +16,4 @@ absl::Duration Gcra::TryAcquire(absl::Time now) {
   return absl::ZeroDuration();
 }
 
-}  // namespace sluice::engine
+}  // namespace sluice::common

@@ -12,7 +12,7 @@
 
 #include "absl/time/time.h"
 
-namespace sluice::engine {
+namespace sluice::common {
 
 class Gcra {
  public:
@@ -31,4 +31,4 @@ class Gcra {
   absl::Time next_ = absl::InfinitePast();
 };
 
-}  // namespace sluice::engine
+}  // namespace sluice::common
