@@ -133,6 +133,32 @@ TEST_F(DeliveryEngineTest, AnOperatorBounceTakesAWaitingMessageOutOfItsQueue) {
   EXPECT_EQ(shared_.metrics.bounced->Value(), 1u);
 }
 
+// The domain is suspended only after the message was routed: the engine
+// learns it when it reads the envelope to send it, holds it there, and
+// sends it once the domain is resumed.
+TEST_F(DeliveryEngineTest, MailOfADomainSuspendedWhileQueuedIsHeldAndSentOnResume) {
+  Start();
+  connector_.set_on_open([](FakeConnection& c) { c.Ready(); });
+  connector_.set_on_send(
+      [](FakeConnection& c) { c.Finish(smtp::RecipientStatus::kDelivered, kOk); });
+  engine_->SetSuspended(SuspendScope::kSite, "static:127.0.0.1:2525", true);
+  const common::MessageId id = Schedule({"a@example.com"});
+  ASSERT_TRUE(RunUntil(*reactor_, [&] {
+    const std::vector<QueueSnapshot> queues = engine_->Snapshot();
+    return queues.size() == 1 && queues[0].ready == 1;
+  }));
+  engine_->SetSuspended(SuspendScope::kDomain, "example.com", true);
+  engine_->SetSuspended(SuspendScope::kSite, "static:127.0.0.1:2525", false);
+  // The pool opens a connection and reads the envelope, which is held.
+  ASSERT_TRUE(RunUntil(*reactor_, [&] { return spool_.reads() >= 1; }));
+  ASSERT_TRUE(RunUntil(*reactor_, [&] { return engine_->Snapshot()[0].ready == 0; }));
+  EXPECT_TRUE(spool_.Find(id).has_value());
+  EXPECT_EQ(shared_.metrics.delivered->Value(), 0u);
+  engine_->SetSuspended(SuspendScope::kDomain, "example.com", false);
+  ASSERT_TRUE(RunUntil(*reactor_, [&] { return !spool_.Find(id).has_value(); }));
+  EXPECT_EQ(shared_.metrics.delivered->Value(), 1u);
+}
+
 TEST_F(DeliveryEngineTest, AnOperatorBounceOfAMessageAtRestBouncesItFromTheSpool) {
   Start();
   const common::MessageId id = spool_.Put("example.com", {"a@example.com"});
