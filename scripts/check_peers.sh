@@ -22,7 +22,8 @@ sluice_check_peers() {
   swaks_support=$(swaks --support 2>&1)
   curl_version=$(curl --version 2>&1)
   swaks_can() { grep -qx "=== $1 supported" <<<"$swaks_support"; }
-  python_has() { python3 -c "import $1"; }
+  # Debian's python3, the one the tests run (tools/testbed/run_python_test.sh).
+  python_has() { /usr/bin/python3 -c "import $1"; }
   fuzzer_runtime() { [[ $(clang -print-file-name=libclang_rt.fuzzer-x86_64.a) == /* ]]; }
 
   need swaks "swaks is missing" command -v swaks
@@ -43,6 +44,10 @@ sluice_check_peers() {
   need curl "curl is missing" command -v curl
   need curl "curl cannot speak HTTP/2" grep -qw HTTP2 <<<"$curl_version"
   need bind9-dnsutils "dig is missing" command -v dig
+  need python3-dkim "python3 lacks dkim (dkimpy, a DKIM verifier)" python_has dkim
+  need opendkim "opendkim (a DKIM verifier) is missing" test -x /usr/sbin/opendkim
+  need "mailauth from npm (scripts/deps.sh installs it)" "mailauth (a DKIM verifier) is missing" \
+    test -x "${HOME}/.cache/sluice-npm/node_modules/.bin/mailauth"
   need clang "clang (for the fuzzers) is missing" command -v clang
   need libclang-rt-14-dev "clang's libFuzzer runtime is missing" fuzzer_runtime
   unset -f need swaks_can python_has fuzzer_runtime

@@ -13,8 +13,12 @@ SLUICE_PACKAGES=(
   libhttp-parser-dev libsimdjson-dev libtomlplusplus-dev libidn2-dev
   # test peers
   curl nghttp2-client nsd clang libclang-rt-14-dev openssl postfix prometheus bind9-dnsutils
-  swaks libnet-ssleay-perl libauthen-sasl-perl
+  swaks libnet-ssleay-perl libauthen-sasl-perl python3-dkim opendkim
 )
+
+# DKIM verifiers from npm (mailauth), kept out of the checkout.
+SLUICE_NPM_DIR="${HOME}/.cache/sluice-npm"
+SLUICE_NPM_PACKAGES=(mailauth@4.13.3)
 
 sluice_install_deps() {
   local missing=()
@@ -41,6 +45,24 @@ sluice_install_deps() {
     "${missing[@]}" >&2
 }
 
+# The test peers that come from npm, into $SLUICE_NPM_DIR. Node.js and npm
+# come from Debian unless the machine already has them.
+sluice_install_npm_tools() {
+  if ! command -v npm >/dev/null 2>&1; then
+    sluice_install_deps nodejs npm || return 1
+  fi
+  local pkg need=()
+  for pkg in "${SLUICE_NPM_PACKAGES[@]}"; do
+    [[ -f "$SLUICE_NPM_DIR/node_modules/${pkg%@*}/package.json" ]] &&
+      grep -q "\"version\": \"${pkg##*@}\"" "$SLUICE_NPM_DIR/node_modules/${pkg%@*}/package.json" ||
+      need+=("$pkg")
+  done
+  ((${#need[@]} == 0)) && return 0
+  echo "sluice: installing ${need[*]} from npm into $SLUICE_NPM_DIR" >&2
+  mkdir -p "$SLUICE_NPM_DIR"
+  (cd "$SLUICE_NPM_DIR" && npm install --no-audit --no-fund --loglevel=error "${need[@]}" >&2)
+}
+
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-  sluice_install_deps "$@"
+  sluice_install_deps "$@" && sluice_install_npm_tools
 fi

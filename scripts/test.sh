@@ -7,6 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 sluice_install_deps || exit 1
+sluice_install_npm_tools || exit 1
 # Every test peer can do what the tests ask of it, or a line names the package.
 source scripts/check_peers.sh
 sluice_check_peers || exit 1
