@@ -146,13 +146,23 @@ DkimSigner::DkimSigner(std::vector<DkimSignature> signatures)
     : signatures_(std::move(signatures)) {}
 
 absl::StatusOr<std::string> DkimSigner::Sign(absl::string_view message, absl::Time now) const {
+  std::vector<const DkimSignature*> signatures;
+  signatures.reserve(signatures_.size());
+  for (const DkimSignature& signature : signatures_) signatures.push_back(&signature);
+  return SignWith(message, signatures, now);
+}
+
+absl::StatusOr<std::string> DkimSigner::SignWith(
+    absl::string_view message, const std::vector<const DkimSignature*>& signatures,
+    absl::Time now) {
   const auto parts = SplitMessage(message);
   if (!parts.has_value()) return absl::InvalidArgumentError("message has no header section");
   const auto [header_section, body] = *parts;
   const std::vector<HeaderField> fields = SplitFields(header_section);
   std::optional<std::string> body_hash[2];  // by canonicalization
   std::string out;
-  for (const DkimSignature& signature : signatures_) {
+  for (const DkimSignature* each : signatures) {
+    const DkimSignature& signature = *each;
     std::optional<std::string>& bh = body_hash[static_cast<int>(signature.body_canonicalization)];
     if (!bh.has_value()) {
       const Sha256Digest digest = DkimBodyHash(body, signature.body_canonicalization);

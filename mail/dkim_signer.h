@@ -57,6 +57,11 @@ class DkimSigner {
   // body), folded, each ending in CRLF, to be put before its first line. A
   // message with no header section is refused.
   absl::StatusOr<std::string> Sign(absl::string_view message, absl::Time now) const;
+  // The same with signatures chosen per message (DkimKeyring); each must
+  // have a domain, a selector and a key.
+  static absl::StatusOr<std::string> SignWith(absl::string_view message,
+                                              const std::vector<const DkimSignature*>& signatures,
+                                              absl::Time now);
 
   const std::vector<DkimSignature>& signatures() const { return signatures_; }
 
