@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "mail/header_fields.h"
 
 namespace sluice::mail {
 namespace {
@@ -24,23 +25,9 @@ bool IsAddressEnd(char c) { return c == '>' || c == ',' || c == ';' || c == ' ' 
 }  // namespace
 
 std::optional<std::string> FromDomain(absl::string_view message) {
-  size_t pos = 0;
-  while (pos < message.size()) {
-    if (absl::StartsWith(message.substr(pos), "\r\n")) break;  // end of the header section
-    size_t end = message.find("\r\n", pos);
-    while (end != absl::string_view::npos && end + 2 < message.size() &&
-           (message[end + 2] == ' ' || message[end + 2] == '\t')) {
-      end = message.find("\r\n", end + 2);
-    }
-    if (end == absl::string_view::npos) end = message.size();
-    const absl::string_view field = message.substr(pos, end - pos);
-    pos = end + 2;
-    const size_t colon = field.find(':');
-    if (colon == absl::string_view::npos ||
-        !absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(field.substr(0, colon)), "from")) {
-      continue;
-    }
-    absl::string_view value = field.substr(colon + 1);
+  for (const HeaderField& field : SplitHeaderFields(message)) {
+    if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(field.name), "from")) continue;
+    absl::string_view value = field.text.substr(field.text.find(':') + 1);
     // The first address: inside <...> when there are angle brackets.
     if (const size_t open = value.find('<'); open != absl::string_view::npos) {
       value = value.substr(open + 1);

@@ -8,38 +8,13 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "mail/header_fields.h"
 #include "openssl/sha.h"
 
 namespace sluice::mail {
 namespace {
 
 constexpr size_t kFoldWidth = 76;
-
-struct HeaderField {
-  absl::string_view name;  // as written, without trailing white space
-  absl::string_view text;  // the whole field without its final CRLF
-};
-
-// The fields of a header section (which ends with the CRLF of its last
-// field), continuation lines joined to theirs.
-std::vector<HeaderField> SplitFields(absl::string_view section) {
-  std::vector<HeaderField> fields;
-  size_t pos = 0;
-  while (pos < section.size()) {
-    size_t end = section.find("\r\n", pos);
-    while (end != absl::string_view::npos && end + 2 < section.size() &&
-           (section[end + 2] == ' ' || section[end + 2] == '\t')) {
-      end = section.find("\r\n", end + 2);
-    }
-    if (end == absl::string_view::npos) end = section.size();
-    const absl::string_view text = section.substr(pos, end - pos);
-    absl::string_view name = text.substr(0, text.find(':'));
-    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-    fields.push_back({name, text});
-    pos = end + 2;
-  }
-  return fields;
-}
 
 // Splits `message` after the header section's final CRLF.
 std::optional<std::pair<absl::string_view, absl::string_view>> SplitMessage(
@@ -111,7 +86,7 @@ const std::vector<std::string>& DefaultDkimHeaders() {
 Sha256Digest DkimHeaderHash(absl::string_view header_section,
                             const std::vector<std::string>& signed_names,
                             absl::string_view signature_field, DkimCanonicalization c) {
-  const std::vector<HeaderField> fields = SplitFields(header_section);
+  const std::vector<HeaderField> fields = SplitHeaderFields(header_section);
   std::vector<bool> taken(fields.size(), false);
   SHA256_CTX sha;
   SHA256_Init(&sha);
@@ -158,7 +133,7 @@ absl::StatusOr<std::string> DkimSigner::SignWith(
   const auto parts = SplitMessage(message);
   if (!parts.has_value()) return absl::InvalidArgumentError("message has no header section");
   const auto [header_section, body] = *parts;
-  const std::vector<HeaderField> fields = SplitFields(header_section);
+  const std::vector<HeaderField> fields = SplitHeaderFields(header_section);
   std::optional<std::string> body_hash[2];  // by canonicalization
   std::string out;
   for (const DkimSignature* each : signatures) {
