@@ -144,6 +144,10 @@ SmtpServer::SmtpServer(reactor::Reactor& reactor, int shard, SmtpServerOptions o
   session.offer_starttls = options_.tls != nullptr && !session.implicit_tls;
 }
 
+void SmtpServer::SetDkim(std::shared_ptr<const mail::DkimKeyring> keyring) {
+  options_.dkim = std::move(keyring);
+}
+
 void SmtpServer::SetTlsContext(std::shared_ptr<const tls::ServerContext> context) {
   if (context != nullptr) options_.tls = std::move(context);
 }
@@ -320,27 +324,84 @@ void SmtpServer::SpoolMessage(Client& c) {
   reactor_.CancelTimer(c.timer);
   c.conn->PauseReading();
   smtp::ReceivedMessage received = c.session->TakeMessage();
-  const absl::Time now = options_.clock->Now();
-  const std::string queue_id = c.body_id.ToString();
   std::string body = std::move(received.body);
-  IngestOptions ingest;
-  ingest.bounce_domains = &options_.bounce_domains;
   std::string tenant;
   if (options_.kind != SmtpListenerKind::kRelay) {
-    body = AddMissingSubmissionHeaders(std::move(body), options_.session.hostname, queue_id, now);
+    body = AddMissingSubmissionHeaders(std::move(body), options_.session.hostname,
+                                       c.body_id.ToString(), options_.clock->Now());
     tenant = c.session->auth_user();
   }
-  const size_t size = body.size();
-  const size_t recipients = received.envelope.recipients.size();
-  queue::NewMessage message = BuildSpoolMessage(FromSmtp(received.envelope, tenant),
-                                                std::move(body), c.body_id, ids_, now, ingest);
-  const uint64_t id = c.id;
-  const std::string client_ip = c.conn->peer().HostString();
-  ++pending_answers_;
-  options_.spool->Enqueue(std::move(message), [this, id, queue_id, size, recipients, client_ip,
-                                               tenant](absl::Status status) {
+  IngestEnvelope envelope = FromSmtp(received.envelope, std::move(tenant));
+  ++pending_answers_;  // until AnswerMessage
+  if (options_.dkim_pool != nullptr && options_.dkim != nullptr && Outbound(c) &&
+      options_.dkim->Signs(body, envelope.tenant)) {
+    SignThenEnqueue(c.id, std::move(envelope), std::move(body), absl::ZeroDuration());
+    return;
+  }
+  Enqueue(c.id, envelope, std::move(body));
+}
+
+bool SmtpServer::Outbound(const Client& c) const {
+  return options_.kind != SmtpListenerKind::kRelay || c.session->authenticated() ||
+         common::AnyContains(options_.relay_networks, c.conn->peer().sockaddr_ptr());
+}
+
+void SmtpServer::SignThenEnqueue(uint64_t id, IngestEnvelope envelope, std::string body,
+                                 absl::Duration waited) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) {  // left before its answer: nothing was promised
     --pending_answers_;
-    auto it = clients_.find(id);
+    MaybeFinishStop();
+    return;
+  }
+  const std::string queue_id = it->second->body_id.ToString();
+  DkimSigningPool::Done done = [this, id, queue_id,
+                                envelope](absl::StatusOr<std::string> signed_message) {
+    if (!signed_message.ok()) {
+      Add(options_.metrics.messages_failed);
+      SLUICE_LOG(kWarning, "message not signed")
+          .Field("listener", SmtpListenerName(options_.kind))
+          .Field("id", queue_id)
+          .Field("error", signed_message.status());
+      AnswerMessage(id, queue_id, signed_message.status());
+      return;
+    }
+    Enqueue(id, envelope, *std::move(signed_message));
+  };
+  if (options_.dkim_pool->Submit(options_.dkim, body, envelope.tenant, shard_, done)) return;
+  if (stopping_ || waited >= options_.dkim_wait) {
+    Add(options_.metrics.messages_failed);
+    SLUICE_LOG(kWarning, "message not signed: every DKIM signing worker is busy")
+        .Field("listener", SmtpListenerName(options_.kind))
+        .Field("id", queue_id)
+        .Field("waited", waited);
+    AnswerMessage(id, queue_id, absl::ResourceExhaustedError("every DKIM signing worker is busy"));
+    return;
+  }
+  reactor_.RunAfter(options_.dkim_retry, [this, id, envelope = std::move(envelope),
+                                          body = std::move(body), waited]() mutable {
+    SignThenEnqueue(id, std::move(envelope), std::move(body), waited + options_.dkim_retry);
+  });
+}
+
+void SmtpServer::Enqueue(uint64_t id, const IngestEnvelope& envelope, std::string body) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) {
+    --pending_answers_;
+    MaybeFinishStop();
+    return;
+  }
+  Client& c = *it->second;
+  IngestOptions ingest;
+  ingest.bounce_domains = &options_.bounce_domains;
+  const std::string queue_id = c.body_id.ToString();
+  const size_t size = body.size();
+  const size_t recipients = envelope.recipients.size();
+  queue::NewMessage message =
+      BuildSpoolMessage(envelope, std::move(body), c.body_id, ids_, options_.clock->Now(), ingest);
+  options_.spool->Enqueue(std::move(message), [this, id, queue_id, size, recipients,
+                                               client_ip = c.conn->peer().HostString(),
+                                               tenant = envelope.tenant](absl::Status status) {
     if (status.ok()) {
       Add(options_.metrics.messages_accepted);
       if (options_.metrics.received) options_.metrics.received(tenant, 1);
@@ -359,21 +420,27 @@ void SmtpServer::SpoolMessage(Client& c) {
           .Field("client", client_ip)
           .Field("error", status);
     }
-    if (it == clients_.end()) {
-      MaybeFinishStop();  // the client left; it was never told 250
-      return;
-    }
-    Client& c = *it->second;
-    c.busy = false;
-    c.conn->ResumeReading();
-    smtp::MessageResult result = smtp::MessageResult::Accepted(queue_id);
-    if (absl::IsUnavailable(status)) {
-      result = smtp::MessageResult::InsufficientStorage();
-    } else if (!status.ok()) {
-      result = smtp::MessageResult::TemporaryFailure();
-    }
-    Drive(c, c.session->SupplyMessageResult(result));
+    AnswerMessage(id, queue_id, status);
   });
+}
+
+void SmtpServer::AnswerMessage(uint64_t id, const std::string& queue_id, absl::Status status) {
+  --pending_answers_;
+  auto it = clients_.find(id);
+  if (it == clients_.end()) {
+    MaybeFinishStop();  // the client left; it was never told 250
+    return;
+  }
+  Client& c = *it->second;
+  c.busy = false;
+  c.conn->ResumeReading();
+  smtp::MessageResult result = smtp::MessageResult::Accepted(queue_id);
+  if (absl::IsUnavailable(status)) {
+    result = smtp::MessageResult::InsufficientStorage();
+  } else if (!status.ok()) {
+    result = smtp::MessageResult::TemporaryFailure();
+  }
+  Drive(c, c.session->SupplyMessageResult(result));
 }
 
 void SmtpServer::Authenticate(Client& c) {

@@ -39,6 +39,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "api/connection_limiter.h"
+#include "api/dkim_signing_pool.h"
+#include "api/ingest.h"
 #include "common/clock.h"
 #include "common/ip_network.h"
 #include "common/log_limiter.h"
@@ -105,6 +107,16 @@ struct SmtpServerOptions {
   bool auth_on_loopback_without_tls = false;
   SmtpListenerMetrics metrics;
   const common::Clock* clock = common::Clock::Real();
+  // DKIM: the keys and the workers that sign with them. A message gets
+  // signed when a key matches its From domain (and tenant) and it is
+  // outbound: authenticated, on a submission listener, or relayed from
+  // relay_networks. Without a pool nothing is signed.
+  std::shared_ptr<const mail::DkimKeyring> dkim;
+  DkimSigningPool* dkim_pool = nullptr;
+  // While every signing worker is busy the message waits (its connection
+  // not reading), retried this often, for at most dkim_wait in all.
+  absl::Duration dkim_retry = absl::Milliseconds(5);
+  absl::Duration dkim_wait = absl::Seconds(30);
 };
 
 class SmtpServer final : public reactor::TcpConnection::Handler {
@@ -117,6 +129,8 @@ class SmtpServer final : public reactor::TcpConnection::Handler {
   // A new certificate (SIGHUP): new connections use it; connections that
   // already negotiated keep the context they started with.
   void SetTlsContext(std::shared_ptr<const tls::ServerContext> context);
+  // New DKIM keys (SIGHUP), for messages from now on.
+  void SetDkim(std::shared_ptr<const mail::DkimKeyring> keyring);
 
   // Stops accepting, tells idle clients 421 and waits for messages being
   // spooled to be answered; `done` runs when every connection is gone.
@@ -139,6 +153,13 @@ class SmtpServer final : public reactor::TcpConnection::Handler {
   void Receive(Client& client, absl::string_view bytes);
   bool StartTls(Client& client);
   void SpoolMessage(Client& client);
+  // Signing, then Enqueue; `waited` so far while the workers were full.
+  void SignThenEnqueue(uint64_t client, IngestEnvelope envelope, std::string body,
+                       absl::Duration waited);
+  void Enqueue(uint64_t client, const IngestEnvelope& envelope, std::string body);
+  // Tells the client whether its message was spooled (and counts it).
+  void AnswerMessage(uint64_t client, const std::string& queue_id, absl::Status status);
+  bool Outbound(const Client& client) const;
   void Authenticate(Client& client);
   // Logs (rate-limited) and counts a 4xx/5xx reply the session wrote.
   void OnRefused(const Client& client, int code, std::string_view enhanced, std::string_view text);
