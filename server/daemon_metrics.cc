@@ -35,6 +35,7 @@ absl::Status DaemonMetrics::Register() {
                           {{"listener", "submissions"}},
                           {{"listener", "http"}}});
   RegisterDelivery();
+  RegisterDkim();
 
   spool_.commits = AddCounter("sluice_spool_commits_total", "Synced spool writes (group commits).");
   spool_.write_errors =
@@ -107,6 +108,19 @@ void DaemonMetrics::RegisterDelivery() {
   } else {
     status_.Update(dns.status());
   }
+}
+
+void DaemonMetrics::RegisterDkim() {
+  dkim_by_domain_ = AddBounded("sluice_dkim_signatures_total",
+                               "DKIM signatures made, by algorithm and signing domain.", "domain",
+                               config_.max_tenants,
+                               {{{"algorithm", "rsa-sha256"}}, {{"algorithm", "ed25519-sha256"}}});
+  dkim_.signatures = dkim_by_domain_.get();
+  dkim_.failures =
+      AddCounter("sluice_dkim_failures_total", "Messages that could not be signed (answered 451).");
+  dkim_.sign_seconds =
+      AddHistogram("sluice_dkim_sign_seconds", "Time to sign one message (all its signatures).",
+                   {0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05});
 }
 
 void DaemonMetrics::RegisterSmtp(api::SmtpListenerKind kind) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "api/dkim_signing_pool.h"
 #include "api/http_server.h"
 #include "api/smtp_server.h"
 #include "common/bounded_labels.h"
@@ -40,6 +41,7 @@ class DaemonMetrics {
   const engine::DeliveryMetrics& delivery() const { return delivery_; }
   const SpoolMetrics& spool() const { return spool_; }
   const api::HttpServerMetrics& http() const { return http_; }
+  const api::DkimMetrics& dkim() const { return dkim_; }
   const api::SmtpListenerMetrics& smtp(api::SmtpListenerKind kind) const {
     return smtp_[static_cast<int>(kind)];
   }
@@ -48,6 +50,7 @@ class DaemonMetrics {
   DaemonMetrics(int shards, const common::MetricsConfig& config);
   absl::Status Register();
   void RegisterDelivery();
+  void RegisterDkim();
   void RegisterSmtp(api::SmtpListenerKind kind);
   // Records the first registration error; the pointer is then null.
   common::Counter* AddCounter(absl::string_view name, absl::string_view help,
@@ -70,9 +73,11 @@ class DaemonMetrics {
   std::unique_ptr<common::BoundedLabels> received_;
   std::unique_ptr<common::BoundedLabels> delivery_by_site_;
   std::unique_ptr<common::BoundedLabels> delivery_by_tenant_;
+  std::unique_ptr<common::BoundedLabels> dkim_by_domain_;
   engine::DeliveryMetrics delivery_;
   SpoolMetrics spool_;
   api::HttpServerMetrics http_;
+  api::DkimMetrics dkim_;
   api::SmtpListenerMetrics smtp_[3];
 };
 

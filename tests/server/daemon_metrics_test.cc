@@ -17,6 +17,8 @@ TEST(DaemonMetricsTest, EveryComponentGetsItsCounters) {
   EXPECT_NE(m.delivery().by_site, nullptr);
   EXPECT_NE(m.spool().commit_seconds, nullptr);
   EXPECT_NE(m.http().requests, nullptr);
+  EXPECT_NE(m.dkim().signatures, nullptr);
+  EXPECT_NE(m.dkim().sign_seconds, nullptr);
   EXPECT_NE(m.smtp(api::SmtpListenerKind::kSubmissions).tls_sessions, nullptr);
   EXPECT_NE(m.smtp(api::SmtpListenerKind::kRelay).connections,
             m.smtp(api::SmtpListenerKind::kSubmission).connections);
