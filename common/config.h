@@ -200,6 +200,31 @@ struct ApiKeyConfig {
   int64_t burst = 0;                // 0 = the rate
 };
 
+// [[dkim.keys]]: one DKIM key and which mail it signs.
+struct DkimKeyConfig {
+  std::string domain;    // d=
+  std::string selector;  // s=
+  std::string key_file;  // PEM (RSA or Ed25519), not readable by other users
+  // "rsa-sha256" or "ed25519-sha256"; "" = whatever the key file holds.
+  std::string algorithm;
+  // From domains it signs ("example.com", "*.example.com"); empty = domain.
+  std::vector<std::string> from_domains;
+  std::vector<std::string> tenants;  // empty = every tenant
+  std::string canonicalization = "relaxed/relaxed";
+  std::vector<std::string> headers;                  // empty = the default list
+  absl::Duration expiration = absl::ZeroDuration();  // x= after t=; zero = none
+};
+
+// [dkim]: signing at ingest, on worker threads.
+struct DkimConfig {
+  int workers = 1;
+  int queue = 256;  // messages waiting per worker
+  // A listener whose message finds every worker full waits this long at
+  // most (its client not read meanwhile), then answers 451.
+  absl::Duration max_wait = absl::Seconds(30);
+  std::vector<DkimKeyConfig> keys;
+};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
@@ -215,6 +240,7 @@ struct Config {
   MetricsConfig metrics;
   // Without any, the HTTP API serves loopback clients only (every scope).
   std::vector<ApiKeyConfig> api_keys;
+  DkimConfig dkim;
 };
 
 // The built-in defaults, as TOML.

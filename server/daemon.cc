@@ -235,6 +235,18 @@ absl::Status Daemon::StartSmtp() {
   };
   SLUICE_ASSIGN_OR_RETURN(authenticator_, api::UserAuthenticator::Create(std::move(auth_options)));
   shared.authenticator = authenticator_.get();
+  SLUICE_ASSIGN_OR_RETURN(dkim_keys_, DkimKeys(config_));
+  dkim_pool_ = std::make_unique<api::DkimSigningPool>(
+      config_.dkim.workers, static_cast<size_t>(config_.dkim.queue), metrics_->dkim(),
+      [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
+        group->Post(shard, std::move(task));
+      });
+  shared.dkim = dkim_keys_;
+  shared.dkim_pool = dkim_pool_.get();
+  shared.dkim_wait = config_.dkim.max_wait;
+  if (!dkim_keys_->empty()) {
+    SLUICE_LOG(kInfo, "dkim keys loaded").Field("keys", static_cast<int64_t>(dkim_keys_->size()));
+  }
   for (api::SmtpListenerKind kind : kSmtpKinds) {
     const int i = static_cast<int>(kind);
     limiters_[i] = std::make_unique<api::ConnectionLimiter>(config_.smtp.max_connections,
@@ -282,6 +294,16 @@ void Daemon::Reload(common::Config config) {
     SLUICE_LOG(kInfo, "api keys reloaded").Field("keys", (*keys)->size());
   } else {
     SLUICE_LOG(kError, "api keys reload failed; keeping the current ones")
+        .Field("error", keys.status());
+  }
+  if (absl::StatusOr<std::shared_ptr<const mail::DkimKeyring>> keys = DkimKeys(config); keys.ok()) {
+    dkim_keys_ = *keys;
+    for (auto& servers : smtp_) {
+      servers->InvokeOnAll([keys = *keys](api::SmtpServer& server) { server.SetDkim(keys); });
+    }
+    SLUICE_LOG(kInfo, "dkim keys reloaded").Field("keys", static_cast<int64_t>((*keys)->size()));
+  } else {
+    SLUICE_LOG(kError, "dkim keys reload failed; keeping the current ones")
         .Field("error", keys.status());
   }
   config_ = std::move(config);

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "api/api_key_store.h"
 #include "api/connection_limiter.h"
+#include "api/dkim_signing_pool.h"
 #include "api/http_injection_worker.h"
 #include "api/http_server.h"
 #include "api/smtp_server.h"
@@ -45,7 +46,7 @@ class Daemon {
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
-  // Log level, TLS certificate and API keys from `config`; a part that fails
+  // Log level, TLS certificate, API keys and DKIM keys from `config`; a part that fails
   // to load keeps its running version (logged). Settings that need a restart
   // are named in a warning.
   void Reload(common::Config config);
@@ -80,6 +81,8 @@ class Daemon {
   std::unique_ptr<reactor::Sharded<api::HttpServer>> http_;
   std::unique_ptr<reactor::Sharded<api::HttpServer>> https_;
   std::unique_ptr<api::UserAuthenticator> authenticator_;
+  std::shared_ptr<const mail::DkimKeyring> dkim_keys_;
+  std::unique_ptr<api::DkimSigningPool> dkim_pool_;  // outlives the listeners
   // By api::SmtpListenerKind: relay, submission, submissions.
   std::unique_ptr<api::ConnectionLimiter> limiters_[3];
   std::unique_ptr<reactor::Sharded<api::SmtpServer>> smtp_[3];

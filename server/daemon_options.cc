@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "common/ip_network.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -90,6 +91,42 @@ absl::StatusOr<std::shared_ptr<const api::ApiKeyStore>> ApiKeys(const common::Co
     SLUICE_LOG(kWarning, "no [[api_keys]] configured; the HTTP API serves loopback clients only");
   }
   return keys;
+}
+
+absl::StatusOr<std::shared_ptr<const mail::DkimKeyring>> DkimKeys(const common::Config& config) {
+  std::vector<mail::DkimKeySpec> specs;
+  for (const common::DkimKeyConfig& key : config.dkim.keys) {
+    const std::string name = absl::StrCat("dkim key ", key.selector, "._domainkey.", key.domain);
+    mail::DkimKeySpec& spec = specs.emplace_back();
+    absl::StatusOr<std::shared_ptr<const mail::DkimKey>> loaded =
+        mail::DkimKey::LoadFile(key.key_file);
+    if (!loaded.ok()) {
+      return absl::Status(loaded.status().code(),
+                          absl::StrCat(name, ": ", loaded.status().message()));
+    }
+    const absl::string_view algorithm = mail::DkimAlgorithmName((*loaded)->algorithm());
+    if (!key.algorithm.empty() && key.algorithm != algorithm) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": ", key.key_file, " holds an ",
+                                                     algorithm, " key, not ", key.algorithm));
+    }
+    spec.signature.domain = key.domain;
+    spec.signature.selector = key.selector;
+    spec.signature.key = *std::move(loaded);
+    const size_t slash = key.canonicalization.find('/');
+    auto canonicalization = [](absl::string_view name) {
+      return name == "simple" ? mail::DkimCanonicalization::kSimple
+                              : mail::DkimCanonicalization::kRelaxed;
+    };
+    spec.signature.header_canonicalization =
+        canonicalization(absl::string_view(key.canonicalization).substr(0, slash));
+    spec.signature.body_canonicalization =
+        canonicalization(absl::string_view(key.canonicalization).substr(slash + 1));
+    if (!key.headers.empty()) spec.signature.headers = key.headers;
+    spec.signature.expiration = key.expiration;
+    spec.from_domains = key.from_domains;
+    spec.tenants = key.tenants;
+  }
+  return mail::DkimKeyring::Create(std::move(specs));
 }
 
 absl::StatusOr<std::shared_ptr<const tls::ServerContext>> TlsContext(

@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "dns/dns_config.h"
 #include "engine/event_log.h"
+#include "mail/dkim_keyring.h"
 #include "tls/server_context.h"
 
 namespace sluice::server {
@@ -34,6 +35,10 @@ engine::EventLogOptions EventLogSettings(const common::Config& config);
 
 // Who may call the HTTP API, from [[api_keys]].
 absl::StatusOr<std::shared_ptr<const api::ApiKeyStore>> ApiKeys(const common::Config& config);
+
+// The [[dkim.keys]], their key files loaded; an error names the file or the
+// key. An empty ring when none are configured.
+absl::StatusOr<std::shared_ptr<const mail::DkimKeyring>> DkimKeys(const common::Config& config);
 
 // The listeners' certificate: the configured files, or a self-signed one
 // generated into <data_dir>/tls so the defaults work out of the box.

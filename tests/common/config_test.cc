@@ -223,6 +223,33 @@ TEST(ConfigTest, MetricsLabelBoundsHaveDefaultsAndRefuseOutOfRange) {
   EXPECT_FALSE(LoadConfig("[metrics]\nmax_sites = -1\n", "m.toml").ok());
 }
 
+TEST(ConfigTest, ReadsDkimKeysAndRefusesIncompleteOrBadOnes) {
+  const absl::StatusOr<Config> defaults = LoadConfig("", "sluice.toml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->dkim.workers, 1);
+  EXPECT_TRUE(defaults->dkim.keys.empty());
+  const absl::StatusOr<Config> config = LoadConfig(
+      "[dkim]\nworkers = 2\n[[dkim.keys]]\ndomain = \"example.com\"\nselector = \"s1\"\n"
+      "key_file = \"/k.pem\"\nfrom_domains = [\"*.example.com\"]\ntenants = [\"acme\"]\n"
+      "canonicalization = \"relaxed/simple\"\nexpiration = \"168h\"\n",
+      "sluice.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->dkim.workers, 2);
+  ASSERT_EQ(config->dkim.keys.size(), 1u);
+  const DkimKeyConfig& key = config->dkim.keys[0];
+  EXPECT_EQ(key.domain, "example.com");
+  EXPECT_EQ(key.from_domains, std::vector<std::string>{"*.example.com"});
+  EXPECT_EQ(key.tenants, std::vector<std::string>{"acme"});
+  EXPECT_EQ(key.canonicalization, "relaxed/simple");
+  EXPECT_EQ(key.expiration, absl::Hours(168));
+  EXPECT_EQ(LoadError("[[dkim.keys]]\ndomain = \"example.com\"\n"),
+            "sluice.toml:1:1: table 'dkim.keys[0]' needs domain, selector and key_file");
+  EXPECT_EQ(LoadError("[[dkim.keys]]\ncanonicalization = \"loose\"\ndomain = \"a.test\"\n"
+                      "selector = \"s\"\nkey_file = \"k\"\n"),
+            "sluice.toml:2:20: key 'dkim.keys[0].canonicalization': 'loose' is not "
+            "header/body, each simple or relaxed");
+}
+
 TEST(ListenAddressTest, ParsesIPv4AndBracketedIPv6) {
   EXPECT_EQ(ParseListenAddress("10.0.0.1:25").value(), (ListenAddress{"10.0.0.1", 25}));
   EXPECT_EQ(ParseListenAddress("[::1]:25").value(), (ListenAddress{"::1", 25}));
