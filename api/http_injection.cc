@@ -104,7 +104,7 @@ std::string FormatInjectionResponse(const PreparedInjection& prepared,
     const absl::Status& status = results[recipient.message];
     if (!status.ok()) {
       rejected.push_back({recipient.index, recipient.email,
-                          absl::StrCat("spool: ", status.message(), " (not accepted; retry)")});
+                          absl::StrCat(status.message(), " (not accepted; retry)")});
       continue;
     }
     if (!first) out.push_back(',');

@@ -57,7 +57,8 @@ absl::StatusOr<PreparedInjection> PrepareInjection(InjectionRequestParser& parse
 // The JSON answer: {"accepted":[{"index","email","message_id"}...],
 // "rejected":[{"index","email","reason"}...], "missing_substitutions":[...]}.
 // `results[i]` is the spool's answer for prepared.messages[i]; recipients of
-// a message that failed move to "rejected" with the spool's reason.
+// a message that failed move to "rejected" with that status's message
+// (which says what failed: "spool: ..." or "dkim: ...").
 std::string FormatInjectionResponse(const PreparedInjection& prepared,
                                     const std::vector<absl::Status>& results);
 

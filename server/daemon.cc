@@ -92,6 +92,7 @@ absl::Status Daemon::StartAll() {
   SLUICE_RETURN_IF_ERROR(PrepareDelivery());
   SLUICE_RETURN_IF_ERROR(OpenSpool());
   SLUICE_RETURN_IF_ERROR(StartDelivery());
+  SLUICE_RETURN_IF_ERROR(StartDkim());
   if (absl::Status status = StartHttp(); !status.ok()) {
     return Prefixed(status, "cannot open the HTTP listeners");
   }
@@ -194,6 +195,21 @@ absl::Status Daemon::StartDelivery() {
   return absl::OkStatus();
 }
 
+absl::Status Daemon::StartDkim() {
+  absl::StatusOr<std::shared_ptr<const mail::DkimKeyring>> keys = DkimKeys(config_);
+  if (!keys.ok()) return Prefixed(keys.status(), "cannot load the DKIM keys");
+  dkim_keys_ = *std::move(keys);
+  dkim_pool_ = std::make_unique<api::DkimSigningPool>(
+      config_.dkim.workers, static_cast<size_t>(config_.dkim.queue), metrics_->dkim(),
+      [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
+        group->Post(shard, std::move(task));
+      });
+  if (!dkim_keys_->empty()) {
+    SLUICE_LOG(kInfo, "dkim keys loaded").Field("keys", static_cast<int64_t>(dkim_keys_->size()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Daemon::StartHttp() {
   SLUICE_ASSIGN_OR_RETURN(api_keys_, ApiKeys(config_));
   http_worker_ = std::make_unique<api::HttpInjectionWorker>(
@@ -205,8 +221,11 @@ absl::Status Daemon::StartHttp() {
   options.operations = spool_.get();
   options.keys = api_keys_;
   options.delivery = delivery_service_.get();
-  options.hostname = HostName(config_);
-  options.worker = http_worker_.get();
+  options.injector.hostname = HostName(config_);
+  options.injector.worker = http_worker_.get();
+  options.injector.dkim = dkim_keys_;
+  options.injector.dkim_pool = dkim_pool_.get();
+  options.injector.dkim_wait = config_.dkim.max_wait;
   options.post = [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
     group->Post(shard, std::move(task));
   };
@@ -217,7 +236,7 @@ absl::Status Daemon::StartHttp() {
   };
   SLUICE_ASSIGN_OR_RETURN(http_address_,
                           StartListener(*group_, *http_, config_.listen.http, create(options)));
-  SLUICE_ASSIGN_OR_RETURN(options.tls, TlsContext(config_, {"h2", "http/1.1"}));
+  SLUICE_ASSIGN_OR_RETURN(options.transport.tls, TlsContext(config_, {"h2", "http/1.1"}));
   SLUICE_ASSIGN_OR_RETURN(https_address_,
                           StartListener(*group_, *https_, config_.listen.https, create(options)));
   return absl::OkStatus();
@@ -235,18 +254,9 @@ absl::Status Daemon::StartSmtp() {
   };
   SLUICE_ASSIGN_OR_RETURN(authenticator_, api::UserAuthenticator::Create(std::move(auth_options)));
   shared.authenticator = authenticator_.get();
-  SLUICE_ASSIGN_OR_RETURN(dkim_keys_, DkimKeys(config_));
-  dkim_pool_ = std::make_unique<api::DkimSigningPool>(
-      config_.dkim.workers, static_cast<size_t>(config_.dkim.queue), metrics_->dkim(),
-      [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
-        group->Post(shard, std::move(task));
-      });
   shared.dkim = dkim_keys_;
   shared.dkim_pool = dkim_pool_.get();
   shared.dkim_wait = config_.dkim.max_wait;
-  if (!dkim_keys_->empty()) {
-    SLUICE_LOG(kInfo, "dkim keys loaded").Field("keys", static_cast<int64_t>(dkim_keys_->size()));
-  }
   for (api::SmtpListenerKind kind : kSmtpKinds) {
     const int i = static_cast<int>(kind);
     limiters_[i] = std::make_unique<api::ConnectionLimiter>(config_.smtp.max_connections,
@@ -300,6 +310,9 @@ void Daemon::Reload(common::Config config) {
     dkim_keys_ = *keys;
     for (auto& servers : smtp_) {
       servers->InvokeOnAll([keys = *keys](api::SmtpServer& server) { server.SetDkim(keys); });
+    }
+    for (auto* servers : {http_.get(), https_.get()}) {
+      servers->InvokeOnAll([keys = *keys](api::HttpServer& server) { server.SetDkim(keys); });
     }
     SLUICE_LOG(kInfo, "dkim keys reloaded").Field("keys", static_cast<int64_t>((*keys)->size()));
   } else {

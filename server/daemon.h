@@ -60,6 +60,8 @@ class Daemon {
   absl::Status PrepareDelivery();
   absl::Status OpenSpool();
   absl::Status StartDelivery();
+  // The DKIM keys and the signing pool, for every listener.
+  absl::Status StartDkim();
   absl::Status StartHttp();
   absl::Status StartSmtp();
 

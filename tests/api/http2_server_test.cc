@@ -103,13 +103,13 @@ class Http2ServerTest : public ::testing::Test {
     worker_ = std::make_unique<HttpInjectionWorker>(InjectionLimits{}, common::Clock::Real(), 255);
 
     HttpServerOptions options;
-    options.limits.max_body_bytes = 4 << 20;
-    options.request_timeout = absl::Milliseconds(600);
+    options.transport.limits.max_body_bytes = 4 << 20;
+    options.transport.request_timeout = absl::Milliseconds(600);
     options.spool = spool_.get();
     options.operations = spool_.get();
     options.keys = keys_;
-    options.hostname = "api.sluice.test";
-    options.worker = worker_.get();
+    options.injector.hostname = "api.sluice.test";
+    options.injector.worker = worker_.get();
     options.post = [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
       group->Post(shard, std::move(task));
     };
@@ -123,7 +123,7 @@ class Http2ServerTest : public ::testing::Test {
     tls_options.alpn = {"h2", "http/1.1"};
     auto context = tls::ServerContext::Create(tls_options);
     ASSERT_TRUE(context.ok()) << context.status();
-    options.tls = *context;
+    options.transport.tls = *context;
     tls_ = StartServer(options, &tls_port_);
   }
 

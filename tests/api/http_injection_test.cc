@@ -58,8 +58,8 @@ TEST_F(HttpInjectionTest, ResponseMovesRecipientsOfFailedMessagesToRejected) {
                    {"email": "2@x.example", "substitutions": {"n": "2"}}]})");
   ASSERT_TRUE(prepared.ok()) << prepared.status();
   ASSERT_EQ(prepared->messages.size(), 2u);
-  const std::string response =
-      FormatInjectionResponse(*prepared, {absl::OkStatus(), absl::UnavailableError("disk full")});
+  const std::string response = FormatInjectionResponse(
+      *prepared, {absl::OkStatus(), absl::UnavailableError("spool: disk full")});
   EXPECT_TRUE(absl::StrContains(
       response,
       absl::StrCat("\"accepted\":[{\"index\":0,\"email\":\"1@x.example\",\"message_id\":\"",

@@ -83,14 +83,14 @@ class HttpServerTest : public ::testing::Test {
     worker_ = std::make_unique<HttpInjectionWorker>(InjectionLimits{}, common::Clock::Real(), 255);
 
     HttpServerOptions options;
-    options.limits.max_body_bytes = 4 << 20;
-    options.request_timeout = absl::Milliseconds(kRequestTimeoutMs);
-    options.idle_timeout = absl::Seconds(30);
+    options.transport.limits.max_body_bytes = 4 << 20;
+    options.transport.request_timeout = absl::Milliseconds(kRequestTimeoutMs);
+    options.transport.idle_timeout = absl::Seconds(30);
     options.spool = spool_.get();
     options.operations = spool_.get();
     options.keys = keys_;
-    options.hostname = "api.sluice.test";
-    options.worker = worker_.get();
+    options.injector.hostname = "api.sluice.test";
+    options.injector.worker = worker_.get();
     options.metrics = &metrics_;
     options.post = [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
       group->Post(shard, std::move(task));

@@ -29,7 +29,7 @@ TEST(DaemonMetricsTest, ReceivedCountsByListenerAndTenant) {
       1, common::MetricsConfig{.max_sites = 10, .max_tenants = 10, .promote_after = 1});
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   (*metrics)->smtp(api::SmtpListenerKind::kSubmission).received("acme", 2);
-  (*metrics)->http().received("acme", 3);
+  (*metrics)->http().injection.received("acme", 3);
   const std::string text = (*metrics)->registry().RenderPrometheus();
   EXPECT_TRUE(absl::StrContains(
       text, R"(sluice_messages_received_total{listener="submission",tenant="acme"} 2)"))
