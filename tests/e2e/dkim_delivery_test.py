@@ -1,0 +1,200 @@
+"""DKIM through the whole path: mail relayed into sluiced is signed before
+the spool commit, delivered to Postfix's smtp-sink(1), and the message as
+it arrives verifies with dkimpy (Debian's python3-dkim) and OpenDKIM's test
+mode (Debian's opendkim), both given the published keys directly; mail
+injected over the HTTP API is signed the same way. An RSA
+and an Ed25519 key for example.com dual-sign; mail from a domain without a
+key goes out unsigned; a SIGHUP whose key file is missing keeps the running
+keys.
+
+Delivery goes by a static route ([[dns.routes]]) to smtp-sink on
+127.0.0.40. Keys and their TXT records come from sluice-dkim keygen. Run by
+run_python_test.sh with the runfiles root as the first argument; needs root
+(smtp-sink drops to the user nobody with -u).
+"""
+
+import email
+import email.policy
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+import urllib.request
+
+ROOT = os.path.abspath(sys.argv.pop(1))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+from tools.testbed.dns_zone import free_port  # noqa: E402
+from tools.testbed.sluice_instance import SluiceInstance, delivery_toml, wait_until  # noqa: E402,E501
+from postfix_instance import wait_for_port  # noqa: E402
+
+SLUICED = os.path.join(ROOT, "server", "sluiced")
+TOOL = os.path.join(ROOT, "mail", "sluice-dkim")
+SMTP_SINK = "/usr/sbin/smtp-sink"
+OPENDKIM = "/usr/sbin/opendkim"
+SINK = "127.0.0.40"
+
+try:
+    import dkim  # Debian's python3-dkim
+except ImportError:
+    dkim = None
+
+
+class DkimDeliveryTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        for path, package in ((SMTP_SINK, "postfix"), (OPENDKIM, "opendkim")):
+            if not os.access(path, os.X_OK):
+                raise AssertionError(f"{path} not found: install Debian's '{package}' package")
+        if dkim is None:
+            raise AssertionError("python3 lacks dkim: install Debian's 'python3-dkim' package")
+        # Not under TEST_TMPDIR, whose parents the user nobody may not
+        # traverse: smtp-sink drops to nobody and writes the dump here.
+        cls.work = tempfile.mkdtemp(prefix="sluice-dkim-", dir="/var/tmp")
+        os.chmod(cls.work, 0o755)
+        cls.records = {}
+        for selector, algorithm in (("rsa", "rsa"), ("ed", "ed25519")):
+            out = subprocess.run(
+                [TOOL, "keygen", f"--algorithm={algorithm}", f"--out={cls.work}/{selector}.pem",
+                 "--domain=example.com", f"--selector={selector}"],
+                check=True, capture_output=True, text=True).stdout
+            cls.records[f"{selector}._domainkey.example.com"] = \
+                out.split(" IN TXT ", 1)[1].strip().strip('"')
+        with open(f"{cls.work}/keys", "w") as f:
+            for name, record in cls.records.items():
+                f.write(f"{name} {record}\n")
+        with open(f"{cls.work}/opendkim.conf", "w") as f:
+            f.write(f"Mode v\nSyslog no\nTestPublicKeys {cls.work}/keys\n")
+
+        cls.port = free_port()
+        cls.dump = os.path.join(cls.work, "dump")
+        os.makedirs(cls.dump)
+        shutil.chown(cls.dump, user="nobody")
+        cls.sink_log = open(os.path.join(cls.work, "sink.log"), "wb")
+        cls.sink = subprocess.Popen(
+            [SMTP_SINK, "-u", "nobody", "-d", os.path.join(cls.dump, "m."),
+             f"{SINK}:{cls.port}", "64"],
+            stdin=subprocess.DEVNULL, stdout=cls.sink_log, stderr=subprocess.STDOUT)
+        wait_for_port(cls.port, lambda: cls.sink.poll() is None, "smtp-sink", SINK)
+        cls.keys_toml = "".join(f"""
+[[dkim.keys]]
+domain = "example.com"
+selector = "{selector}"
+key_file = "{cls.work}/{selector}.pem"
+""" for selector in ("rsa", "ed"))
+        cls.routes = f"""
+[[dns.routes]]
+domain = "example.net"
+hosts = ["{SINK}:{cls.port}"]
+"""
+        cls.sluice = SluiceInstance(
+            SLUICED, os.path.join(cls.work, "data"),
+            delivery_toml("127.0.0.1:1", cls.port, extra=cls.routes + cls.keys_toml))
+        cls.sluice.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sluice.stop()
+        cls.sink.send_signal(signal.SIGTERM)
+        cls.sink.wait(10)
+        cls.sink_log.close()
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def arrived(self, message_id):
+        """The message with `message_id` as smtp-sink wrote it (smtp-sink puts
+        its own X-* trace fields in front, which no signature covers)."""
+        def find():
+            for name in os.listdir(self.dump):
+                with open(os.path.join(self.dump, name), "rb") as f:
+                    raw = f.read()
+                if message_id.encode() in raw:
+                    return raw
+            return None
+        return wait_until(find, 30, f"{message_id} at smtp-sink")
+
+    def dkimpy(self, raw):
+        records = {name.encode() + b".": record.encode() for name, record in self.records.items()}
+        verifier = dkim.DKIM(raw)
+        count = len([h for h in email.message_from_bytes(raw).get_all("DKIM-Signature", [])])
+        return [verifier.verify(idx=i, dnsfunc=lambda n, timeout=5: records.get(n))
+                for i in range(count)]
+
+    def opendkim(self, raw):
+        path = os.path.join(self.work, "arrived.eml")
+        with open(path, "wb") as f:
+            f.write(raw)
+        run = subprocess.run([OPENDKIM, "-x", f"{self.work}/opendkim.conf", "-vv", "-t", path],
+                             capture_output=True, text=True)
+        return re.findall(r"verification \(s=(\w+),.*?\) (\w+)", run.stdout + run.stderr)
+
+    def relay(self, sender, message_id):
+        message = (f"From: News <{sender}>\r\nTo: rcpt@example.net\r\nSubject: Weekly\r\n"
+                   f"Message-ID: <{message_id}>\r\nDate: Thu, 03 Dec 2026 20:00:00 +0000\r\n"
+                   "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                   ".a dot-stuffed line\r\nGrüße,  the   team \r\n\r\n").encode()
+        self.sluice.send(sender, ["rcpt@example.net"], message)
+
+    def test_relayed_mail_arrives_dual_signed_and_verifies(self):
+        self.relay("news@example.com", "m1@example.com")
+        raw = self.arrived("m1@example.com")
+        signatures = email.message_from_bytes(raw, policy=email.policy.compat32).get_all(
+            "DKIM-Signature")
+        self.assertEqual(len(signatures), 2, raw[:2000])
+        self.assertEqual(sorted(re.search(r"a=([\w-]+)", s).group(1) for s in signatures),
+                         ["ed25519-sha256", "rsa-sha256"])
+        self.assertEqual(self.dkimpy(raw), [True, True])
+        # OpenDKIM reports the first signature it checks.
+        self.assertIn(self.opendkim(raw)[0][1], ["succeeded"])
+        self.assertGreaterEqual(
+            self.sluice.metric("sluice_dkim_signatures_total",
+                               'algorithm="ed25519-sha256",domain="other"') +
+            self.sluice.metric("sluice_dkim_signatures_total",
+                               'algorithm="ed25519-sha256",domain="example.com"'), 1)
+
+    def test_http_injected_mail_is_signed_per_recipient_body(self):
+        # Substitutions make one body per recipient: each is signed on its own.
+        request = {"from": "News <news@example.com>", "subject": "Code {{code}}",
+                   "text": "Your code is {{code}}.",
+                   "recipients": [{"email": f"r{i}@example.net",
+                                   "substitutions": {"code": f"C{i}-http"}} for i in range(3)]}
+        host, port = self.sluice.http
+        call = urllib.request.Request(f"http://{host}:{port}/api/v1/messages",
+                                      data=json.dumps(request).encode(), method="POST",
+                                      headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(call, timeout=30) as response:
+            answer = json.loads(response.read())
+        self.assertEqual(len(answer["accepted"]), 3, answer)
+        for i in range(3):
+            raw = self.arrived(f"C{i}-http")
+            self.assertEqual(self.dkimpy(raw), [True, True], raw[:2000])
+
+    def test_mail_from_a_domain_without_a_key_goes_unsigned(self):
+        self.relay("news@unsigned.test", "m2@unsigned.test")
+        raw = self.arrived("m2@unsigned.test")
+        self.assertNotIn(b"DKIM-Signature:", raw)
+
+    def test_a_reload_with_a_missing_key_file_keeps_the_running_keys(self):
+        with open(self.sluice.config_path) as f:
+            config = f.read()
+        broken = config.replace(f"{self.work}/ed.pem", f"{self.work}/missing.pem")
+        with open(self.sluice.config_path, "w") as f:
+            f.write(broken)
+        try:
+            self.sluice.process.send_signal(signal.SIGHUP)
+            line = self.sluice.wait_log("dkim keys reload failed", 30)
+            self.assertIn("missing.pem", line)
+        finally:
+            with open(self.sluice.config_path, "w") as f:
+                f.write(config)
+        self.relay("news@example.com", "m3@example.com")
+        self.assertEqual(self.dkimpy(self.arrived("m3@example.com")), [True, True])
+
+
+if __name__ == "__main__":
+    unittest.main()
