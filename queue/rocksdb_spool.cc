@@ -18,6 +18,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/thread_shard.h"
+#include "queue/rocksdb_convert.h"
 #include "queue/spool_keys.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
@@ -25,27 +26,6 @@
 
 namespace sluice::queue {
 namespace {
-
-// Bumped only for a change that an older sluice could not read; adding
-// protobuf fields is not such a change.
-constexpr absl::string_view kFormatKey = "format";
-constexpr absl::string_view kFormatVersion = "1";
-
-constexpr absl::string_view kBodies = "bodies";
-constexpr absl::string_view kEnvelopes = "envelopes";
-constexpr absl::string_view kSchedule = "schedule";
-constexpr absl::string_view kQuarantine = "quarantine";
-
-rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
-absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
-
-absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
-  if (status.ok()) return absl::OkStatus();
-  const std::string text = absl::StrCat(what, ": ", status.ToString());
-  if (status.IsNotFound()) return absl::NotFoundError(text);
-  if (status.IsCorruption()) return absl::DataLossError(text);
-  return absl::UnavailableError(text);
-}
 
 std::string EncodeScheduleEntry(const Envelope& envelope) {
   proto::ScheduleEntry entry;
@@ -88,12 +68,14 @@ struct RocksDbSpool::BatchState {
 };
 
 RocksDbSpool::RocksDbSpool(RocksDbSpoolOptions options)
-    : options_(std::move(options)), requests_(options_.queue_capacity) {}
+    : options_(std::move(options)),
+      db_(options_.path, options_.env, options_.write_buffer_bytes, options_.clock),
+      requests_(options_.queue_capacity) {}
 
 absl::StatusOr<std::unique_ptr<RocksDbSpool>> RocksDbSpool::Open(RocksDbSpoolOptions options) {
   std::unique_ptr<RocksDbSpool> spool(new RocksDbSpool(std::move(options)));
-  SLUICE_RETURN_IF_ERROR(spool->OpenDb(/*read_only=*/false));
-  SLUICE_ASSIGN_OR_RETURN(spool->recovery_, spool->Recover());
+  SLUICE_RETURN_IF_ERROR(spool->db_.Open(/*read_only=*/false));
+  SLUICE_ASSIGN_OR_RETURN(spool->recovery_, spool->db_.Recover(&spool->shared_bodies_));
   // The loader starts at the beginning of the schedule: everything overdue
   // is due now, and is handed out again.
   spool->loader_resume_key_.clear();
@@ -112,155 +94,23 @@ absl::StatusOr<std::unique_ptr<RocksDbSpool>> RocksDbSpool::Open(RocksDbSpoolOpt
   return spool;
 }
 
-absl::Status RocksDbSpool::OpenDb(bool read_only) {
-  rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
-  db_options.max_background_jobs = 2;
-  db_options.db_write_buffer_size = options_.write_buffer_bytes * 2;
-  if (options_.env != nullptr) db_options.env = options_.env;
-
-  rocksdb::ColumnFamilyOptions small_records;
-  small_records.write_buffer_size = options_.write_buffer_bytes;
-  // Bodies go to blob files: compaction then moves only small references,
-  // not the message bytes, and a deleted body is reclaimed by blob GC.
-  rocksdb::ColumnFamilyOptions bodies = small_records;
-  bodies.enable_blob_files = true;
-  bodies.min_blob_size = 512;
-  bodies.enable_blob_garbage_collection = true;
-
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, small_records}, {std::string(kBodies), bodies},
-      {std::string(kEnvelopes), small_records},           {std::string(kSchedule), small_records},
-      {std::string(kQuarantine), small_records},
-  };
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::Status status =
-      read_only ? rocksdb::DB::OpenForReadOnly(db_options, options_.path, families, &handles, &db_)
-                : rocksdb::DB::Open(db_options, options_.path, families, &handles, &db_);
-  read_only_ = read_only;
-  if (!status.ok()) {
-    db_ = nullptr;
-    return absl::UnavailableError(
-        absl::StrCat("cannot open spool at '", options_.path, "': ", status.ToString()));
-  }
-  default_cf_ = handles[0];
-  bodies_cf_ = handles[1];
-  envelopes_cf_ = handles[2];
-  schedule_cf_ = handles[3];
-  quarantine_cf_ = handles[4];
-
-  std::string format;
-  status = db_->Get(rocksdb::ReadOptions(), default_cf_, ToSlice(kFormatKey), &format);
-  if (status.IsNotFound() && !read_only) {
-    rocksdb::WriteOptions sync;
-    sync.sync = true;
-    return FromRocks(db_->Put(sync, default_cf_, ToSlice(kFormatKey), ToSlice(kFormatVersion)),
-                     "write spool format");
-  }
-  SLUICE_RETURN_IF_ERROR(FromRocks(status, "read spool format"));
-  if (format != kFormatVersion) {
-    return absl::FailedPreconditionError(absl::StrCat("spool at '", options_.path, "' has format ",
-                                                      format, ", which this sluice (format ",
-                                                      kFormatVersion, ") cannot read"));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<RecoveryStats> RocksDbSpool::Recover() {
-  const common::SteadyTime start = options_.clock->SteadyNow();
-  RecoveryStats stats;
-  absl::flat_hash_map<common::MessageId, uint32_t> body_refs;
-  rocksdb::WriteBatch quarantine;
-  {
-    rocksdb::ReadOptions scan;
-    scan.fill_cache = false;  // one pass over everything: keep the cache for delivery
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, envelopes_cf_));
-    Envelope envelope;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      const absl::string_view key = ToView(it->key());
-      const absl::string_view value = ToView(it->value());
-      std::string reason;
-      absl::StatusOr<common::MessageId> id = ParseIdKey(key);
-      absl::StatusOr<common::MessageId> body_id = absl::InvalidArgumentError("unparsed");
-      if (!id.ok()) {
-        reason = absl::StrCat("bad key: ", id.status().message());
-      } else if (!envelope.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-        reason = "envelope record does not decode";
-      } else if (envelope.id() != key) {
-        reason = "envelope id does not match its key";
-      } else if (body_id = ParseIdKey(envelope.body_id()); !body_id.ok()) {
-        reason = absl::StrCat("bad body id: ", body_id.status().message());
-      }
-      if (!reason.empty()) {
-        // Never dropped, never fatal: kept aside for an operator.
-        proto::Quarantined record;
-        record.set_column_family(std::string(kEnvelopes));
-        record.set_key(std::string(key));
-        record.set_value(std::string(value));
-        record.set_reason(reason);
-        record.set_quarantined_unix_ms(absl::ToUnixMillis(options_.clock->Now()));
-        quarantine.Put(quarantine_cf_, it->key(), record.SerializeAsString());
-        quarantine.Delete(envelopes_cf_, it->key());
-        SLUICE_LOG(kError, "spool record quarantined")
-            .Field("key_bytes", static_cast<int64_t>(key.size()))
-            .Field("reason", reason);
-        ++stats.quarantined;
-        continue;
-      }
-      ++body_refs[*body_id];
-      ++stats.envelopes;
-    }
-    SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "scan envelopes"));
-  }
-  if (quarantine.Count() > 0) {
-    rocksdb::WriteOptions sync;
-    sync.sync = true;
-    SLUICE_RETURN_IF_ERROR(FromRocks(db_->Write(sync, &quarantine), "write quarantine"));
-  }
-  shared_bodies_.clear();
-  for (const auto& [body_id, refs] : body_refs) {
-    if (refs > 1) shared_bodies_[body_id] = refs;
-  }
-  stats.bodies_shared = shared_bodies_.size();
-  stats.took = absl::FromChrono(options_.clock->SteadyNow() - start);
-  SLUICE_LOG(kInfo, "spool recovered")
-      .Field("path", options_.path)
-      .Field("envelopes", static_cast<int64_t>(stats.envelopes))
-      .Field("quarantined", static_cast<int64_t>(stats.quarantined))
-      .Field("took", stats.took);
-  return stats;
-}
-
-void RocksDbSpool::CloseDb() {
-  if (db_ == nullptr) return;
-  for (rocksdb::ColumnFamilyHandle** cf :
-       {&default_cf_, &bodies_cf_, &envelopes_cf_, &schedule_cf_, &quarantine_cf_}) {
-    if (*cf != nullptr) db_->DestroyColumnFamilyHandle(*cf);
-    *cf = nullptr;
-  }
-  db_->Close();
-  delete db_;
-  db_ = nullptr;
-}
-
 absl::Status RocksDbSpool::ResumeWriting() {
   // After a failed flush or compaction RocksDB resumes in place, once the
   // disk has room again.
-  if (db_ != nullptr && !read_only_ && db_->Resume().ok()) return absl::OkStatus();
+  if (db_.is_open() && !db_.read_only() && db_.db()->Resume().ok()) return absl::OkStatus();
   // A failed WAL write stops it for good: reopen, which replays what did
   // reach the disk. A failed batch can reappear that way (its submitter
   // was told to try again, so at worst the message goes out twice); the
   // body reference counts are rebuilt from what is stored, and the loader
   // keeps its place.
   std::unique_lock<std::shared_mutex> lock(db_mutex_);
-  CloseDb();
-  absl::Status opened = OpenDb(/*read_only=*/false);
-  if (opened.ok()) return Recover().status();
+  db_.Close();
+  absl::Status opened = db_.Open(/*read_only=*/false);
+  if (opened.ok()) return db_.Recover(&shared_bodies_).status();
   // The disk still fails: keep serving reads (and the loader) from a
   // read-only instance until the next attempt.
-  CloseDb();
-  if (absl::Status read_only = OpenDb(/*read_only=*/true); !read_only.ok()) {
+  db_.Close();
+  if (absl::Status read_only = db_.Open(/*read_only=*/true); !read_only.ok()) {
     SLUICE_LOG(kError, "spool cannot be reopened, not even read-only")
         .Field("error", read_only.message());
   }
@@ -277,18 +127,9 @@ RocksDbSpool::~RocksDbSpool() {
     writer_.join();  // commits what was submitted before returning
   }
   reader_.reset();
-  // A clean stop leaves nothing in the write-ahead log to replay, so the
-  // next start only has to scan (a crash replays it, which is slower).
-  if (db_ != nullptr && !read_only_) {
-    rocksdb::FlushOptions flush;
-    const std::vector<rocksdb::ColumnFamilyHandle*> families = {
-        default_cf_, bodies_cf_, envelopes_cf_, schedule_cf_, quarantine_cf_};
-    if (rocksdb::Status flushed = db_->Flush(flush, families); !flushed.ok()) {
-      SLUICE_LOG(kWarning, "spool flush at shutdown failed").Field("error", flushed.ToString());
-    }
-  }
+  db_.Flush();
   if (wake_fd_ >= 0) close(wake_fd_);
-  CloseDb();
+  db_.Close();
 }
 
 void RocksDbSpool::Enqueue(NewMessage message, Done done) {
@@ -388,17 +229,13 @@ void RocksDbSpool::RunOn(common::TaskThread& thread,
 
 absl::StatusOr<StoredMessage> RocksDbSpool::ReadNow(const common::MessageId& id) {
   std::shared_lock<std::shared_mutex> lock(db_mutex_);
-  if (db_ == nullptr) return absl::UnavailableError("spool is reopening after a write failure");
+  if (!db_.is_open()) return absl::UnavailableError("spool is reopening after a write failure");
   StoredMessage message;
-  std::string value;
-  SLUICE_RETURN_IF_ERROR(FromRocks(
-      db_->Get(rocksdb::ReadOptions(), envelopes_cf_, IdKey(id), &value), "read envelope"));
-  if (!message.envelope.ParseFromString(value)) {
-    return absl::DataLossError(absl::StrCat("envelope ", id.ToString(), " does not decode"));
-  }
-  SLUICE_RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), bodies_cf_,
-                                            ToSlice(message.envelope.body_id()), &message.body),
-                                   "read body"));
+  SLUICE_ASSIGN_OR_RETURN(message.envelope, db_.ReadEnvelope(id));
+  SLUICE_RETURN_IF_ERROR(
+      FromRocks(db_.db()->Get(rocksdb::ReadOptions(), db_.bodies(),
+                              ToSlice(message.envelope.body_id()), &message.body),
+                "read body"));
   return message;
 }
 
@@ -463,14 +300,7 @@ absl::StatusOr<Envelope> RocksDbSpool::CurrentEnvelope(const BatchState& state,
     }
     return *it->second;
   }
-  std::string value;
-  const rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), envelopes_cf_, IdKey(id), &value);
-  SLUICE_RETURN_IF_ERROR(FromRocks(status, "read envelope"));
-  Envelope envelope;
-  if (!envelope.ParseFromString(value)) {
-    return absl::DataLossError(absl::StrCat("envelope ", id.ToString(), " does not decode"));
-  }
-  return envelope;
+  return db_.ReadEnvelope(id);
 }
 
 absl::Status RocksDbSpool::AddToBatch(Request& request, rocksdb::WriteBatch& batch,
@@ -487,9 +317,9 @@ absl::Status RocksDbSpool::AddToBatch(Request& request, rocksdb::WriteBatch& bat
   // Writes the envelope and its schedule entry; an entry the loader has
   // already passed is handed out with the batch instead.
   auto put = [&](const common::MessageId& id, const Envelope& envelope) {
-    batch.Put(envelopes_cf_, IdKey(id), envelope.SerializeAsString());
+    batch.Put(db_.envelopes(), IdKey(id), envelope.SerializeAsString());
     const std::string key = ScheduleKey(envelope.next_due_unix_ms(), id);
-    batch.Put(schedule_cf_, key, EncodeScheduleEntry(envelope));
+    batch.Put(db_.schedule(), key, EncodeScheduleEntry(envelope));
     if (key < loader_resume_key_) {
       state.due.push_back({id, envelope.next_due_unix_ms(), envelope.domain(), envelope.queue(),
                            envelope.pool(), envelope.tenant(), envelope.campaign()});
@@ -509,7 +339,7 @@ absl::Status RocksDbSpool::AddToBatch(Request& request, rocksdb::WriteBatch& bat
         ids.push_back(id);
       }
       if (ids.empty()) return absl::InvalidArgumentError("message has no envelopes");
-      batch.Put(bodies_cf_, IdKey(message.body_id), message.body);
+      batch.Put(db_.bodies(), IdKey(message.body_id), message.body);
       for (size_t i = 0; i < ids.size(); ++i) put(ids[i], message.envelopes[i]);
       if (ids.size() > 1) refs(message.body_id) = static_cast<uint32_t>(ids.size());
       return absl::OkStatus();
@@ -521,7 +351,7 @@ absl::Status RocksDbSpool::AddToBatch(Request& request, rocksdb::WriteBatch& bat
       // kNotFound when purged meanwhile: an update must not bring it back.
       SLUICE_ASSIGN_OR_RETURN(Envelope stored, CurrentEnvelope(state, id));
       if (stored.next_due_unix_ms() != request.envelope.next_due_unix_ms()) {
-        batch.Delete(schedule_cf_, ScheduleKey(stored.next_due_unix_ms(), id));
+        batch.Delete(db_.schedule(), ScheduleKey(stored.next_due_unix_ms(), id));
       }
       put(id, request.envelope);
       state.touched[id] = request.envelope;
@@ -535,7 +365,7 @@ absl::Status RocksDbSpool::AddToBatch(Request& request, rocksdb::WriteBatch& bat
         if (absl::IsNotFound(stored.status())) continue;
         SLUICE_RETURN_IF_ERROR(stored.status());
         if (stored->next_due_unix_ms() <= request.due_unix_ms) continue;
-        batch.Delete(schedule_cf_, ScheduleKey(stored->next_due_unix_ms(), id));
+        batch.Delete(db_.schedule(), ScheduleKey(stored->next_due_unix_ms(), id));
         stored->set_next_due_unix_ms(request.due_unix_ms);
         put(id, *stored);
         state.touched[id] = *std::move(stored);
@@ -554,11 +384,11 @@ absl::Status RocksDbSpool::AddToBatch(Request& request, rocksdb::WriteBatch& bat
         if (absl::IsNotFound(stored.status())) continue;
         SLUICE_RETURN_IF_ERROR(stored.status());
         SLUICE_ASSIGN_OR_RETURN(common::MessageId body_id, ParseIdKey(stored->body_id()));
-        batch.Delete(envelopes_cf_, IdKey(id));
-        batch.Delete(schedule_cf_, ScheduleKey(stored->next_due_unix_ms(), id));
+        batch.Delete(db_.envelopes(), IdKey(id));
+        batch.Delete(db_.schedule(), ScheduleKey(stored->next_due_unix_ms(), id));
         uint32_t& count = refs(body_id);
         if (count > 0) --count;
-        if (count == 0) batch.Delete(bodies_cf_, IdKey(body_id));
+        if (count == 0) batch.Delete(db_.bodies(), IdKey(body_id));
         state.touched[id] = std::nullopt;
         ++request.affected;
       }
@@ -603,7 +433,7 @@ void RocksDbSpool::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
   write_options.sync = state.sync;
   if (state.sync) last_synced_batch_size_ = batch.size();
   const common::SteadyTime write_start = options_.clock->SteadyNow();
-  const rocksdb::Status status = db_->Write(write_options, &write_batch);
+  const rocksdb::Status status = db_.db()->Write(write_options, &write_batch);
   if (state.sync && status.ok()) {
     if (options_.commits_metric != nullptr) options_.commits_metric->Add();
     if (options_.batch_size_metric != nullptr) {
@@ -652,12 +482,13 @@ void RocksDbSpool::RunLoader() {
     return;
   }
   next_loader_run_ = now + absl::ToChronoNanoseconds(options_.loader_interval);
-  if (db_ == nullptr) return;  // reopening after a write failure
+  if (!db_.is_open()) return;  // reopening after a write failure
   const int64_t limit_ms = absl::ToUnixMillis(options_.clock->Now() + options_.schedule_window);
   const std::string limit_key = ScheduleKey(limit_ms, common::MessageId());
   if (limit_key <= loader_resume_key_) return;
   std::vector<ScheduledMessage> due;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), schedule_cf_));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.schedule()));
   proto::ScheduleEntry entry;
   std::string resume_key = limit_key;
   for (it->Seek(loader_resume_key_); it->Valid(); it->Next()) {
@@ -692,15 +523,15 @@ void RocksDbSpool::RunLoader() {
 absl::Status RocksDbSpool::ScanEnvelopes(const SpoolFilter& filter, const std::string& start,
                                          absl::FunctionRef<bool(const Envelope&)> visit) {
   std::shared_lock<std::shared_mutex> lock(db_mutex_);
-  if (db_ == nullptr) return absl::UnavailableError("spool is reopening after a write failure");
+  if (!db_.is_open()) return absl::UnavailableError("spool is reopening after a write failure");
   rocksdb::ReadOptions read_options;
   // One consistent view; RocksDB iterators never block the writer.
-  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  const rocksdb::Snapshot* snapshot = db_.db()->GetSnapshot();
   read_options.snapshot = snapshot;
   read_options.fill_cache = false;  // a full scan would evict what delivery reads
   absl::Status status;
   {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, envelopes_cf_));
+    std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(read_options, db_.envelopes()));
     Envelope envelope;
     for (it->Seek(start); it->Valid(); it->Next()) {
       const rocksdb::Slice value = it->value();
@@ -709,7 +540,7 @@ absl::Status RocksDbSpool::ScanEnvelopes(const SpoolFilter& filter, const std::s
     }
     status = FromRocks(it->status(), "scan envelopes");
   }
-  db_->ReleaseSnapshot(snapshot);
+  db_.db()->ReleaseSnapshot(snapshot);
   return status;
 }
 

@@ -1,9 +1,4 @@
-// RocksDbSpool: the Spool on RocksDB.
-//
-// Column families: "bodies" (message bytes, written once), "envelopes"
-// (the small record rewritten on every attempt), "schedule" (due time + id
-// -> routing info, the on-disk schedule index), "quarantine" (records that
-// could not be decoded) and "default" (the format version).
+// RocksDbSpool: the Spool on RocksDB (its column families: queue/spool_db.h).
 //
 // Threads. One writer thread is the only caller of synced writes: it takes
 // everything the shards submitted since its last commit, writes it as one
@@ -45,10 +40,9 @@
 #include "common/task_thread.h"
 #include "queue/spool.h"
 #include "queue/spool_admin.h"
+#include "queue/spool_db.h"
 
 namespace rocksdb {
-class ColumnFamilyHandle;
-class DB;
 class Env;
 class WriteBatch;
 }  // namespace rocksdb
@@ -100,13 +94,6 @@ struct RocksDbSpoolOptions {
   size_t write_buffer_bytes = 64 << 20;
 };
 
-struct RecoveryStats {
-  uint64_t envelopes = 0;
-  uint64_t bodies_shared = 0;  // bodies used by more than one envelope
-  uint64_t quarantined = 0;
-  absl::Duration took;
-};
-
 class RocksDbSpool final : public Spool, public SpoolAdmin {
  public:
   // Opens (or creates) the spool and recovers it: every envelope is checked,
@@ -142,11 +129,6 @@ class RocksDbSpool final : public Spool, public SpoolAdmin {
   struct BatchState;
 
   explicit RocksDbSpool(RocksDbSpoolOptions options);
-  absl::Status OpenDb(bool read_only);
-  void CloseDb();
-  // Checks every envelope (quarantining what does not decode) and rebuilds
-  // the shared-body counts.
-  absl::StatusOr<RecoveryStats> Recover();
   // After a failed write: resumes RocksDB, or reopens it. Writer thread.
   absl::Status ResumeWriting();
   void Submit(std::unique_ptr<Request> request);
@@ -177,17 +159,11 @@ class RocksDbSpool final : public Spool, public SpoolAdmin {
 
   RocksDbSpoolOptions options_;
   RecoveryStats recovery_;
-  // Only the writer replaces db_ (when it reopens after a write failure),
+  // Only the writer closes and reopens db_ (after a write failure),
   // holding this exclusively; the reader and operations threads hold it
   // shared while they use db_. The writer's own reads need no lock.
   std::shared_mutex db_mutex_;
-  rocksdb::DB* db_ = nullptr;
-  bool read_only_ = false;  // serving reads only until writes resume
-  rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* bodies_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* envelopes_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* schedule_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* quarantine_cf_ = nullptr;
+  SpoolDb db_;
 
   // Shards -> writer.
   common::MpmcQueue<std::unique_ptr<Request>> requests_;
