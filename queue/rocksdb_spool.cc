@@ -10,7 +10,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
-#include <optional>
 #include <shared_mutex>
 #include <utility>
 
@@ -19,25 +18,12 @@
 #include "common/status_macros.h"
 #include "common/thread_shard.h"
 #include "queue/rocksdb_convert.h"
+#include "queue/spool_batch.h"
 #include "queue/spool_keys.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
-#include "rocksdb/write_batch.h"
 
 namespace sluice::queue {
-namespace {
-
-std::string EncodeScheduleEntry(const Envelope& envelope) {
-  proto::ScheduleEntry entry;
-  entry.set_domain(envelope.domain());
-  entry.set_queue(envelope.queue());
-  entry.set_pool(envelope.pool());
-  entry.set_tenant(envelope.tenant());
-  entry.set_campaign(envelope.campaign());
-  return entry.SerializeAsString();
-}
-
-}  // namespace
 
 // One submission from a shard (or any thread).
 struct RocksDbSpool::Request {
@@ -52,19 +38,6 @@ struct RocksDbSpool::Request {
   int64_t due_unix_ms = 0;             // kReschedule
   size_t bytes = 0;
   uint64_t affected = 0;
-};
-
-// What one batch will change in the writer's own bookkeeping once (and
-// only if) the write succeeds.
-struct RocksDbSpool::BatchState {
-  // New reference counts of shared bodies touched by this batch.
-  absl::flat_hash_map<common::MessageId, uint32_t> body_refs;
-  // Envelopes written with a due time the loader has already passed.
-  std::vector<ScheduledMessage> due;
-  // Envelopes this batch rewrote (or removed: nullopt), so a later request
-  // in the same batch sees them as they will be.
-  absl::flat_hash_map<common::MessageId, std::optional<Envelope>> touched;
-  bool sync = false;
 };
 
 RocksDbSpool::RocksDbSpool(RocksDbSpoolOptions options)
@@ -292,108 +265,18 @@ void RocksDbSpool::WriterLoop() {
   }
 }
 
-absl::StatusOr<Envelope> RocksDbSpool::CurrentEnvelope(const BatchState& state,
-                                                       const common::MessageId& id) {
-  if (auto it = state.touched.find(id); it != state.touched.end()) {
-    if (!it->second.has_value()) {
-      return absl::NotFoundError(absl::StrCat("message ", id.ToString(), " is not spooled"));
-    }
-    return *it->second;
-  }
-  return db_.ReadEnvelope(id);
-}
-
-absl::Status RocksDbSpool::AddToBatch(Request& request, rocksdb::WriteBatch& batch,
-                                      BatchState& state) {
-  // Reference count of a shared body as this batch leaves it.
-  auto refs = [&](const common::MessageId& body_id) -> uint32_t& {
-    auto [it, inserted] = state.body_refs.try_emplace(body_id, 1);
-    if (inserted) {
-      auto shared = shared_bodies_.find(body_id);
-      if (shared != shared_bodies_.end()) it->second = shared->second;
-    }
-    return it->second;
-  };
-  // Writes the envelope and its schedule entry; an entry the loader has
-  // already passed is handed out with the batch instead.
-  auto put = [&](const common::MessageId& id, const Envelope& envelope) {
-    batch.Put(db_.envelopes(), IdKey(id), envelope.SerializeAsString());
-    const std::string key = ScheduleKey(envelope.next_due_unix_ms(), id);
-    batch.Put(db_.schedule(), key, EncodeScheduleEntry(envelope));
-    if (key < loader_resume_key_) {
-      state.due.push_back({id, envelope.next_due_unix_ms(), envelope.domain(), envelope.queue(),
-                           envelope.pool(), envelope.tenant(), envelope.campaign()});
-    }
-  };
+absl::Status RocksDbSpool::AddToBatch(Request& request, SpoolBatch& batch) {
   switch (request.kind) {
-    case Request::Kind::kEnqueue: {
-      // Synced: this is the write a client's acknowledgement waits for.
-      state.sync = true;
-      const NewMessage& message = request.message;
-      std::vector<common::MessageId> ids;
-      for (const Envelope& envelope : message.envelopes) {
-        SLUICE_ASSIGN_OR_RETURN(common::MessageId id, ParseIdKey(envelope.id()));
-        if (envelope.body_id() != IdKey(message.body_id)) {
-          return absl::InvalidArgumentError("envelope does not name the message's body");
-        }
-        ids.push_back(id);
-      }
-      if (ids.empty()) return absl::InvalidArgumentError("message has no envelopes");
-      batch.Put(db_.bodies(), IdKey(message.body_id), message.body);
-      for (size_t i = 0; i < ids.size(); ++i) put(ids[i], message.envelopes[i]);
-      if (ids.size() > 1) refs(message.body_id) = static_cast<uint32_t>(ids.size());
-      return absl::OkStatus();
-    }
-    case Request::Kind::kUpdate: {
-      // Not synced on its own: if a crash loses it, the envelope comes back
-      // with its previous state and is simply tried again.
-      SLUICE_ASSIGN_OR_RETURN(common::MessageId id, ParseIdKey(request.envelope.id()));
-      // kNotFound when purged meanwhile: an update must not bring it back.
-      SLUICE_ASSIGN_OR_RETURN(Envelope stored, CurrentEnvelope(state, id));
-      if (stored.next_due_unix_ms() != request.envelope.next_due_unix_ms()) {
-        batch.Delete(db_.schedule(), ScheduleKey(stored.next_due_unix_ms(), id));
-      }
-      put(id, request.envelope);
-      state.touched[id] = request.envelope;
+    case Request::Kind::kEnqueue:
+      return batch.Enqueue(request.message);
+    case Request::Kind::kUpdate:
+      SLUICE_RETURN_IF_ERROR(batch.Update(request.envelope));
       request.affected = 1;
       return absl::OkStatus();
-    }
-    case Request::Kind::kReschedule: {
-      // Not synced: losing it leaves the envelope on its old schedule.
-      for (const common::MessageId& id : request.ids) {
-        absl::StatusOr<Envelope> stored = CurrentEnvelope(state, id);
-        if (absl::IsNotFound(stored.status())) continue;
-        SLUICE_RETURN_IF_ERROR(stored.status());
-        if (stored->next_due_unix_ms() <= request.due_unix_ms) continue;
-        batch.Delete(db_.schedule(), ScheduleKey(stored->next_due_unix_ms(), id));
-        stored->set_next_due_unix_ms(request.due_unix_ms);
-        put(id, *stored);
-        state.touched[id] = *std::move(stored);
-        ++request.affected;
-      }
-      return absl::OkStatus();
-    }
-    case Request::Kind::kRemove: {
-      // Not synced on its own: a lost delete means one more delivery
-      // attempt of an already delivered message (at least once), never a
-      // lost message. Removing what is already gone changes nothing, so a
-      // body shared by several envelopes is released exactly once per
-      // envelope.
-      for (const common::MessageId& id : request.ids) {
-        absl::StatusOr<Envelope> stored = CurrentEnvelope(state, id);
-        if (absl::IsNotFound(stored.status())) continue;
-        SLUICE_RETURN_IF_ERROR(stored.status());
-        SLUICE_ASSIGN_OR_RETURN(common::MessageId body_id, ParseIdKey(stored->body_id()));
-        batch.Delete(db_.envelopes(), IdKey(id));
-        batch.Delete(db_.schedule(), ScheduleKey(stored->next_due_unix_ms(), id));
-        uint32_t& count = refs(body_id);
-        if (count > 0) --count;
-        if (count == 0) batch.Delete(db_.bodies(), IdKey(body_id));
-        state.touched[id] = std::nullopt;
-        ++request.affected;
-      }
-      return absl::OkStatus();
-    }
+    case Request::Kind::kReschedule:
+      return batch.Reschedule(request.ids, request.due_unix_ms, &request.affected);
+    case Request::Kind::kRemove:
+      return batch.Remove(request.ids, &request.affected);
   }
   return absl::OkStatus();
 }
@@ -423,18 +306,15 @@ void RocksDbSpool::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
     SLUICE_LOG(kInfo, "spool writes resumed");
   }
 
-  rocksdb::WriteBatch write_batch;
-  BatchState state;
+  SpoolBatch writes(db_, shared_bodies_, loader_resume_key_);
   std::vector<absl::Status> results(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    results[i] = AddToBatch(*batch[i], write_batch, state);
-  }
+  for (size_t i = 0; i < batch.size(); ++i) results[i] = AddToBatch(*batch[i], writes);
   rocksdb::WriteOptions write_options;
-  write_options.sync = state.sync;
-  if (state.sync) last_synced_batch_size_ = batch.size();
+  write_options.sync = writes.sync();
+  if (writes.sync()) last_synced_batch_size_ = batch.size();
   const common::SteadyTime write_start = options_.clock->SteadyNow();
-  const rocksdb::Status status = db_.db()->Write(write_options, &write_batch);
-  if (state.sync && status.ok()) {
+  const rocksdb::Status status = db_.db()->Write(write_options, writes.write_batch());
+  if (writes.sync() && status.ok()) {
     if (options_.commits_metric != nullptr) options_.commits_metric->Add();
     if (options_.batch_size_metric != nullptr) {
       options_.batch_size_metric->Observe(static_cast<double>(batch.size()));
@@ -457,14 +337,15 @@ void RocksDbSpool::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
     return;
   }
   commits_.fetch_add(1, std::memory_order_relaxed);
-  for (const auto& [body_id, count] : state.body_refs) {
+  for (const auto& [body_id, count] : writes.body_refs()) {
     if (count > 1) {
       shared_bodies_[body_id] = count;
     } else {
       shared_bodies_.erase(body_id);
     }
   }
-  if (!state.due.empty() && options_.due_sink) options_.due_sink(std::move(state.due));
+  std::vector<ScheduledMessage> due = writes.TakeDue();
+  if (!due.empty() && options_.due_sink) options_.due_sink(std::move(due));
   for (size_t i = 0; i < batch.size(); ++i) Complete(*batch[i], std::move(results[i]));
 }
 

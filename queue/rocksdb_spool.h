@@ -44,7 +44,6 @@
 
 namespace rocksdb {
 class Env;
-class WriteBatch;
 }  // namespace rocksdb
 
 namespace sluice::queue {
@@ -94,6 +93,8 @@ struct RocksDbSpoolOptions {
   size_t write_buffer_bytes = 64 << 20;
 };
 
+class SpoolBatch;
+
 class RocksDbSpool final : public Spool, public SpoolAdmin {
  public:
   // Opens (or creates) the spool and recovers it: every envelope is checked,
@@ -126,7 +127,6 @@ class RocksDbSpool final : public Spool, public SpoolAdmin {
 
  private:
   struct Request;
-  struct BatchState;
 
   explicit RocksDbSpool(RocksDbSpoolOptions options);
   // After a failed write: resumes RocksDB, or reopens it. Writer thread.
@@ -149,12 +149,9 @@ class RocksDbSpool final : public Spool, public SpoolAdmin {
   void WriterLoop();
   void WaitForWork(absl::Duration timeout);
   void CommitBatch(std::vector<std::unique_ptr<Request>>& batch);
-  // Adds one request's writes to `batch`. An enqueue or update that fails
-  // here (bad input, a read error) adds nothing; a remove or reschedule of
-  // many ids keeps the ids it finished before the error.
-  absl::Status AddToBatch(Request& request, rocksdb::WriteBatch& batch, BatchState& state);
-  // The envelope as stored, with this batch's changes applied.
-  absl::StatusOr<Envelope> CurrentEnvelope(const BatchState& state, const common::MessageId& id);
+  // Adds one request's writes to `batch` (queue/spool_batch.h says what a
+  // failure leaves in it).
+  absl::Status AddToBatch(Request& request, SpoolBatch& batch);
   void RunLoader();
 
   RocksDbSpoolOptions options_;
