@@ -10,7 +10,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
-#include <optional>
 #include <shared_mutex>
 #include <utility>
 
@@ -18,46 +17,13 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/thread_shard.h"
+#include "queue/rocksdb_convert.h"
+#include "queue/spool_batch.h"
 #include "queue/spool_keys.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
-#include "rocksdb/write_batch.h"
 
 namespace sluice::queue {
-namespace {
-
-// Bumped only for a change that an older sluice could not read; adding
-// protobuf fields is not such a change.
-constexpr absl::string_view kFormatKey = "format";
-constexpr absl::string_view kFormatVersion = "1";
-
-constexpr absl::string_view kBodies = "bodies";
-constexpr absl::string_view kEnvelopes = "envelopes";
-constexpr absl::string_view kSchedule = "schedule";
-constexpr absl::string_view kQuarantine = "quarantine";
-
-rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
-absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
-
-absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
-  if (status.ok()) return absl::OkStatus();
-  const std::string text = absl::StrCat(what, ": ", status.ToString());
-  if (status.IsNotFound()) return absl::NotFoundError(text);
-  if (status.IsCorruption()) return absl::DataLossError(text);
-  return absl::UnavailableError(text);
-}
-
-std::string EncodeScheduleEntry(const Envelope& envelope) {
-  proto::ScheduleEntry entry;
-  entry.set_domain(envelope.domain());
-  entry.set_queue(envelope.queue());
-  entry.set_pool(envelope.pool());
-  entry.set_tenant(envelope.tenant());
-  entry.set_campaign(envelope.campaign());
-  return entry.SerializeAsString();
-}
-
-}  // namespace
 
 // One submission from a shard (or any thread).
 struct RocksDbSpool::Request {
@@ -74,26 +40,15 @@ struct RocksDbSpool::Request {
   uint64_t affected = 0;
 };
 
-// What one batch will change in the writer's own bookkeeping once (and
-// only if) the write succeeds.
-struct RocksDbSpool::BatchState {
-  // New reference counts of shared bodies touched by this batch.
-  absl::flat_hash_map<common::MessageId, uint32_t> body_refs;
-  // Envelopes written with a due time the loader has already passed.
-  std::vector<ScheduledMessage> due;
-  // Envelopes this batch rewrote (or removed: nullopt), so a later request
-  // in the same batch sees them as they will be.
-  absl::flat_hash_map<common::MessageId, std::optional<Envelope>> touched;
-  bool sync = false;
-};
-
 RocksDbSpool::RocksDbSpool(RocksDbSpoolOptions options)
-    : options_(std::move(options)), requests_(options_.queue_capacity) {}
+    : options_(std::move(options)),
+      db_(options_.path, options_.env, options_.write_buffer_bytes, options_.clock),
+      requests_(options_.queue_capacity) {}
 
 absl::StatusOr<std::unique_ptr<RocksDbSpool>> RocksDbSpool::Open(RocksDbSpoolOptions options) {
   std::unique_ptr<RocksDbSpool> spool(new RocksDbSpool(std::move(options)));
-  SLUICE_RETURN_IF_ERROR(spool->OpenDb(/*read_only=*/false));
-  SLUICE_ASSIGN_OR_RETURN(spool->recovery_, spool->Recover());
+  SLUICE_RETURN_IF_ERROR(spool->db_.Open(/*read_only=*/false));
+  SLUICE_ASSIGN_OR_RETURN(spool->recovery_, spool->db_.Recover(&spool->shared_bodies_));
   // The loader starts at the beginning of the schedule: everything overdue
   // is due now, and is handed out again.
   spool->loader_resume_key_.clear();
@@ -112,155 +67,23 @@ absl::StatusOr<std::unique_ptr<RocksDbSpool>> RocksDbSpool::Open(RocksDbSpoolOpt
   return spool;
 }
 
-absl::Status RocksDbSpool::OpenDb(bool read_only) {
-  rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
-  db_options.max_background_jobs = 2;
-  db_options.db_write_buffer_size = options_.write_buffer_bytes * 2;
-  if (options_.env != nullptr) db_options.env = options_.env;
-
-  rocksdb::ColumnFamilyOptions small_records;
-  small_records.write_buffer_size = options_.write_buffer_bytes;
-  // Bodies go to blob files: compaction then moves only small references,
-  // not the message bytes, and a deleted body is reclaimed by blob GC.
-  rocksdb::ColumnFamilyOptions bodies = small_records;
-  bodies.enable_blob_files = true;
-  bodies.min_blob_size = 512;
-  bodies.enable_blob_garbage_collection = true;
-
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, small_records}, {std::string(kBodies), bodies},
-      {std::string(kEnvelopes), small_records},           {std::string(kSchedule), small_records},
-      {std::string(kQuarantine), small_records},
-  };
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::Status status =
-      read_only ? rocksdb::DB::OpenForReadOnly(db_options, options_.path, families, &handles, &db_)
-                : rocksdb::DB::Open(db_options, options_.path, families, &handles, &db_);
-  read_only_ = read_only;
-  if (!status.ok()) {
-    db_ = nullptr;
-    return absl::UnavailableError(
-        absl::StrCat("cannot open spool at '", options_.path, "': ", status.ToString()));
-  }
-  default_cf_ = handles[0];
-  bodies_cf_ = handles[1];
-  envelopes_cf_ = handles[2];
-  schedule_cf_ = handles[3];
-  quarantine_cf_ = handles[4];
-
-  std::string format;
-  status = db_->Get(rocksdb::ReadOptions(), default_cf_, ToSlice(kFormatKey), &format);
-  if (status.IsNotFound() && !read_only) {
-    rocksdb::WriteOptions sync;
-    sync.sync = true;
-    return FromRocks(db_->Put(sync, default_cf_, ToSlice(kFormatKey), ToSlice(kFormatVersion)),
-                     "write spool format");
-  }
-  SLUICE_RETURN_IF_ERROR(FromRocks(status, "read spool format"));
-  if (format != kFormatVersion) {
-    return absl::FailedPreconditionError(absl::StrCat("spool at '", options_.path, "' has format ",
-                                                      format, ", which this sluice (format ",
-                                                      kFormatVersion, ") cannot read"));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<RecoveryStats> RocksDbSpool::Recover() {
-  const common::SteadyTime start = options_.clock->SteadyNow();
-  RecoveryStats stats;
-  absl::flat_hash_map<common::MessageId, uint32_t> body_refs;
-  rocksdb::WriteBatch quarantine;
-  {
-    rocksdb::ReadOptions scan;
-    scan.fill_cache = false;  // one pass over everything: keep the cache for delivery
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, envelopes_cf_));
-    Envelope envelope;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      const absl::string_view key = ToView(it->key());
-      const absl::string_view value = ToView(it->value());
-      std::string reason;
-      absl::StatusOr<common::MessageId> id = ParseIdKey(key);
-      absl::StatusOr<common::MessageId> body_id = absl::InvalidArgumentError("unparsed");
-      if (!id.ok()) {
-        reason = absl::StrCat("bad key: ", id.status().message());
-      } else if (!envelope.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-        reason = "envelope record does not decode";
-      } else if (envelope.id() != key) {
-        reason = "envelope id does not match its key";
-      } else if (body_id = ParseIdKey(envelope.body_id()); !body_id.ok()) {
-        reason = absl::StrCat("bad body id: ", body_id.status().message());
-      }
-      if (!reason.empty()) {
-        // Never dropped, never fatal: kept aside for an operator.
-        proto::Quarantined record;
-        record.set_column_family(std::string(kEnvelopes));
-        record.set_key(std::string(key));
-        record.set_value(std::string(value));
-        record.set_reason(reason);
-        record.set_quarantined_unix_ms(absl::ToUnixMillis(options_.clock->Now()));
-        quarantine.Put(quarantine_cf_, it->key(), record.SerializeAsString());
-        quarantine.Delete(envelopes_cf_, it->key());
-        SLUICE_LOG(kError, "spool record quarantined")
-            .Field("key_bytes", static_cast<int64_t>(key.size()))
-            .Field("reason", reason);
-        ++stats.quarantined;
-        continue;
-      }
-      ++body_refs[*body_id];
-      ++stats.envelopes;
-    }
-    SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "scan envelopes"));
-  }
-  if (quarantine.Count() > 0) {
-    rocksdb::WriteOptions sync;
-    sync.sync = true;
-    SLUICE_RETURN_IF_ERROR(FromRocks(db_->Write(sync, &quarantine), "write quarantine"));
-  }
-  shared_bodies_.clear();
-  for (const auto& [body_id, refs] : body_refs) {
-    if (refs > 1) shared_bodies_[body_id] = refs;
-  }
-  stats.bodies_shared = shared_bodies_.size();
-  stats.took = absl::FromChrono(options_.clock->SteadyNow() - start);
-  SLUICE_LOG(kInfo, "spool recovered")
-      .Field("path", options_.path)
-      .Field("envelopes", static_cast<int64_t>(stats.envelopes))
-      .Field("quarantined", static_cast<int64_t>(stats.quarantined))
-      .Field("took", stats.took);
-  return stats;
-}
-
-void RocksDbSpool::CloseDb() {
-  if (db_ == nullptr) return;
-  for (rocksdb::ColumnFamilyHandle** cf :
-       {&default_cf_, &bodies_cf_, &envelopes_cf_, &schedule_cf_, &quarantine_cf_}) {
-    if (*cf != nullptr) db_->DestroyColumnFamilyHandle(*cf);
-    *cf = nullptr;
-  }
-  db_->Close();
-  delete db_;
-  db_ = nullptr;
-}
-
 absl::Status RocksDbSpool::ResumeWriting() {
   // After a failed flush or compaction RocksDB resumes in place, once the
   // disk has room again.
-  if (db_ != nullptr && !read_only_ && db_->Resume().ok()) return absl::OkStatus();
+  if (db_.is_open() && !db_.read_only() && db_.db()->Resume().ok()) return absl::OkStatus();
   // A failed WAL write stops it for good: reopen, which replays what did
   // reach the disk. A failed batch can reappear that way (its submitter
   // was told to try again, so at worst the message goes out twice); the
   // body reference counts are rebuilt from what is stored, and the loader
   // keeps its place.
   std::unique_lock<std::shared_mutex> lock(db_mutex_);
-  CloseDb();
-  absl::Status opened = OpenDb(/*read_only=*/false);
-  if (opened.ok()) return Recover().status();
+  db_.Close();
+  absl::Status opened = db_.Open(/*read_only=*/false);
+  if (opened.ok()) return db_.Recover(&shared_bodies_).status();
   // The disk still fails: keep serving reads (and the loader) from a
   // read-only instance until the next attempt.
-  CloseDb();
-  if (absl::Status read_only = OpenDb(/*read_only=*/true); !read_only.ok()) {
+  db_.Close();
+  if (absl::Status read_only = db_.Open(/*read_only=*/true); !read_only.ok()) {
     SLUICE_LOG(kError, "spool cannot be reopened, not even read-only")
         .Field("error", read_only.message());
   }
@@ -277,18 +100,9 @@ RocksDbSpool::~RocksDbSpool() {
     writer_.join();  // commits what was submitted before returning
   }
   reader_.reset();
-  // A clean stop leaves nothing in the write-ahead log to replay, so the
-  // next start only has to scan (a crash replays it, which is slower).
-  if (db_ != nullptr && !read_only_) {
-    rocksdb::FlushOptions flush;
-    const std::vector<rocksdb::ColumnFamilyHandle*> families = {
-        default_cf_, bodies_cf_, envelopes_cf_, schedule_cf_, quarantine_cf_};
-    if (rocksdb::Status flushed = db_->Flush(flush, families); !flushed.ok()) {
-      SLUICE_LOG(kWarning, "spool flush at shutdown failed").Field("error", flushed.ToString());
-    }
-  }
+  db_.Flush();
   if (wake_fd_ >= 0) close(wake_fd_);
-  CloseDb();
+  db_.Close();
 }
 
 void RocksDbSpool::Enqueue(NewMessage message, Done done) {
@@ -388,17 +202,13 @@ void RocksDbSpool::RunOn(common::TaskThread& thread,
 
 absl::StatusOr<StoredMessage> RocksDbSpool::ReadNow(const common::MessageId& id) {
   std::shared_lock<std::shared_mutex> lock(db_mutex_);
-  if (db_ == nullptr) return absl::UnavailableError("spool is reopening after a write failure");
+  if (!db_.is_open()) return absl::UnavailableError("spool is reopening after a write failure");
   StoredMessage message;
-  std::string value;
-  SLUICE_RETURN_IF_ERROR(FromRocks(
-      db_->Get(rocksdb::ReadOptions(), envelopes_cf_, IdKey(id), &value), "read envelope"));
-  if (!message.envelope.ParseFromString(value)) {
-    return absl::DataLossError(absl::StrCat("envelope ", id.ToString(), " does not decode"));
-  }
-  SLUICE_RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), bodies_cf_,
-                                            ToSlice(message.envelope.body_id()), &message.body),
-                                   "read body"));
+  SLUICE_ASSIGN_OR_RETURN(message.envelope, db_.ReadEnvelope(id));
+  SLUICE_RETURN_IF_ERROR(
+      FromRocks(db_.db()->Get(rocksdb::ReadOptions(), db_.bodies(),
+                              ToSlice(message.envelope.body_id()), &message.body),
+                "read body"));
   return message;
 }
 
@@ -455,115 +265,18 @@ void RocksDbSpool::WriterLoop() {
   }
 }
 
-absl::StatusOr<Envelope> RocksDbSpool::CurrentEnvelope(const BatchState& state,
-                                                       const common::MessageId& id) {
-  if (auto it = state.touched.find(id); it != state.touched.end()) {
-    if (!it->second.has_value()) {
-      return absl::NotFoundError(absl::StrCat("message ", id.ToString(), " is not spooled"));
-    }
-    return *it->second;
-  }
-  std::string value;
-  const rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), envelopes_cf_, IdKey(id), &value);
-  SLUICE_RETURN_IF_ERROR(FromRocks(status, "read envelope"));
-  Envelope envelope;
-  if (!envelope.ParseFromString(value)) {
-    return absl::DataLossError(absl::StrCat("envelope ", id.ToString(), " does not decode"));
-  }
-  return envelope;
-}
-
-absl::Status RocksDbSpool::AddToBatch(Request& request, rocksdb::WriteBatch& batch,
-                                      BatchState& state) {
-  // Reference count of a shared body as this batch leaves it.
-  auto refs = [&](const common::MessageId& body_id) -> uint32_t& {
-    auto [it, inserted] = state.body_refs.try_emplace(body_id, 1);
-    if (inserted) {
-      auto shared = shared_bodies_.find(body_id);
-      if (shared != shared_bodies_.end()) it->second = shared->second;
-    }
-    return it->second;
-  };
-  // Writes the envelope and its schedule entry; an entry the loader has
-  // already passed is handed out with the batch instead.
-  auto put = [&](const common::MessageId& id, const Envelope& envelope) {
-    batch.Put(envelopes_cf_, IdKey(id), envelope.SerializeAsString());
-    const std::string key = ScheduleKey(envelope.next_due_unix_ms(), id);
-    batch.Put(schedule_cf_, key, EncodeScheduleEntry(envelope));
-    if (key < loader_resume_key_) {
-      state.due.push_back({id, envelope.next_due_unix_ms(), envelope.domain(), envelope.queue(),
-                           envelope.pool(), envelope.tenant(), envelope.campaign()});
-    }
-  };
+absl::Status RocksDbSpool::AddToBatch(Request& request, SpoolBatch& batch) {
   switch (request.kind) {
-    case Request::Kind::kEnqueue: {
-      // Synced: this is the write a client's acknowledgement waits for.
-      state.sync = true;
-      const NewMessage& message = request.message;
-      std::vector<common::MessageId> ids;
-      for (const Envelope& envelope : message.envelopes) {
-        SLUICE_ASSIGN_OR_RETURN(common::MessageId id, ParseIdKey(envelope.id()));
-        if (envelope.body_id() != IdKey(message.body_id)) {
-          return absl::InvalidArgumentError("envelope does not name the message's body");
-        }
-        ids.push_back(id);
-      }
-      if (ids.empty()) return absl::InvalidArgumentError("message has no envelopes");
-      batch.Put(bodies_cf_, IdKey(message.body_id), message.body);
-      for (size_t i = 0; i < ids.size(); ++i) put(ids[i], message.envelopes[i]);
-      if (ids.size() > 1) refs(message.body_id) = static_cast<uint32_t>(ids.size());
-      return absl::OkStatus();
-    }
-    case Request::Kind::kUpdate: {
-      // Not synced on its own: if a crash loses it, the envelope comes back
-      // with its previous state and is simply tried again.
-      SLUICE_ASSIGN_OR_RETURN(common::MessageId id, ParseIdKey(request.envelope.id()));
-      // kNotFound when purged meanwhile: an update must not bring it back.
-      SLUICE_ASSIGN_OR_RETURN(Envelope stored, CurrentEnvelope(state, id));
-      if (stored.next_due_unix_ms() != request.envelope.next_due_unix_ms()) {
-        batch.Delete(schedule_cf_, ScheduleKey(stored.next_due_unix_ms(), id));
-      }
-      put(id, request.envelope);
-      state.touched[id] = request.envelope;
+    case Request::Kind::kEnqueue:
+      return batch.Enqueue(request.message);
+    case Request::Kind::kUpdate:
+      SLUICE_RETURN_IF_ERROR(batch.Update(request.envelope));
       request.affected = 1;
       return absl::OkStatus();
-    }
-    case Request::Kind::kReschedule: {
-      // Not synced: losing it leaves the envelope on its old schedule.
-      for (const common::MessageId& id : request.ids) {
-        absl::StatusOr<Envelope> stored = CurrentEnvelope(state, id);
-        if (absl::IsNotFound(stored.status())) continue;
-        SLUICE_RETURN_IF_ERROR(stored.status());
-        if (stored->next_due_unix_ms() <= request.due_unix_ms) continue;
-        batch.Delete(schedule_cf_, ScheduleKey(stored->next_due_unix_ms(), id));
-        stored->set_next_due_unix_ms(request.due_unix_ms);
-        put(id, *stored);
-        state.touched[id] = *std::move(stored);
-        ++request.affected;
-      }
-      return absl::OkStatus();
-    }
-    case Request::Kind::kRemove: {
-      // Not synced on its own: a lost delete means one more delivery
-      // attempt of an already delivered message (at least once), never a
-      // lost message. Removing what is already gone changes nothing, so a
-      // body shared by several envelopes is released exactly once per
-      // envelope.
-      for (const common::MessageId& id : request.ids) {
-        absl::StatusOr<Envelope> stored = CurrentEnvelope(state, id);
-        if (absl::IsNotFound(stored.status())) continue;
-        SLUICE_RETURN_IF_ERROR(stored.status());
-        SLUICE_ASSIGN_OR_RETURN(common::MessageId body_id, ParseIdKey(stored->body_id()));
-        batch.Delete(envelopes_cf_, IdKey(id));
-        batch.Delete(schedule_cf_, ScheduleKey(stored->next_due_unix_ms(), id));
-        uint32_t& count = refs(body_id);
-        if (count > 0) --count;
-        if (count == 0) batch.Delete(bodies_cf_, IdKey(body_id));
-        state.touched[id] = std::nullopt;
-        ++request.affected;
-      }
-      return absl::OkStatus();
-    }
+    case Request::Kind::kReschedule:
+      return batch.Reschedule(request.ids, request.due_unix_ms, &request.affected);
+    case Request::Kind::kRemove:
+      return batch.Remove(request.ids, &request.affected);
   }
   return absl::OkStatus();
 }
@@ -593,18 +306,15 @@ void RocksDbSpool::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
     SLUICE_LOG(kInfo, "spool writes resumed");
   }
 
-  rocksdb::WriteBatch write_batch;
-  BatchState state;
+  SpoolBatch writes(db_, shared_bodies_, loader_resume_key_);
   std::vector<absl::Status> results(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    results[i] = AddToBatch(*batch[i], write_batch, state);
-  }
+  for (size_t i = 0; i < batch.size(); ++i) results[i] = AddToBatch(*batch[i], writes);
   rocksdb::WriteOptions write_options;
-  write_options.sync = state.sync;
-  if (state.sync) last_synced_batch_size_ = batch.size();
+  write_options.sync = writes.sync();
+  if (writes.sync()) last_synced_batch_size_ = batch.size();
   const common::SteadyTime write_start = options_.clock->SteadyNow();
-  const rocksdb::Status status = db_->Write(write_options, &write_batch);
-  if (state.sync && status.ok()) {
+  const rocksdb::Status status = db_.db()->Write(write_options, writes.write_batch());
+  if (writes.sync() && status.ok()) {
     if (options_.commits_metric != nullptr) options_.commits_metric->Add();
     if (options_.batch_size_metric != nullptr) {
       options_.batch_size_metric->Observe(static_cast<double>(batch.size()));
@@ -627,14 +337,15 @@ void RocksDbSpool::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
     return;
   }
   commits_.fetch_add(1, std::memory_order_relaxed);
-  for (const auto& [body_id, count] : state.body_refs) {
+  for (const auto& [body_id, count] : writes.body_refs()) {
     if (count > 1) {
       shared_bodies_[body_id] = count;
     } else {
       shared_bodies_.erase(body_id);
     }
   }
-  if (!state.due.empty() && options_.due_sink) options_.due_sink(std::move(state.due));
+  std::vector<ScheduledMessage> due = writes.TakeDue();
+  if (!due.empty() && options_.due_sink) options_.due_sink(std::move(due));
   for (size_t i = 0; i < batch.size(); ++i) Complete(*batch[i], std::move(results[i]));
 }
 
@@ -652,12 +363,13 @@ void RocksDbSpool::RunLoader() {
     return;
   }
   next_loader_run_ = now + absl::ToChronoNanoseconds(options_.loader_interval);
-  if (db_ == nullptr) return;  // reopening after a write failure
+  if (!db_.is_open()) return;  // reopening after a write failure
   const int64_t limit_ms = absl::ToUnixMillis(options_.clock->Now() + options_.schedule_window);
   const std::string limit_key = ScheduleKey(limit_ms, common::MessageId());
   if (limit_key <= loader_resume_key_) return;
   std::vector<ScheduledMessage> due;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), schedule_cf_));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.schedule()));
   proto::ScheduleEntry entry;
   std::string resume_key = limit_key;
   for (it->Seek(loader_resume_key_); it->Valid(); it->Next()) {
@@ -692,15 +404,15 @@ void RocksDbSpool::RunLoader() {
 absl::Status RocksDbSpool::ScanEnvelopes(const SpoolFilter& filter, const std::string& start,
                                          absl::FunctionRef<bool(const Envelope&)> visit) {
   std::shared_lock<std::shared_mutex> lock(db_mutex_);
-  if (db_ == nullptr) return absl::UnavailableError("spool is reopening after a write failure");
+  if (!db_.is_open()) return absl::UnavailableError("spool is reopening after a write failure");
   rocksdb::ReadOptions read_options;
   // One consistent view; RocksDB iterators never block the writer.
-  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  const rocksdb::Snapshot* snapshot = db_.db()->GetSnapshot();
   read_options.snapshot = snapshot;
   read_options.fill_cache = false;  // a full scan would evict what delivery reads
   absl::Status status;
   {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, envelopes_cf_));
+    std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(read_options, db_.envelopes()));
     Envelope envelope;
     for (it->Seek(start); it->Valid(); it->Next()) {
       const rocksdb::Slice value = it->value();
@@ -709,7 +421,7 @@ absl::Status RocksDbSpool::ScanEnvelopes(const SpoolFilter& filter, const std::s
     }
     status = FromRocks(it->status(), "scan envelopes");
   }
-  db_->ReleaseSnapshot(snapshot);
+  db_.db()->ReleaseSnapshot(snapshot);
   return status;
 }
 

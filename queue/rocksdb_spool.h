@@ -1,9 +1,4 @@
-// RocksDbSpool: the Spool on RocksDB.
-//
-// Column families: "bodies" (message bytes, written once), "envelopes"
-// (the small record rewritten on every attempt), "schedule" (due time + id
-// -> routing info, the on-disk schedule index), "quarantine" (records that
-// could not be decoded) and "default" (the format version).
+// RocksDbSpool: the Spool on RocksDB (its column families: queue/spool_db.h).
 //
 // Threads. One writer thread is the only caller of synced writes: it takes
 // everything the shards submitted since its last commit, writes it as one
@@ -45,12 +40,10 @@
 #include "common/task_thread.h"
 #include "queue/spool.h"
 #include "queue/spool_admin.h"
+#include "queue/spool_db.h"
 
 namespace rocksdb {
-class ColumnFamilyHandle;
-class DB;
 class Env;
-class WriteBatch;
 }  // namespace rocksdb
 
 namespace sluice::queue {
@@ -100,12 +93,7 @@ struct RocksDbSpoolOptions {
   size_t write_buffer_bytes = 64 << 20;
 };
 
-struct RecoveryStats {
-  uint64_t envelopes = 0;
-  uint64_t bodies_shared = 0;  // bodies used by more than one envelope
-  uint64_t quarantined = 0;
-  absl::Duration took;
-};
+class SpoolBatch;
 
 class RocksDbSpool final : public Spool, public SpoolAdmin {
  public:
@@ -139,14 +127,8 @@ class RocksDbSpool final : public Spool, public SpoolAdmin {
 
  private:
   struct Request;
-  struct BatchState;
 
   explicit RocksDbSpool(RocksDbSpoolOptions options);
-  absl::Status OpenDb(bool read_only);
-  void CloseDb();
-  // Checks every envelope (quarantining what does not decode) and rebuilds
-  // the shared-body counts.
-  absl::StatusOr<RecoveryStats> Recover();
   // After a failed write: resumes RocksDB, or reopens it. Writer thread.
   absl::Status ResumeWriting();
   void Submit(std::unique_ptr<Request> request);
@@ -167,27 +149,18 @@ class RocksDbSpool final : public Spool, public SpoolAdmin {
   void WriterLoop();
   void WaitForWork(absl::Duration timeout);
   void CommitBatch(std::vector<std::unique_ptr<Request>>& batch);
-  // Adds one request's writes to `batch`. An enqueue or update that fails
-  // here (bad input, a read error) adds nothing; a remove or reschedule of
-  // many ids keeps the ids it finished before the error.
-  absl::Status AddToBatch(Request& request, rocksdb::WriteBatch& batch, BatchState& state);
-  // The envelope as stored, with this batch's changes applied.
-  absl::StatusOr<Envelope> CurrentEnvelope(const BatchState& state, const common::MessageId& id);
+  // Adds one request's writes to `batch` (queue/spool_batch.h says what a
+  // failure leaves in it).
+  absl::Status AddToBatch(Request& request, SpoolBatch& batch);
   void RunLoader();
 
   RocksDbSpoolOptions options_;
   RecoveryStats recovery_;
-  // Only the writer replaces db_ (when it reopens after a write failure),
+  // Only the writer closes and reopens db_ (after a write failure),
   // holding this exclusively; the reader and operations threads hold it
   // shared while they use db_. The writer's own reads need no lock.
   std::shared_mutex db_mutex_;
-  rocksdb::DB* db_ = nullptr;
-  bool read_only_ = false;  // serving reads only until writes resume
-  rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* bodies_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* envelopes_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* schedule_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* quarantine_cf_ = nullptr;
+  SpoolDb db_;
 
   // Shards -> writer.
   common::MpmcQueue<std::unique_ptr<Request>> requests_;
