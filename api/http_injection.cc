@@ -45,6 +45,10 @@ absl::StatusOr<PreparedInjection> PrepareInjection(InjectionRequestParser& parse
   if (request.recipients.empty()) {
     return absl::InvalidArgumentError("recipients: no valid recipient");
   }
+  if (request.one_click_unsubscribe && context.unsubscribe == nullptr) {
+    return absl::InvalidArgumentError(
+        "unsubscribe: one-click unsubscribe is not configured (the [unsubscribe] section)");
+  }
   absl::StatusOr<std::unique_ptr<InjectionComposer>> composer = InjectionComposer::Create(request);
   if (!composer.ok()) return composer.status();
   std::set<std::string> missing;
@@ -77,8 +81,16 @@ absl::StatusOr<PreparedInjection> PrepareInjection(InjectionRequestParser& parse
     for (size_t i = 0; i < request.recipients.size(); ++i) {
       const InjectionRecipient& recipient = request.recipients[i];
       const common::MessageId body_id = ids.Next();
+      std::string unsubscribe_url;
+      if (request.one_click_unsubscribe) {
+        unsubscribe_url =
+            absl::StrCat(context.unsubscribe_base_url, "/unsubscribe/",
+                         context.unsubscribe->Mint({.tenant = request.tenant,
+                                                    .recipient = recipient.mailbox.AddrSpec(),
+                                                    .campaign = request.campaign}));
+      }
       ComposedMessage composed = (*composer)->BuildForRecipient(
-          i, absl::StrCat(body_id.ToString(), "@", context.hostname), context.now);
+          i, absl::StrCat(body_id.ToString(), "@", context.hostname), context.now, unsubscribe_url);
       missing.insert(composed.missing_substitutions.begin(), composed.missing_substitutions.end());
       std::vector<std::string> envelope_ids;
       out.messages.push_back(BuildSpoolMessage(EnvelopeOf(request, {&recipient, 1}),

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "api/injection_request.h"
+#include "api/unsubscribe_token.h"
 #include "common/message_id.h"
 #include "queue/spool.h"
 
@@ -32,6 +34,11 @@ struct InjectionContext {
   std::string hostname;  // right side of generated Message-IDs
   absl::Time now;
   size_t max_recipients_per_envelope = 1000;
+  // One-click unsubscribe: tokens minted with `unsubscribe`, in URLs
+  // `unsubscribe_base_url` "/unsubscribe/" TOKEN. Without it a request
+  // asking for one-click unsubscribe is refused.
+  std::shared_ptr<const UnsubscribeToken> unsubscribe;
+  std::string unsubscribe_base_url;  // "https://mail.example.com"
 };
 
 struct PreparedRecipient {

@@ -57,6 +57,8 @@ void HttpInjector::Inject(HttpRequest& request, HttpReply reply) {
   InjectionContext context;
   context.hostname = options_.hostname;
   context.now = options_.clock->Now();
+  context.unsubscribe = options_.unsubscribe;
+  context.unsubscribe_base_url = options_.unsubscribe_base_url;
   if (options_.worker == nullptr || request.body.size() < options_.worker_threshold_bytes) {
     OnPrepared(std::move(reply), PrepareInjection(parser_, request.body, ids_, context));
     return;

@@ -31,6 +31,7 @@
 #include "api/http_injection_worker.h"
 #include "api/http_response.h"
 #include "api/injection_request.h"
+#include "api/unsubscribe_token.h"
 #include "common/clock.h"
 #include "common/log_limiter.h"
 #include "common/message_id.h"
@@ -65,6 +66,9 @@ struct HttpInjectorOptions {
   std::shared_ptr<const mail::DkimKeyring> dkim;
   absl::Duration dkim_retry = absl::Milliseconds(5);
   absl::Duration dkim_wait = absl::Seconds(30);
+  // One-click unsubscribe (InjectionContext); null: refused.
+  std::shared_ptr<const UnsubscribeToken> unsubscribe;
+  std::string unsubscribe_base_url;
   HttpInjectionMetrics metrics;
   std::string listener = "http";  // in the log
   const common::Clock* clock = common::Clock::Real();

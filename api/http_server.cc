@@ -50,7 +50,9 @@ HttpServer::HttpServer(reactor::Reactor& reactor, int shard, HttpServerOptions o
     : shard_(shard),
       options_(std::move(options)),
       admin_(options_.spool, options_.operations, options_.delivery),
-      injector_(reactor, shard, InjectorOptions(options_)) {
+      injector_(reactor, shard, InjectorOptions(options_)),
+      unsubscribe_(options_.injector.unsubscribe, options_.record_event,
+                   options_.counters.unsubscribes, options_.clock) {
   AddRoutes();
 }
 
@@ -83,6 +85,11 @@ void HttpServer::AddRoutes() {
         [this](HttpCall& call) { admin_.Suspend(call.target, false, std::move(call.reply)); });
   r.Add("GET", "/api/v1/sites", kRead,
         [this](HttpCall& call) { admin_.Sites(std::move(call.reply)); });
+  r.Add("POST", "/unsubscribe/", kNone, [this](HttpCall& call) {
+    unsubscribe_.Post(call.rest, call.request, std::move(call.reply));
+  });
+  r.Add("GET", "/unsubscribe/", kNone,
+        [this](HttpCall& call) { unsubscribe_.Confirm(call.rest, std::move(call.reply)); });
 }
 
 void HttpServer::Serve(HttpRequest& request, bool loopback, HttpReply reply) {

@@ -25,6 +25,9 @@
 //   GET    /api/v1/sites           read: the live delivery queues (ready,
 //                                  in flight, connections, window,
 //                                  delivered per minute, last error)
+//   POST   /unsubscribe/{token}    one-click unsubscribe (RFC 8058; GET shows
+//                                  a confirmation page): the token is the
+//                                  authority (api/unsubscribe_handler.h)
 //   GET    /healthz, /metrics      no authentication
 //   GET    /readyz                 200 while the spool's writer accepts
 //                                  writes, 503 otherwise or when stopping
@@ -58,6 +61,7 @@
 #include "api/http_routes.h"
 #include "api/http_transport.h"
 #include "api/injection_request.h"
+#include "api/unsubscribe_handler.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "engine/delivery_control.h"
@@ -72,6 +76,7 @@ namespace sluice::api {
 // Any pointer may be null.
 struct HttpServerMetrics {
   common::Counter* requests = nullptr;
+  common::Counter* unsubscribes = nullptr;  // one-click unsubscribes recorded
   HttpInjectionMetrics injection;
 };
 
@@ -95,6 +100,9 @@ struct HttpServerOptions {
   std::shared_ptr<const ApiKeyStore> keys;
   // Runs a task on shard `shard` (how the worker's results come back).
   std::function<void(int shard, absl::AnyInvocable<void()> task)> post;
+  // Where one-click unsubscribes (injector.unsubscribe's tokens) are
+  // recorded: the event log.
+  UnsubscribeHandler::Record record_event;
   const common::Clock* clock = common::Clock::Real();
 };
 
@@ -134,6 +142,7 @@ class HttpServer {
   HttpServerOptions options_;
   HttpAdmin admin_;
   HttpInjector injector_;
+  UnsubscribeHandler unsubscribe_;
   HttpRoutes routes_;
   std::unique_ptr<HttpTransport> transport_;  // last: its connections use the rest
 };

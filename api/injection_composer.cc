@@ -3,10 +3,29 @@
 #include <algorithm>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace sluice::api {
 namespace {
+
+// Extra header fields whose values are URLs or ids, not text.
+bool IsStructured(std::string_view name) {
+  for (absl::string_view structured :
+       {"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Feedback-ID"}) {
+    if (absl::EqualsIgnoreCase(absl::string_view(name.data(), name.size()), structured)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsPrintableAscii(std::string_view value) {
+  for (unsigned char c : value) {
+    if (c < 32 || c > 126) return false;
+  }
+  return true;
+}
 
 absl::StatusOr<mime::Template> CompileField(std::string_view source, std::string_view path,
                                             mime::TemplateSlots* slots) {
@@ -77,8 +96,10 @@ absl::StatusOr<std::unique_ptr<InjectionComposer>> InjectionComposer::Create(
   }
   composer->values_.resize(slots.size());
   composer->templated_ = templated;
+  // One-click unsubscribe URLs name their recipient: one body each.
   composer->shares_body_ =
-      !templated && (request.to_header == ToHeader::kUndisclosed || request.recipients.size() == 1);
+      !templated && !request.one_click_unsubscribe &&
+      (request.to_header == ToHeader::kUndisclosed || request.recipients.size() == 1);
   composer->builder_ = std::make_unique<mime::MessageBuilder>(request.attachments);
   return composer;
 }
@@ -98,7 +119,8 @@ std::vector<std::string> InjectionComposer::ResolveValues(const InjectionRecipie
 }
 
 ComposedMessage InjectionComposer::Compose(const InjectionRecipient* recipient,
-                                           std::string_view message_id, absl::Time date) {
+                                           std::string_view message_id, absl::Time date,
+                                           std::string_view unsubscribe_url) {
   ComposedMessage message;
   message.missing_substitutions = ResolveValues(recipient);
   message.needs_smtputf8 = request_.sender_needs_smtputf8;
@@ -114,9 +136,18 @@ ComposedMessage InjectionComposer::Compose(const InjectionRecipient* recipient,
   headers.subject = Flatten(subject_->Render(values_, mime::TemplateEscape::kNone));
   headers.extra.reserve(header_values_.size());
   for (size_t i = 0; i < header_values_.size(); ++i) {
-    headers.extra.emplace_back(
-        request_.headers[i].first,
-        Flatten(header_values_[i].Render(values_, mime::TemplateEscape::kNone)));
+    const std::string& name = request_.headers[i].first;
+    std::string value = Flatten(header_values_[i].Render(values_, mime::TemplateEscape::kNone));
+    // A URL or an id must not turn into encoded-words when it is long.
+    auto& target =
+        IsStructured(name) && IsPrintableAscii(value) ? headers.structured : headers.extra;
+    target.emplace_back(name, std::move(value));
+  }
+  if (!unsubscribe_url.empty()) {
+    headers.structured.emplace_back(
+        "List-Unsubscribe",
+        absl::StrCat("<", absl::string_view(unsubscribe_url.data(), unsubscribe_url.size()), ">"));
+    headers.structured.emplace_back("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
   }
   std::optional<std::string> text, html;
   if (text_.has_value()) text = text_->Render(values_, mime::TemplateEscape::kNone);
@@ -140,7 +171,7 @@ ComposedMessage InjectionComposer::BuildShared(std::string_view message_id, absl
       request_.to_header == ToHeader::kEach && request_.recipients.size() == 1
           ? &request_.recipients[0]
           : nullptr;
-  ComposedMessage message = Compose(only, message_id, date);
+  ComposedMessage message = Compose(only, message_id, date, "");
   for (const InjectionRecipient& recipient : request_.recipients) {
     message.needs_smtputf8 |= recipient.needs_smtputf8;
   }
@@ -148,7 +179,8 @@ ComposedMessage InjectionComposer::BuildShared(std::string_view message_id, absl
 }
 
 ComposedMessage InjectionComposer::BuildForRecipient(size_t recipient, std::string_view message_id,
-                                                     absl::Time date) {
+                                                     absl::Time date,
+                                                     std::string_view unsubscribe_url) {
   const InjectionRecipient& target = request_.recipients[recipient];
   if (request_.content.has_value()) {
     ComposedMessage message;
@@ -156,7 +188,7 @@ ComposedMessage InjectionComposer::BuildForRecipient(size_t recipient, std::stri
     message.needs_smtputf8 = request_.sender_needs_smtputf8 || target.needs_smtputf8;
     return message;
   }
-  ComposedMessage message = Compose(&target, message_id, date);
+  ComposedMessage message = Compose(&target, message_id, date, unsubscribe_url);
   message.needs_smtputf8 |= target.needs_smtputf8;
   return message;
 }

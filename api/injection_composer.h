@@ -69,8 +69,10 @@ class InjectionComposer {
   ComposedMessage BuildShared(std::string_view message_id, absl::Time date);
 
   // The message for request.recipients[recipient] (an index into the
-  // accepted recipients).
-  ComposedMessage BuildForRecipient(size_t recipient, std::string_view message_id, absl::Time date);
+  // accepted recipients). A non-empty `unsubscribe_url` (https) adds
+  // List-Unsubscribe and List-Unsubscribe-Post (RFC 8058).
+  ComposedMessage BuildForRecipient(size_t recipient, std::string_view message_id, absl::Time date,
+                                    std::string_view unsubscribe_url = "");
 
  private:
   explicit InjectionComposer(const InjectionRequest& request);
@@ -79,7 +81,7 @@ class InjectionComposer {
   // returns the names left without a value.
   std::vector<std::string> ResolveValues(const InjectionRecipient* recipient);
   ComposedMessage Compose(const InjectionRecipient* recipient, std::string_view message_id,
-                          absl::Time date);
+                          absl::Time date, std::string_view unsubscribe_url);
 
   const InjectionRequest& request_;
   mime::TemplateSlots slots_;

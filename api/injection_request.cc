@@ -440,6 +440,12 @@ absl::StatusOr<InjectionRequest> InjectionRequestParser::Parse(std::string_view 
       std::string& target =
           key == "tenant" ? request.tenant : (key == "campaign" ? request.campaign : request.pool);
       target = std::string(*s);
+    } else if (key == "unsubscribe") {
+      absl::StatusOr<std::string_view> s = GetString(value, key, 32);
+      if (!s.ok()) return s.status();
+      if (*s != "one-click") return FieldError(key, "must be \"one-click\"");
+      request.one_click_unsubscribe = true;
+      structured.push_back(key);
     } else if (key == "tags") {
       absl::StatusOr<array> items = GetArray(value, key);
       if (!items.ok()) return items.status();
@@ -481,6 +487,14 @@ absl::StatusOr<InjectionRequest> InjectionRequestParser::Parse(std::string_view 
     }
     if (!request.text.has_value() && !request.html.has_value() && request.attachments.empty()) {
       return FieldError("text", "required when html, attachments and content are absent");
+    }
+    if (request.one_click_unsubscribe) {
+      for (const auto& [name, value] : request.headers) {
+        if (absl::EqualsIgnoreCase(name, "List-Unsubscribe") ||
+            absl::EqualsIgnoreCase(name, "List-Unsubscribe-Post")) {
+          return FieldError(Member("headers", name), "set by \"unsubscribe\": \"one-click\"");
+        }
+      }
     }
   }
   if (envelope_sender.has_value()) {

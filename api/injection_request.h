@@ -36,7 +36,15 @@
 //                                                 "undisclosed-recipients:;" so
 //                                                 one body can serve everyone
 //     "tenant": "...", "campaign": "...", "pool": "...",
-//     "tags": ["..."]
+//     "tags": ["..."],
+//     "unsubscribe": "one-click"                  RFC 8058: each message gets
+//                                                 List-Unsubscribe with a URL
+//                                                 of sluice's own (a signed
+//                                                 token naming tenant,
+//                                                 recipient and campaign) and
+//                                                 List-Unsubscribe-Post; one
+//                                                 body per recipient; not with
+//                                                 "content" or those headers
 //   }
 //
 // Substitution and metadata values are strings, numbers or booleans
@@ -136,6 +144,7 @@ struct InjectionRequest {
   std::string campaign;
   std::string pool;
   std::vector<std::string> tags;
+  bool one_click_unsubscribe = false;
 };
 
 // Holds simdjson's parser between requests, so its buffers are reused; one

@@ -196,6 +196,17 @@ max_wait = "30s"
 #   headers = []                      (default: From (oversigned), To, Cc, Subject,
 #                                      Date, Message-ID, MIME and list headers)
 #   expiration = "168h"               (x=; default none)
+
+[unsubscribe]
+# One-click unsubscribe (RFC 8058) for injections that ask for it
+# ("unsubscribe": "one-click"): List-Unsubscribe points at
+# base_url/unsubscribe/TOKEN, served by the HTTP listeners; a POST there
+# records an unsubscribe event. Off while secret_file is empty.
+#   secret_file = "/etc/sluice/unsubscribe.key"   (32+ random bytes, mode 0600:
+#                                                  head -c 32 /dev/urandom > FILE)
+#   base_url = "https://mail.example.com"
+secret_file = ""
+base_url = ""
 )toml";
 
 bool AllDigits(absl::string_view text) {
@@ -360,6 +371,14 @@ void BindConfig(TableBinder& root, Config* config) {
         key.Error("needs domain, selector and key_file");
       }
     });
+  });
+  root.Table("unsubscribe", [&](TableBinder& unsubscribe) {
+    UnsubscribeConfig& c = config->unsubscribe;
+    unsubscribe.String("secret_file", &c.secret_file);
+    unsubscribe.Checked("base_url", &c.base_url, &CheckHttpsBaseUrl);
+    if (!c.secret_file.empty() && c.base_url.empty()) {
+      unsubscribe.Error("secret_file needs base_url");
+    }
   });
 }
 

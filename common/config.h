@@ -225,6 +225,17 @@ struct DkimConfig {
   std::vector<DkimKeyConfig> keys;
 };
 
+// [unsubscribe]: one-click unsubscribe URLs (RFC 8058) that sluice
+// generates and answers itself.
+struct UnsubscribeConfig {
+  // The HMAC secret of the tokens (at least 32 bytes; not world-readable).
+  // Empty: one-click unsubscribe is off.
+  std::string secret_file;
+  // Where the HTTPS listener is reachable by mailbox providers, without a
+  // trailing slash: "https://mail.example.com".
+  std::string base_url;
+};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
@@ -241,6 +252,7 @@ struct Config {
   // Without any, the HTTP API serves loopback clients only (every scope).
   std::vector<ApiKeyConfig> api_keys;
   DkimConfig dkim;
+  UnsubscribeConfig unsubscribe;
 };
 
 // The built-in defaults, as TOML.

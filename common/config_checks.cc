@@ -91,4 +91,19 @@ absl::StatusOr<std::string> ParseAddress(absl::string_view text) {
   return std::string(text);
 }
 
+absl::Status CheckHttpsBaseUrl(absl::string_view url) {
+  if (url.empty()) return absl::OkStatus();
+  constexpr absl::string_view kScheme = "https://";
+  if (!absl::StartsWith(url, kScheme) || url.size() == kScheme.size()) {
+    return absl::InvalidArgumentError("must start with https:// and name a host (RFC 8058)");
+  }
+  if (absl::EndsWith(url, "/")) return absl::InvalidArgumentError("must not end with '/'");
+  for (unsigned char c : url) {
+    if (c <= ' ' || c > '~' || c == '<' || c == '>' || c == '"') {
+      return absl::InvalidArgumentError("must be printable ASCII without spaces, <, > or \"");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace sluice::common

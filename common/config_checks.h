@@ -46,4 +46,7 @@ absl::Status CheckHostPort(absl::string_view text);
 absl::Status CheckAddress(absl::string_view text);
 absl::StatusOr<std::string> ParseAddress(absl::string_view text);
 
+// "https://host[:port][/path]" without a trailing slash, or empty.
+absl::Status CheckHttpsBaseUrl(absl::string_view url);
+
 }  // namespace sluice::common

@@ -1,16 +1,11 @@
 #include "mail/dkim_key.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/secret_file.h"
 #include "openssl/bytestring.h"
 #include "openssl/err.h"
 #include "openssl/pem.h"
@@ -58,19 +53,9 @@ absl::StatusOr<std::shared_ptr<const DkimKey>> DkimKey::FromPem(absl::string_vie
 }
 
 absl::StatusOr<std::shared_ptr<const DkimKey>> DkimKey::LoadFile(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat(path, ": ", strerror(errno)));
-  }
-  if ((st.st_mode & S_IROTH) != 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(path, ": a private key must not be readable by other users (chmod o-r)"));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": ", strerror(errno)));
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<std::shared_ptr<const DkimKey>> key = FromPem(text.str());
+  absl::StatusOr<std::string> text = common::ReadSecretFile(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::shared_ptr<const DkimKey>> key = FromPem(*text);
   if (!key.ok()) {
     return absl::Status(key.status().code(), absl::StrCat(path, ": ", key.status().message()));
   }

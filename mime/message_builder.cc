@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "mime/base64.h"
 #include "mime/header_writer.h"
 #include "mime/quoted_printable.h"
@@ -209,6 +210,10 @@ std::string MessageBuilder::Build(const MessageHeaders& headers,
   writer.AddUnstructured("Subject", headers.subject);
   writer.AddTokens("Message-ID", {absl::StrCat("<", headers.message_id, ">")});
   for (const auto& [name, value] : headers.extra) writer.AddUnstructured(name, value);
+  for (const auto& [name, value] : headers.structured) {
+    const std::vector<std::string> tokens = absl::StrSplit(value, ' ', absl::SkipEmpty());
+    writer.AddTokens(name, tokens);
+  }
   out.append("MIME-Version: 1.0\r\n");
 
   // The body: one text part, or an alternative of two.

@@ -54,6 +54,9 @@ struct MessageHeaders {
   // (see api/injection_request.h); values are folded, and encoded when not
   // ASCII.
   std::vector<std::pair<std::string, std::string>> extra;
+  // Structured fields after those (List-Unsubscribe, List-Id): printable
+  // ASCII, folded only at spaces, never encoded, so a URL stays a URL.
+  std::vector<std::pair<std::string, std::string>> structured;
 };
 
 class MessageBuilder {

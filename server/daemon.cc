@@ -226,6 +226,11 @@ absl::Status Daemon::StartHttp() {
   options.injector.dkim = dkim_keys_;
   options.injector.dkim_pool = dkim_pool_.get();
   options.injector.dkim_wait = config_.dkim.max_wait;
+  SLUICE_ASSIGN_OR_RETURN(options.injector.unsubscribe, UnsubscribeTokens(config_));
+  options.injector.unsubscribe_base_url = config_.unsubscribe.base_url;
+  options.record_event = [events = event_log_.get()](std::string line) {
+    return events != nullptr && events->LogLine(std::move(line));
+  };
   options.post = [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
     group->Post(shard, std::move(task));
   };
@@ -280,6 +285,10 @@ void Daemon::Reload(common::Config config) {
   if (config.server.shards != config_.server.shards ||
       config.server.data_dir != config_.server.data_dir) {
     SLUICE_LOG(kWarning, "server.shards and server.data_dir take effect only after a restart");
+  }
+  if (config.unsubscribe.secret_file != config_.unsubscribe.secret_file ||
+      config.unsubscribe.base_url != config_.unsubscribe.base_url) {
+    SLUICE_LOG(kWarning, "the [unsubscribe] section takes effect only after a restart");
   }
   // New certificate files (or renewed ones at the same paths): new
   // connections get them, connections already in TLS keep theirs.

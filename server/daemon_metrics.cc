@@ -48,12 +48,14 @@ absl::Status DaemonMetrics::Register() {
                    {0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1});
 
   http_.requests = AddCounter("sluice_http_requests_total", "HTTP requests.");
+  http_.unsubscribes =
+      AddCounter("sluice_unsubscribes_total", "One-click unsubscribes recorded (RFC 8058 POSTs).");
   http_.injection.messages_accepted = AddCounter("sluice_http_messages_accepted_total",
-                                       "Messages spooled by POST /api/v1/messages.");
+                                                 "Messages spooled by POST /api/v1/messages.");
   http_.injection.recipients_accepted = AddCounter("sluice_http_recipients_accepted_total",
-                                         "Recipients spooled by POST /api/v1/messages.");
+                                                   "Recipients spooled by POST /api/v1/messages.");
   http_.injection.injections_failed = AddCounter("sluice_http_injections_failed_total",
-                                       "Injection requests the spool failed (503).");
+                                                 "Injection requests the spool failed (503).");
   if (common::BoundedLabels* received = received_.get(); received != nullptr) {
     http_.injection.received = [received](std::string_view tenant, uint64_t messages) {
       received->Add(3, tenant, messages);

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ip_network.h"
 #include "common/logging.h"
+#include "common/secret_file.h"
 #include "common/status_macros.h"
 #include "tls/self_signed.h"
 
@@ -127,6 +128,20 @@ absl::StatusOr<std::shared_ptr<const mail::DkimKeyring>> DkimKeys(const common::
     spec.tenants = key.tenants;
   }
   return mail::DkimKeyring::Create(std::move(specs));
+}
+
+absl::StatusOr<std::shared_ptr<const api::UnsubscribeToken>> UnsubscribeTokens(
+    const common::Config& config) {
+  const std::string& path = config.unsubscribe.secret_file;
+  if (path.empty()) return nullptr;
+  absl::StatusOr<std::string> secret = common::ReadSecretFile(path);
+  if (!secret.ok()) return secret.status();
+  absl::StatusOr<api::UnsubscribeToken> tokens = api::UnsubscribeToken::Create(*std::move(secret));
+  if (!tokens.ok()) {
+    return absl::Status(tokens.status().code(), absl::StrCat("unsubscribe.secret_file ", path, ": ",
+                                                             tokens.status().message()));
+  }
+  return std::make_shared<const api::UnsubscribeToken>(*std::move(tokens));
 }
 
 absl::StatusOr<std::shared_ptr<const tls::ServerContext>> TlsContext(

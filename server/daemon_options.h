@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "api/api_key_store.h"
 #include "api/smtp_server.h"
+#include "api/unsubscribe_token.h"
 #include "common/config.h"
 #include "dns/dns_config.h"
 #include "engine/event_log.h"
@@ -39,6 +40,12 @@ absl::StatusOr<std::shared_ptr<const api::ApiKeyStore>> ApiKeys(const common::Co
 // The [[dkim.keys]], their key files loaded; an error names the file or the
 // key. An empty ring when none are configured.
 absl::StatusOr<std::shared_ptr<const mail::DkimKeyring>> DkimKeys(const common::Config& config);
+
+// The one-click unsubscribe tokens of [unsubscribe], or null when it is off
+// (no secret_file). The secret file must hold 32 bytes or more and not be
+// readable by other users.
+absl::StatusOr<std::shared_ptr<const api::UnsubscribeToken>> UnsubscribeTokens(
+    const common::Config& config);
 
 // The listeners' certificate: the configured files, or a self-signed one
 // generated into <data_dir>/tls so the defaults work out of the box.

@@ -11,13 +11,20 @@ namespace {
 
 class HttpInjectionTest : public ::testing::Test {
  protected:
-  absl::StatusOr<PreparedInjection> Prepare(const std::string& json) {
+  absl::StatusOr<PreparedInjection> Prepare(const std::string& json, bool unsubscribe = false) {
     InjectionContext context;
     context.hostname = "h.example";
     context.now = absl::FromUnixSeconds(1'800'000'000);
     context.max_recipients_per_envelope = 2;
+    if (unsubscribe) {
+      context.unsubscribe = tokens_;
+      context.unsubscribe_base_url = "https://mail.example.org";
+    }
     return PrepareInjection(parser_, json, ids_, context);
   }
+
+  std::shared_ptr<const UnsubscribeToken> tokens_ =
+      std::make_shared<const UnsubscribeToken>(*UnsubscribeToken::Create(std::string(32, 'k')));
 
   common::FakeClock clock_{absl::FromUnixSeconds(1'800'000'000)};
   common::MessageIdGenerator ids_{&clock_, 3, 7};
@@ -70,6 +77,60 @@ TEST_F(HttpInjectionTest, ResponseMovesRecipientsOfFailedMessagesToRejected) {
                                 "\"spool: disk full (not accepted; retry)\"}]"))
       << response;
   EXPECT_TRUE(absl::StrContains(response, "\"missing_substitutions\":[\"missing\"]")) << response;
+}
+
+TEST_F(HttpInjectionTest, OneClickUnsubscribeGivesEachRecipientItsOwnSignedUrl) {
+  absl::StatusOr<PreparedInjection> prepared = Prepare(R"({
+    "from": "news@example.org", "text": "same for all", "to_header": "undisclosed",
+    "tenant": "acme", "campaign": "spring", "unsubscribe": "one-click",
+    "recipients": [{"email": "1@x.example"}, {"email": "2@x.example"}]})",
+                                                       /*unsubscribe=*/true);
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  // A shared body would do without the header; each URL names its recipient.
+  ASSERT_EQ(prepared->messages.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const std::string& body = prepared->messages[i].body;
+    const std::string prefix = "List-Unsubscribe: <https://mail.example.org/unsubscribe/";
+    const size_t start = body.find(prefix);
+    ASSERT_NE(start, std::string::npos) << body;
+    const size_t end = body.find(">\r\n", start);
+    ASSERT_NE(end, std::string::npos) << body;
+    absl::StatusOr<Unsubscribe> who =
+        tokens_->Verify(body.substr(start + prefix.size(), end - start - prefix.size()));
+    ASSERT_TRUE(who.ok()) << who.status();
+    EXPECT_EQ(*who, (Unsubscribe{"acme", absl::StrCat(i + 1, "@x.example"), "spring"}));
+    EXPECT_TRUE(
+        absl::StrContains(body, "\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"))
+        << body;
+  }
+}
+
+TEST_F(HttpInjectionTest, OneClickUnsubscribeIsRefusedWhereItCannotWork) {
+  const std::string request = R"({
+    "from": "news@example.org", "text": "hi", "unsubscribe": "one-click",
+    "recipients": [{"email": "1@x.example"}]})";
+  // Not configured: no secret to sign with.
+  absl::StatusOr<PreparedInjection> prepared = Prepare(request);
+  EXPECT_TRUE(absl::StartsWith(prepared.status().message(), "unsubscribe: ")) << prepared.status();
+  // The caller's own List-Unsubscribe would contradict the generated one.
+  prepared = Prepare(R"({
+    "from": "news@example.org", "text": "hi", "unsubscribe": "one-click",
+    "headers": {"List-Unsubscribe": "<mailto:u@example.org>"},
+    "recipients": [{"email": "1@x.example"}]})",
+                     true);
+  EXPECT_TRUE(absl::StartsWith(prepared.status().message(), "headers.List-Unsubscribe: "))
+      << prepared.status();
+  // Raw content is sent as is.
+  prepared = Prepare(R"({
+    "envelope_sender": "news@example.org", "content": "Subject: x\r\n\r\nhi\r\n",
+    "unsubscribe": "one-click", "recipients": [{"email": "1@x.example"}]})",
+                     true);
+  EXPECT_TRUE(absl::StartsWith(prepared.status().message(), "unsubscribe: ")) << prepared.status();
+  prepared = Prepare(R"({
+    "from": "news@example.org", "text": "hi", "unsubscribe": "yes",
+    "recipients": [{"email": "1@x.example"}]})",
+                     true);
+  EXPECT_EQ(prepared.status().message(), "unsubscribe: must be \"one-click\"");
 }
 
 TEST_F(HttpInjectionTest, NoValidRecipientIsAnError) {

@@ -18,6 +18,27 @@ InjectionRequest Parse(const std::string& json) {
   return request.ok() ? *std::move(request) : InjectionRequest{};
 }
 
+TEST(InjectionComposerTest, ListUnsubscribeUrlsStayWholeHoweverLong) {
+  const std::string url =
+      "https://lists.example.org/unsubscribe/" + std::string(90, 'x') + "?list=weekly";
+  const InjectionRequest request = Parse(R"({
+    "from": "s@example.org", "text": "hi",
+    "headers": {"List-Unsubscribe": "<mailto:u@example.org>, <)" +
+                                         url + R"(>", "List-Unsubscribe-Post":
+                "List-Unsubscribe=One-Click"},
+    "recipients": [{"email": "a@example.com"}]})");
+  auto composer = InjectionComposer::Create(request);
+  ASSERT_TRUE(composer.ok()) << composer.status();
+  const ComposedMessage message = (*composer)->BuildShared("m1@h", kDate);
+  // Folded at the space between the two URIs, never encoded.
+  EXPECT_TRUE(absl::StrContains(
+      message.bytes, "\r\nList-Unsubscribe: <mailto:u@example.org>,\r\n <" + url + ">\r\n"))
+      << message.bytes;
+  EXPECT_TRUE(absl::StrContains(message.bytes,
+                                "\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+  EXPECT_FALSE(absl::StrContains(message.bytes, "=?utf-8?"));
+}
+
 TEST(InjectionComposerTest, PerRecipientSubstitutionWithGlobalFallback) {
   const InjectionRequest request = Parse(R"({
     "from": "s@example.org", "subject": "Hi {{first}} from {{company}}",

@@ -250,6 +250,25 @@ TEST(ConfigTest, ReadsDkimKeysAndRefusesIncompleteOrBadOnes) {
             "header/body, each simple or relaxed");
 }
 
+TEST(ConfigTest, ReadsTheUnsubscribeSectionAndRefusesAUrlThatIsNotHttps) {
+  const absl::StatusOr<Config> defaults = LoadConfig("", "sluice.toml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->unsubscribe.secret_file.empty());
+  const absl::StatusOr<Config> config = LoadConfig(
+      "[unsubscribe]\nsecret_file = \"/etc/u.key\"\nbase_url = \"https://mail.example.com\"\n",
+      "sluice.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->unsubscribe.secret_file, "/etc/u.key");
+  EXPECT_EQ(config->unsubscribe.base_url, "https://mail.example.com");
+  EXPECT_EQ(LoadError("[unsubscribe]\nbase_url = \"http://mail.example.com\"\n"),
+            "sluice.toml:2:12: key 'unsubscribe.base_url': must start with https:// and name a "
+            "host (RFC 8058)");
+  EXPECT_EQ(LoadError("[unsubscribe]\nbase_url = \"https://mail.example.com/\"\n"),
+            "sluice.toml:2:12: key 'unsubscribe.base_url': must not end with '/'");
+  EXPECT_EQ(LoadError("[unsubscribe]\nsecret_file = \"/etc/u.key\"\n"),
+            "sluice.toml:1:1: table 'unsubscribe' secret_file needs base_url");
+}
+
 TEST(ListenAddressTest, ParsesIPv4AndBracketedIPv6) {
   EXPECT_EQ(ParseListenAddress("10.0.0.1:25").value(), (ListenAddress{"10.0.0.1", 25}));
   EXPECT_EQ(ParseListenAddress("[::1]:25").value(), (ListenAddress{"::1", 25}));

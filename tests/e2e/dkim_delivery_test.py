@@ -2,7 +2,11 @@
 the spool commit, delivered to Postfix's smtp-sink(1), and the message as
 it arrives verifies with dkimpy (Debian's python3-dkim) and OpenDKIM's test
 mode (Debian's opendkim), both given the published keys directly; mail
-injected over the HTTP API is signed the same way. An RSA
+injected over the HTTP API is signed the same way. One-click unsubscribe
+(RFC 8058), the other half of the bulk-sender rules: the List-Unsubscribe
+URL sluice generates is covered by both signatures, and curl POSTing to it
+records an unsubscribe event; a forged token is refused, a GET only shows
+a confirmation page. An RSA
 and an Ed25519 key for example.com dual-sign; mail from a domain without a
 key goes out unsigned; a SIGHUP whose key file is missing keeps the running
 keys.
@@ -88,6 +92,14 @@ domain = "example.com"
 selector = "{selector}"
 key_file = "{cls.work}/{selector}.pem"
 """ for selector in ("rsa", "ed"))
+        secret = os.path.join(cls.work, "unsubscribe.key")
+        with open(os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
+            f.write(os.urandom(32))
+        cls.keys_toml += f"""
+[unsubscribe]
+secret_file = "{secret}"
+base_url = "https://mail.example.com"
+"""
         cls.routes = f"""
 [[dns.routes]]
 domain = "example.net"
@@ -163,16 +175,64 @@ hosts = ["{SINK}:{cls.port}"]
                    "text": "Your code is {{code}}.",
                    "recipients": [{"email": f"r{i}@example.net",
                                    "substitutions": {"code": f"C{i}-http"}} for i in range(3)]}
+        answer = self.inject(request)
+        self.assertEqual(len(answer["accepted"]), 3, answer)
+        for i in range(3):
+            raw = self.arrived(f"C{i}-http")
+            self.assertEqual(self.dkimpy(raw), [True, True], raw[:2000])
+
+    def inject(self, request):
         host, port = self.sluice.http
         call = urllib.request.Request(f"http://{host}:{port}/api/v1/messages",
                                       data=json.dumps(request).encode(), method="POST",
                                       headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(call, timeout=30) as response:
-            answer = json.loads(response.read())
-        self.assertEqual(len(answer["accepted"]), 3, answer)
-        for i in range(3):
-            raw = self.arrived(f"C{i}-http")
-            self.assertEqual(self.dkimpy(raw), [True, True], raw[:2000])
+            return json.loads(response.read())
+
+    def curl(self, path, *args):
+        host, port = self.sluice.http
+        run = subprocess.run(["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", *args,
+                              f"http://{host}:{port}{path}"],
+                             capture_output=True, text=True, timeout=30)
+        body, _, status = run.stdout.rpartition("\n")
+        return int(status), body
+
+    def test_one_click_unsubscribe_is_signed_and_posting_it_records_the_event(self):
+        answer = self.inject({"from": "News <news@example.com>", "subject": "Weekly",
+                              "text": "News of the week (oc-1).", "tenant": "acme",
+                              "campaign": "weekly", "unsubscribe": "one-click",
+                              "recipients": [{"email": "reader@example.net"}]})
+        self.assertEqual(len(answer["accepted"]), 1, answer)
+        raw = self.arrived("oc-1")
+        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        self.assertEqual(message["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click")
+        url = re.fullmatch(r"<(https://mail\.example\.com(/unsubscribe/[\w.-]+))>",
+                           message["List-Unsubscribe"])
+        self.assertIsNotNone(url, message["List-Unsubscribe"])
+        for signature in message.get_all("DKIM-Signature"):
+            signed = re.search(r"h=([^;]+)", signature).group(1).replace(" ", "").lower()
+            self.assertIn("list-unsubscribe:list-unsubscribe-post", re.sub(r"\s", "", signed))
+        self.assertEqual(self.dkimpy(raw), [True, True])
+
+        path = url.group(2)
+        # What a mail client's link scanner does: nothing happens.
+        status, page = self.curl(path)
+        self.assertEqual(status, 200)
+        self.assertIn("reader@example.net", page)
+        # A forged token: refused.
+        forged = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
+        self.assertEqual(self.curl(forged, "-d", "List-Unsubscribe=One-Click")[0], 400)
+        # What Gmail and Yahoo do (RFC 8058 section 3.2).
+        status, _ = self.curl(path, "-d", "List-Unsubscribe=One-Click")
+        self.assertEqual(status, 200)
+        events = self.sluice.wait_events(
+            lambda es: [e for e in es if e.get("type") == "unsubscribe"], 30, "unsubscribe event")
+        unsubscribes = [e for e in events if e.get("type") == "unsubscribe"]
+        self.assertEqual(len(unsubscribes), 1, unsubscribes)
+        self.assertEqual({k: unsubscribes[0][k] for k in ("tenant", "recipient", "campaign")},
+                         {"tenant": "acme", "recipient": "reader@example.net",
+                          "campaign": "weekly"})
+        self.assertEqual(self.sluice.metric("sluice_unsubscribes_total"), 1)
 
     def test_mail_from_a_domain_without_a_key_goes_unsigned(self):
         self.relay("news@unsigned.test", "m2@unsigned.test")

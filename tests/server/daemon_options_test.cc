@@ -1,5 +1,10 @@
 #include "server/daemon_options.h"
 
+#include <sys/stat.h>
+
+#include <fstream>
+#include <string>
+
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
@@ -78,4 +83,34 @@ TEST(DaemonOptionsTest, TlsCertificateWithoutKeyIsRefused) {
 }
 
 }  // namespace
+
+TEST(DaemonOptionsTest, UnsubscribeTokensNeedAPrivateSecretOfThirtyTwoBytes) {
+  common::Config config;
+  absl::StatusOr<std::shared_ptr<const api::UnsubscribeToken>> off = UnsubscribeTokens(config);
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(*off, nullptr);  // no secret file: one-click unsubscribe is off
+
+  const std::string path = std::string(getenv("TEST_TMPDIR")) + "/unsubscribe.key";
+  auto write = [&path](const std::string& bytes, mode_t mode) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    chmod(path.c_str(), mode);
+  };
+  config.unsubscribe.secret_file = path;
+  config.unsubscribe.base_url = "https://mail.example.com";
+  write(std::string(32, 's'), 0600);
+  absl::StatusOr<std::shared_ptr<const api::UnsubscribeToken>> on = UnsubscribeTokens(config);
+  ASSERT_TRUE(on.ok()) << on.status();
+  ASSERT_NE(*on, nullptr);
+  EXPECT_TRUE((*on)->Verify((*on)->Mint({"t", "a@example.com", "c"})).ok());
+
+  write(std::string(32, 's'), 0644);
+  absl::Status refused = UnsubscribeTokens(config).status();
+  EXPECT_TRUE(absl::StrContains(refused.message(), path)) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "readable by other users")) << refused;
+
+  write(std::string(16, 's'), 0600);
+  refused = UnsubscribeTokens(config).status();
+  EXPECT_TRUE(absl::StrContains(refused.message(), "unsubscribe.secret_file")) << refused;
+}
+
 }  // namespace sluice::server
