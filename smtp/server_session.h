@@ -49,6 +49,7 @@
 namespace sluice::smtp {
 
 struct Command;
+struct ParameterError;
 
 enum class ServerAction {
   kReadMore,      // input used up: flush output(), Feed() more
@@ -183,6 +184,8 @@ class ServerSession {
   size_t LineLimit() const;
 
   void Reply(int code, std::string_view enhanced, std::string_view text);
+  // A refused MAIL or RCPT parameter: a bad command unless it is only too big.
+  void RefuseParameter(const ParameterError& error);
   // A syntax or sequence error: replies and counts towards max_bad_commands.
   void BadCommand(int code, std::string_view enhanced, std::string_view text);
 
