@@ -5,8 +5,6 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "smtp/command.h"
@@ -20,17 +18,6 @@ absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), 
 
 bool IEquals(std::string_view a, std::string_view b) {
   return absl::EqualsIgnoreCase(Absl(a), Absl(b));
-}
-
-bool DecodeBase64(std::string_view text, std::string* out) {
-  // absl accepts a few things RFC 4648 does not; refuse them here.
-  for (char c : text) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/' && c != '=') {
-      return false;
-    }
-  }
-  if (text.size() % 4 != 0) return false;
-  return absl::Base64Unescape(Absl(text), out);
 }
 
 struct ErrorReply {
@@ -218,7 +205,7 @@ bool ServerSession::ReadLine(std::string_view input, size_t* pos) {
     skipping_long_line_ = false;
     if (state_ == State::kAuthResponse) {
       state_ = State::kCommand;
-      auth_step_ = AuthStep::kNone;
+      auth_.Cancel();
     }
     BadCommand(500, "5.5.2", "Error: line too long");
     return true;
@@ -253,7 +240,7 @@ void ServerSession::HandleLine(std::string_view line) {
   if (!error.empty()) {
     if (state_ == State::kAuthResponse) {
       state_ = State::kCommand;
-      auth_step_ = AuthStep::kNone;
+      auth_.Cancel();
     }
     BadCommand(500, "5.5.2", error);
     return;
@@ -528,65 +515,29 @@ void ServerSession::HandleAuth(const Command& command) {
   if (options_.require_tls_for_auth && !tls_active_) {
     return Reply(538, "5.7.11", "Encryption required for requested authentication mechanism");
   }
-  auth_request_ = AuthRequest();
-  auth_request_.mechanism = command.argument;
-  if (command.argument == "PLAIN") {
-    auth_step_ = AuthStep::kPlain;
-  } else if (command.argument == "LOGIN") {
-    auth_step_ = AuthStep::kLoginUser;
-  } else {
+  if (!auth_.Start(command.argument)) {
     return BadCommand(504, "5.5.4", "Error: unsupported authentication mechanism");
   }
-  if (command.has_initial_response) {
-    state_ = State::kAuthResponse;
-    // "=" is an empty initial response (RFC 4954 4).
-    HandleAuthResponse(command.initial_response == "=" ? std::string_view()
-                                                       : command.initial_response);
-    return;
-  }
   state_ = State::kAuthResponse;
-  Reply(334, "", auth_step_ == AuthStep::kPlain ? "" : "VXNlcm5hbWU6");  // "Username:"
+  if (command.has_initial_response) {
+    // "=" is an empty initial response (RFC 4954 4).
+    return HandleAuthResponse(command.initial_response == "=" ? std::string_view()
+                                                              : command.initial_response);
+  }
+  Reply(334, "", auth_.FirstChallenge());
 }
 
 void ServerSession::HandleAuthResponse(std::string_view line) {
-  state_ = State::kCommand;
-  const AuthStep step = auth_step_;
-  auth_step_ = AuthStep::kNone;
-  if (line == "*") return BadCommand(501, "5.0.0", "Error: authentication cancelled");
-  std::string decoded;
-  if (!DecodeBase64(line, &decoded)) {
-    return BadCommand(501, "5.5.2", "Error: cannot decode response");
-  }
-  switch (step) {
-    case AuthStep::kPlain: {
-      // authzid NUL authcid NUL passwd (RFC 4616 2).
-      const size_t first = decoded.find('\0');
-      const size_t second =
-          first == std::string::npos ? std::string::npos : decoded.find('\0', first + 1);
-      if (second == std::string::npos || decoded.find('\0', second + 1) != std::string::npos ||
-          second == first + 1) {
-        return BadCommand(501, "5.5.2", "Error: malformed PLAIN response");
-      }
-      auth_request_.authzid = decoded.substr(0, first);
-      auth_request_.user = decoded.substr(first + 1, second - first - 1);
-      auth_request_.password = decoded.substr(second + 1);
+  const AuthExchange::Step step = auth_.Respond(line);
+  switch (step.outcome) {
+    case AuthExchange::Outcome::kChallenge:
+      return Reply(334, "", step.text);
+    case AuthExchange::Outcome::kComplete:
       state_ = State::kAwaitAuth;
       return;
-    }
-    case AuthStep::kLoginUser:
-      if (decoded.empty() || decoded.find('\0') != std::string::npos) {
-        return BadCommand(501, "5.5.2", "Error: malformed LOGIN user name");
-      }
-      auth_request_.user = std::move(decoded);
-      auth_step_ = AuthStep::kLoginPassword;
-      state_ = State::kAuthResponse;
-      return Reply(334, "", "UGFzc3dvcmQ6");  // "Password:"
-    case AuthStep::kLoginPassword:
-      auth_request_.password = std::move(decoded);
-      state_ = State::kAwaitAuth;
-      return;
-    case AuthStep::kNone:
-      break;
+    case AuthExchange::Outcome::kFailed:
+      state_ = State::kCommand;
+      return BadCommand(501, step.enhanced, step.text);
   }
 }
 
@@ -595,7 +546,7 @@ ServerAction ServerSession::SupplyAuthResult(AuthResult result) {
   state_ = State::kCommand;
   switch (result) {
     case AuthResult::kAccepted:
-      auth_user_ = auth_request_.user;
+      auth_user_ = auth_.request().user;
       Reply(235, "2.7.0", "Authentication successful");
       break;
     case AuthResult::kRejected:
@@ -605,8 +556,7 @@ ServerAction ServerSession::SupplyAuthResult(AuthResult result) {
       Reply(454, "4.7.0", "Temporary authentication failure");
       break;
   }
-  auth_request_.password.assign(auth_request_.password.size(), '\0');
-  auth_request_ = AuthRequest();
+  auth_.Clear();
   return Resume();
 }
 

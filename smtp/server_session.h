@@ -41,6 +41,7 @@
 #include <string>
 #include <string_view>
 
+#include "smtp/auth_exchange.h"
 #include "smtp/data_reader.h"
 #include "smtp/envelope.h"
 #include "smtp/server_options.h"
@@ -57,13 +58,6 @@ enum class ServerAction {
   kMessage,       // TakeMessage(), store it, then SupplyMessageResult()
   kStartTls,      // flush output(), run the TLS handshake, then TlsStarted()
   kClose,         // flush output(), close the connection
-};
-
-struct AuthRequest {
-  std::string mechanism;  // "PLAIN" or "LOGIN"
-  std::string authzid;    // PLAIN's authorisation identity, often empty
-  std::string user;
-  std::string password;
 };
 
 enum class AuthResult {
@@ -121,7 +115,7 @@ class ServerSession {
   std::string TakeOutput();
 
   // kAuthenticate.
-  const AuthRequest& auth_request() const { return auth_request_; }
+  const AuthRequest& auth_request() const { return auth_.request(); }
   ServerAction SupplyAuthResult(AuthResult result);
 
   // kMessage. TakeMessage() moves the message out (call it once).
@@ -159,7 +153,6 @@ class ServerSession {
     kTlsPending,
     kClosed,
   };
-  enum class AuthStep { kNone, kPlain, kLoginUser, kLoginPassword };
 
   // Processes the kept input after a wait.
   ServerAction Resume();
@@ -203,8 +196,7 @@ class ServerSession {
   bool esmtp_ = false;
   bool tls_active_ = false;
   std::string auth_user_;
-  AuthStep auth_step_ = AuthStep::kNone;
-  AuthRequest auth_request_;
+  AuthExchange auth_;
 
   bool in_transaction_ = false;
   Envelope envelope_;
