@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "smtp/command.h"
 #include "smtp/command_arguments.h"
+#include "smtp/ehlo_reply.h"
 #include "smtp/reply.h"
 
 namespace sluice::smtp {
@@ -332,19 +333,7 @@ void ServerSession::HandleHelo(const Command& command) {
     return;
   }
   esmtp_ = true;
-  std::string lines = options_.hostname;
-  absl::StrAppend(&lines, "\nPIPELINING");
-  if (options_.max_message_size != 0) {
-    absl::StrAppend(&lines, "\nSIZE ", options_.max_message_size);
-  } else {
-    absl::StrAppend(&lines, "\nSIZE");
-  }
-  if (options_.offer_starttls && !tls_active_) absl::StrAppend(&lines, "\nSTARTTLS");
-  if (options_.allow_auth && (tls_active_ || !options_.require_tls_for_auth)) {
-    absl::StrAppend(&lines, "\nAUTH PLAIN LOGIN");
-  }
-  absl::StrAppend(&lines, "\nENHANCEDSTATUSCODES\n8BITMIME\nDSN\nSMTPUTF8\nCHUNKING");
-  Reply(250, "", lines);
+  Reply(250, "", EhloReplyText(options_, tls_active_));
 }
 
 void ServerSession::HandleMail(const Command& command) {
