@@ -21,30 +21,12 @@ bool IEquals(std::string_view a, std::string_view b) {
   return absl::EqualsIgnoreCase(Absl(a), Absl(b));
 }
 
-struct ErrorReply {
-  int code;
-  std::string_view enhanced;
-  std::string text;
-};
-
-ErrorReply DataError(DataReader::Error error, const ServerOptions& options) {
-  switch (error) {
-    case DataReader::Error::kBareLf:
-      return {550, "5.5.2", "Error: bare LF in message; lines must end with CRLF; message refused"};
-    case DataReader::Error::kBareCr:
-      return {550, "5.5.2", "Error: bare CR in message; lines must end with CRLF; message refused"};
-    case DataReader::Error::kNul:
-      return {550, "5.6.0", "Error: NUL octet in message; message refused"};
-    case DataReader::Error::kLineTooLong:
-      return {550, "5.6.0",
-              absl::StrCat("Error: message line longer than ", options.max_text_line,
-                           " octets; message refused")};
-    case DataReader::Error::kTooBig:
-      return {552, "5.3.4", "Error: message size exceeds fixed maximum message size"};
-    case DataReader::Error::kNone:
-      break;
-  }
-  return {451, "4.3.0", "Error: internal error"};
+DataReader::Limits BodyLimits(const ServerOptions& options) {
+  DataReader::Limits limits;
+  limits.max_line_length = options.max_text_line;
+  limits.max_size = options.max_message_size;
+  limits.normalize_bare_lf = options.normalize_bare_lf;
+  return limits;
 }
 
 }  // namespace
@@ -69,7 +51,8 @@ MessageResult MessageResult::PermanentFailure(std::string_view text, int code,
 ServerSession::ServerSession(const ServerOptions& options, ServerPolicy* policy)
     : options_(options),
       policy_(policy != nullptr ? policy : &default_policy_),
-      tls_active_(options.implicit_tls) {}
+      tls_active_(options.implicit_tls),
+      body_(BodyLimits(options)) {}
 
 void ServerSession::Start() { Reply(220, "", absl::StrCat(options_.hostname, " ESMTP")); }
 
@@ -164,20 +147,15 @@ size_t ServerSession::Process(std::string_view input) {
       case State::kAwaitMessage:
         return pos;
       case State::kData:
-        pos += reader_.Consume(input.substr(pos));
-        if (!reader_.done()) return pos;
+        pos += body_.ConsumeData(input.substr(pos));
+        if (!body_.data_done()) return pos;
         FinishBody();
         break;
-      case State::kBdat: {
-        const size_t take =
-            static_cast<size_t>(std::min<uint64_t>(chunk_remaining_, input.size() - pos));
-        if (!chunk_discard_) reader_.Consume(input.substr(pos, take));
-        pos += take;
-        chunk_remaining_ -= take;
-        if (chunk_remaining_ != 0) return pos;
+      case State::kBdat:
+        pos += body_.ConsumeChunk(input.substr(pos));
+        if (!body_.chunk_done()) return pos;
         FinishChunk();
         break;
-      }
       case State::kCommand:
       case State::kAuthResponse:
         if (pos == input.size()) return pos;
@@ -369,7 +347,7 @@ void ServerSession::HandleMail(const Command& command) {
 
 void ServerSession::HandleRcpt(const Command& command) {
   if (!in_transaction_) return BadCommand(503, "5.5.1", "Error: need MAIL command");
-  if (bdat_started_) return BadCommand(503, "5.5.1", "Error: RCPT after BDAT");
+  if (body_.chunking()) return BadCommand(503, "5.5.1", "Error: RCPT after BDAT");
   if (envelope_.recipients.size() >= options_.max_recipients) {
     return Reply(452, "4.5.3", "Error: too many recipients");
   }
@@ -392,7 +370,7 @@ void ServerSession::HandleRcpt(const Command& command) {
 
 void ServerSession::HandleData() {
   if (!in_transaction_) return BadCommand(503, "5.5.1", "Error: need MAIL command");
-  if (bdat_started_) return BadCommand(503, "5.5.1", "Error: DATA not allowed after BDAT");
+  if (body_.chunking()) return BadCommand(503, "5.5.1", "Error: DATA not allowed after BDAT");
   if (envelope_.recipients.empty()) {
     return Reply(554, "5.5.1", "Error: no valid recipients");
   }
@@ -403,14 +381,10 @@ void ServerSession::HandleData() {
 
 void ServerSession::HandleBdat(const Command& command) {
   // RFC 3030 2: the chunk is read (and discarded) whatever the reply.
-  chunk_remaining_ = command.chunk_size;
-  chunk_last_ = command.last;
-  chunk_discard_ =
-      !esmtp_ || !in_transaction_ || envelope_.recipients.empty() || chunk_error_code_ != 0;
-  if (!chunk_discard_ && !bdat_started_) {
-    bdat_started_ = true;
-    StartBody(DataReader::Framing::kChunked);
-  }
+  const bool discard =
+      !esmtp_ || !in_transaction_ || envelope_.recipients.empty() || body_.failed();
+  body_.StartChunk(command.chunk_size, command.last, discard);
+  if (!discard && !body_.chunking()) StartBody(DataReader::Framing::kChunked);
   state_ = State::kBdat;
 }
 
@@ -420,48 +394,32 @@ void ServerSession::FinishChunk() {
   if (!esmtp_) return BadCommand(503, "5.5.1", "Error: send EHLO first");
   if (!in_transaction_) return BadCommand(503, "5.5.1", "Error: need MAIL command");
   if (envelope_.recipients.empty()) return Reply(554, "5.5.1", "Error: no valid recipients");
-  if (chunk_error_code_ == 0 && reader_.error() == DataReader::Error::kNone && chunk_last_) {
-    reader_.FinishChunks();
-  }
-  if (chunk_error_code_ == 0 && reader_.error() != DataReader::Error::kNone) {
-    const ErrorReply error = DataError(reader_.error(), options_);
-    chunk_error_code_ = error.code;
-    chunk_error_enhanced_ = std::string(error.enhanced);
-    chunk_error_text_ = error.text;
-  }
-  if (chunk_error_code_ != 0) {
+  if (const std::optional<BodyReceiver::Refusal>& refusal = body_.EndChunk()) {
     // A failed chunk fails the transaction; the rest of the sequence is
     // discarded with the same reply, and its LAST chunk ends it.
-    Reply(chunk_error_code_, chunk_error_enhanced_, chunk_error_text_);
-    if (chunk_last_) ResetTransaction();
+    Reply(refusal->code, refusal->enhanced, refusal->text);
+    if (body_.last_chunk()) ResetTransaction();
     return;
   }
-  if (!chunk_last_) {
-    return Reply(250, "2.0.0", absl::StrCat(reader_.size(), " octets received"));
+  if (!body_.last_chunk()) {
+    return Reply(250, "2.0.0", absl::StrCat(body_.size(), " octets received"));
   }
   FinishBody();
 }
 
 void ServerSession::StartBody(DataReader::Framing framing) {
-  body_ = policy_->ReceivedHeader(*this, envelope_);
-  DataReader::Limits limits;
-  limits.max_line_length = options_.max_text_line;
-  limits.max_size = options_.max_message_size;
-  limits.normalize_bare_lf = options_.normalize_bare_lf;
-  reader_.Start(framing, limits, &body_);
+  body_.Start(framing, policy_->ReceivedHeader(*this, envelope_));
 }
 
 void ServerSession::FinishBody() {
   state_ = State::kCommand;
-  if (reader_.error() != DataReader::Error::kNone) {
-    const ErrorReply error = DataError(reader_.error(), options_);
-    Reply(error.code, error.enhanced, error.text);
+  if (const std::optional<BodyReceiver::Refusal> refusal = body_.refusal()) {
+    Reply(refusal->code, refusal->enhanced, refusal->text);
     ResetTransaction();
     return;
   }
   message_.envelope = envelope_;
-  message_.body = std::move(body_);
-  body_.clear();
+  message_.body = body_.TakeBody();
   state_ = State::kAwaitMessage;
 }
 
@@ -552,14 +510,7 @@ ServerAction ServerSession::SupplyAuthResult(AuthResult result) {
 void ServerSession::ResetTransaction() {
   in_transaction_ = false;
   envelope_ = Envelope();
-  body_.clear();
-  bdat_started_ = false;
-  chunk_remaining_ = 0;
-  chunk_last_ = false;
-  chunk_discard_ = false;
-  chunk_error_code_ = 0;
-  chunk_error_enhanced_.clear();
-  chunk_error_text_.clear();
+  body_.Reset();
 }
 
 void ServerSession::Reply(int code, std::string_view enhanced, std::string_view text) {

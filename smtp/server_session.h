@@ -37,11 +37,12 @@
 // discarded.
 #pragma once
 
-#include <cstdint>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 #include "smtp/auth_exchange.h"
+#include "smtp/body_receiver.h"
 #include "smtp/data_reader.h"
 #include "smtp/envelope.h"
 #include "smtp/server_options.h"
@@ -200,17 +201,7 @@ class ServerSession {
 
   bool in_transaction_ = false;
   Envelope envelope_;
-  std::string body_;
-  DataReader reader_;
-  // BDAT: a chunk sequence is under way; the octets of the current chunk
-  // still to read; whether they are discarded; the reply owed after them.
-  bool bdat_started_ = false;
-  uint64_t chunk_remaining_ = 0;
-  bool chunk_last_ = false;
-  bool chunk_discard_ = false;
-  int chunk_error_code_ = 0;
-  std::string chunk_error_enhanced_;
-  std::string chunk_error_text_;
+  BodyReceiver body_;
   ReceivedMessage message_;
 };
 
