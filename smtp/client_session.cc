@@ -35,34 +35,6 @@ bool BadAddress(const Address& address) {
 
 }  // namespace
 
-std::string_view ClientWaitName(ClientWait wait) {
-  switch (wait) {
-    case ClientWait::kNone:
-      return "nothing";
-    case ClientWait::kGreeting:
-      return "greeting";
-    case ClientWait::kHelo:
-      return "EHLO/HELO";
-    case ClientWait::kStartTls:
-      return "STARTTLS";
-    case ClientWait::kRset:
-      return "RSET";
-    case ClientWait::kMail:
-      return "MAIL FROM";
-    case ClientWait::kRcpt:
-      return "RCPT TO";
-    case ClientWait::kDataInitiation:
-      return "DATA";
-    case ClientWait::kBdat:
-      return "BDAT";
-    case ClientWait::kDataTermination:
-      return "end of data";
-    case ClientWait::kQuit:
-      return "QUIT";
-  }
-  return "?";
-}
-
 ClientSession::ClientSession(const ClientOptions& options)
     : options_(options), parser_(options.reply_limits), tls_active_(options.implicit_tls) {
   pending_.push_back({Expect::kGreeting});
@@ -268,38 +240,15 @@ ClientWait ClientSession::current_wait() const {
   return ClientWait::kNone;
 }
 
-absl::Duration ClientSession::TimeoutFor(ClientWait wait) const {
-  const ClientTimeouts& t = options_.timeouts;
-  switch (wait) {
-    case ClientWait::kNone:
-      return absl::InfiniteDuration();
-    case ClientWait::kGreeting:
-      return t.greeting;
-    case ClientWait::kHelo:
-    case ClientWait::kStartTls:
-    case ClientWait::kRset:
-    case ClientWait::kQuit:
-      return t.command;
-    case ClientWait::kMail:
-      return t.mail;
-    case ClientWait::kRcpt:
-      return t.rcpt;
-    case ClientWait::kDataInitiation:
-      return t.data_initiation;
-    case ClientWait::kBdat:
-      return t.data_block;
-    case ClientWait::kDataTermination:
-      return t.data_termination;
-  }
-  return absl::InfiniteDuration();
+absl::Duration ClientSession::current_timeout() const {
+  return ClientWaitTimeout(current_wait(), options_.timeouts);
 }
-
-absl::Duration ClientSession::current_timeout() const { return TimeoutFor(current_wait()); }
 
 absl::Duration ClientSession::write_timeout() const {
   if (output_has_data_) return options_.timeouts.data_block;
   const ClientWait wait = current_wait();
-  return wait == ClientWait::kNone ? options_.timeouts.command : TimeoutFor(wait);
+  return wait == ClientWait::kNone ? options_.timeouts.command
+                                   : ClientWaitTimeout(wait, options_.timeouts);
 }
 
 std::string ClientSession::TakeOutput() {

@@ -68,6 +68,7 @@
 #include "smtp/client_capabilities.h"
 #include "smtp/client_message.h"
 #include "smtp/client_options.h"
+#include "smtp/client_wait.h"
 #include "smtp/reply_parser.h"
 
 namespace sluice::smtp {
@@ -79,23 +80,6 @@ enum class ClientAction {
   kMessageDone,      // TakeResult(), then act on action()
   kClosed,           // flush, close; failure() if it ended badly
 };
-
-// The reply being waited for, for timeouts and logs.
-enum class ClientWait {
-  kNone,  // not waiting for a reply (idle, closed, TLS handshake)
-  kGreeting,
-  kHelo,  // EHLO or HELO
-  kStartTls,
-  kRset,
-  kMail,
-  kRcpt,
-  kDataInitiation,   // DATA's 354
-  kBdat,             // a BDAT chunk other than the last
-  kDataTermination,  // the reply to "." or BDAT LAST
-  kQuit,
-};
-
-std::string_view ClientWaitName(ClientWait wait);
 
 class ClientSession {
  public:
@@ -220,7 +204,6 @@ class ClientSession {
   // Ends the connection: fails the transaction in progress, records why.
   void FailConnection(ServerReply reply, std::string text, bool permanent, bool send_quit);
   ClientAction NextAction();
-  absl::Duration TimeoutFor(ClientWait wait) const;
 
   const ClientOptions options_;
   ReplyParser parser_;
