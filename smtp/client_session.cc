@@ -6,7 +6,7 @@
 #include "absl/base/internal/raw_logging.h"
 #include "absl/strings/str_cat.h"
 #include "smtp/client_body.h"
-#include "smtp/xtext.h"
+#include "smtp/client_envelope.h"
 
 namespace sluice::smtp {
 namespace {
@@ -20,17 +20,6 @@ RecipientStatus StatusFor(const ServerReply& reply) {
   if (reply.IsPositive()) return RecipientStatus::kDelivered;
   if (reply.IsPermanent()) return RecipientStatus::kPermanentFailure;
   return RecipientStatus::kTemporaryFailure;
-}
-
-bool HasControl(std::string_view text) {
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
-  }
-  return false;
-}
-
-bool BadAddress(const Address& address) {
-  return HasControl(address.local_part) || HasControl(address.domain);
 }
 
 }  // namespace
@@ -116,27 +105,9 @@ ClientAction ClientSession::SendMessage(const OutboundMessage& message) {
     return RefuseMessage(message, RecipientStatus::kPermanentFailure,
                          ServerReply::Local(554, "5.5.1", "message has no recipients"));
   }
-  bool needs_utf8 = message.needs_smtputf8 || message.sender.utf8;
-  bool bad_address = BadAddress(message.sender);
-  for (const Recipient& recipient : message.recipients) {
-    needs_utf8 = needs_utf8 || recipient.address.utf8;
-    bad_address = bad_address || BadAddress(recipient.address);
-  }
-  if (bad_address) {
-    return RefuseMessage(message, RecipientStatus::kPermanentFailure,
-                         ServerReply::Local(501, "5.1.3", "control character in an address"));
-  }
-  if (needs_utf8 && !caps_.smtputf8) {
-    return RefuseMessage(
-        message, RecipientStatus::kPermanentFailure,
-        ServerReply::Local(553, "5.6.7",
-                           "message needs SMTPUTF8, which the server does not support"));
-  }
-  if (message.needs_8bit && !caps_.eightbitmime && options_.strict_8bitmime) {
-    return RefuseMessage(
-        message, RecipientStatus::kPermanentFailure,
-        ServerReply::Local(554, "5.6.3",
-                           "message needs 8BITMIME, which the server does not support"));
+  if (std::optional<ServerReply> refusal =
+          EnvelopeRefusal(message, caps_, options_.strict_8bitmime)) {
+    return RefuseMessage(message, RecipientStatus::kPermanentFailure, *refusal);
   }
 
   Transaction& tx = transaction_.emplace();
@@ -161,17 +132,7 @@ ClientAction ClientSession::SendMessage(const OutboundMessage& message) {
   tx.bdat = caps_.chunking && options_.use_chunking;
   phase_ = Phase::kTransaction;
 
-  // MAIL FROM with the parameters the server understands.
-  std::string mail = absl::StrCat("MAIL FROM:<", message.sender.ToString(), ">");
-  if (caps_.size) absl::StrAppend(&mail, " SIZE=", tx.body.size());
-  if (message.needs_8bit && caps_.eightbitmime) mail += " BODY=8BITMIME";
-  if (needs_utf8) mail += " SMTPUTF8";
-  if (caps_.dsn) {
-    if (message.ret == DsnRet::kFull) mail += " RET=FULL";
-    if (message.ret == DsnRet::kHeaders) mail += " RET=HDRS";
-    if (!message.envid.empty()) absl::StrAppend(&mail, " ENVID=", EncodeXtext(message.envid));
-  }
-  tx.mail_line = std::move(mail);
+  tx.mail_line = MailFromLine(message, caps_, tx.body.size());
 
   if (needs_rset_) {
     needs_rset_ = false;
@@ -426,30 +387,7 @@ void ClientSession::SendMailBatch() {
 }
 
 void ClientSession::SendRcpt(size_t index) {
-  const Recipient& recipient = transaction_->message.recipients[index];
-  std::string line = absl::StrCat("RCPT TO:<", recipient.address.ToString(), ">");
-  if (caps_.dsn) {
-    if (recipient.notify & kNotifyNever) {
-      line += " NOTIFY=NEVER";
-    } else if (recipient.notify != 0) {
-      line += " NOTIFY=";
-      static constexpr std::pair<uint8_t, std::string_view> kNames[] = {
-          {kNotifySuccess, "SUCCESS"}, {kNotifyFailure, "FAILURE"}, {kNotifyDelay, "DELAY"}};
-      bool first = true;
-      for (const auto& [bit, name] : kNames) {
-        if (!(recipient.notify & bit)) continue;
-        if (!first) line += ",";
-        line += name;
-        first = false;
-      }
-    }
-    if (!recipient.orcpt.empty()) {
-      absl::StrAppend(&line,
-                      " ORCPT=", recipient.orcpt_type.empty() ? "rfc822" : recipient.orcpt_type,
-                      ";", EncodeXtext(recipient.orcpt));
-    }
-  }
-  Send(line, Expect::kRcpt, index);
+  Send(RcptToLine(transaction_->message.recipients[index], caps_), Expect::kRcpt, index);
 }
 
 void ClientSession::HandleMail(const ServerReply& reply) {
