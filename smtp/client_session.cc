@@ -26,7 +26,7 @@ RecipientStatus StatusFor(const ServerReply& reply) {
 
 ClientSession::ClientSession(const ClientOptions& options)
     : options_(options), parser_(options.reply_limits), tls_active_(options.implicit_tls) {
-  pending_.push_back({Expect::kGreeting});
+  pipeline_.Await(Expect::kGreeting);
 }
 
 // ---------------------------------------------------------------------------
@@ -47,11 +47,11 @@ ClientAction ClientSession::PeerClosed() {
   if (phase_ == Phase::kClosed) return action_;
   if (phase_ == Phase::kQuitting) {
     phase_ = Phase::kClosed;
-    pending_.clear();
+    pipeline_.Forget();
     return action_ = NextAction();
   }
   std::string text;
-  if (pending_.empty()) {
+  if (!pipeline_.waiting()) {
     text = "connection closed by the server";
   } else {
     text = absl::StrCat("lost connection with the server while waiting for the reply to ",
@@ -67,12 +67,13 @@ ClientAction ClientSession::TimedOut() {
   if (phase_ == Phase::kClosed) return action_;
   if (phase_ == Phase::kQuitting) {
     phase_ = Phase::kClosed;
-    pending_.clear();
+    pipeline_.Forget();
     return action_ = NextAction();
   }
-  const std::string text = pending_.empty() ? std::string("connection timed out while idle")
-                                            : absl::StrCat("timeout waiting for the reply to ",
-                                                           Absl(ClientWaitName(current_wait())));
+  const std::string text =
+      !pipeline_.waiting()
+          ? std::string("connection timed out while idle")
+          : absl::StrCat("timeout waiting for the reply to ", Absl(ClientWaitName(current_wait())));
   FailConnection(ServerReply::Local(451, "4.4.2", text), text, false, false);
   return action_ = NextAction();
 }
@@ -97,7 +98,7 @@ ClientAction ClientSession::TlsFailed(std::string_view why) {
 
 ClientAction ClientSession::SendMessage(const OutboundMessage& message) {
   ABSL_RAW_CHECK(!result_.has_value(), "SendMessage() before TakeResult()");
-  if (phase_ != Phase::kReady || !pending_.empty()) {
+  if (phase_ != Phase::kReady || pipeline_.waiting()) {
     return RefuseMessage(message, RecipientStatus::kTemporaryFailure,
                          ServerReply::Local(451, "4.3.0", "SMTP session not ready for a message"));
   }
@@ -160,7 +161,7 @@ ClientAction ClientSession::Quit() {
     FailConnection(ServerReply::Local(451, "4.3.0", text), text, false, /*send_quit=*/true);
     return action_ = NextAction();
   }
-  pending_.clear();
+  pipeline_.Forget();
   if (phase_ == Phase::kTlsHandshake) {
     phase_ = Phase::kClosed;  // nothing may go out in clear text now
     return action_ = NextAction();
@@ -171,34 +172,8 @@ ClientAction ClientSession::Quit() {
 }
 
 ClientWait ClientSession::current_wait() const {
-  if (pending_.empty() || phase_ == Phase::kClosed || phase_ == Phase::kTlsHandshake) {
-    return ClientWait::kNone;
-  }
-  switch (pending_.front().expect) {
-    case Expect::kGreeting:
-      return ClientWait::kGreeting;
-    case Expect::kEhlo:
-    case Expect::kHelo:
-      return ClientWait::kHelo;
-    case Expect::kStartTls:
-      return ClientWait::kStartTls;
-    case Expect::kRset:
-      return ClientWait::kRset;
-    case Expect::kMail:
-      return ClientWait::kMail;
-    case Expect::kRcpt:
-      return ClientWait::kRcpt;
-    case Expect::kData:
-      return ClientWait::kDataInitiation;
-    case Expect::kBdat:
-      return ClientWait::kBdat;
-    case Expect::kDataEnd:
-    case Expect::kBdatLast:
-      return ClientWait::kDataTermination;
-    case Expect::kQuit:
-      return ClientWait::kQuit;
-  }
-  return ClientWait::kNone;
+  if (phase_ == Phase::kClosed || phase_ == Phase::kTlsHandshake) return ClientWait::kNone;
+  return pipeline_.wait();
 }
 
 absl::Duration ClientSession::current_timeout() const {
@@ -206,16 +181,13 @@ absl::Duration ClientSession::current_timeout() const {
 }
 
 absl::Duration ClientSession::write_timeout() const {
-  if (output_has_data_) return options_.timeouts.data_block;
+  if (pipeline_.has_data()) return options_.timeouts.data_block;
   const ClientWait wait = current_wait();
   return wait == ClientWait::kNone ? options_.timeouts.command
                                    : ClientWaitTimeout(wait, options_.timeouts);
 }
 
-std::string ClientSession::TakeOutput() {
-  output_has_data_ = false;
-  return std::exchange(output_, std::string());
-}
+std::string ClientSession::TakeOutput() { return pipeline_.TakeOutput(); }
 
 // ---------------------------------------------------------------------------
 // Replies.
@@ -232,7 +204,7 @@ ClientAction ClientSession::Process() {
     if (!next->has_value()) break;
     const ServerReply& reply = **next;
     if (transaction_.has_value()) Transcript("S: ", reply.ToString());
-    if (pending_.empty()) {
+    if (!pipeline_.waiting()) {
       if (reply.code == 421) {
         FailConnection(reply, absl::StrCat("server closed the connection: ", reply.ToString()),
                        false, false);
@@ -243,9 +215,7 @@ ClientAction ClientSession::Process() {
       }
       break;
     }
-    const Pending pending = pending_.front();
-    pending_.pop_front();
-    HandleReply(pending, reply);
+    HandleReply(pipeline_.Pop(), reply);
   }
   return action_ = NextAction();
 }
@@ -451,16 +421,15 @@ void ClientSession::HandleData(const ServerReply& reply) {
   if (reply.IsIntermediate()) {
     if (deliverable) {
       tx.result.data_sent = true;
-      AppendDotStuffed(tx.body, &output_);
-      output_has_data_ = true;
+      pipeline_.WriteDotStuffed(tx.body);
       Transcript("C: ", absl::StrCat("<", tx.body.size(), " octets of message data>"));
     } else {
       // A server that says 354 without a recipient: end the empty message.
       tx.aborting = true;
-      output_.append(".\r\n");
+      pipeline_.Write(".\r\n");
       Transcript("C: ", ".");
     }
-    pending_.push_back({Expect::kDataEnd});
+    pipeline_.Await(Expect::kDataEnd);
   } else if (reply.IsTransient() || reply.IsPermanent()) {
     if (deliverable) {
       DecideUndecided(StatusFor(reply), reply);
@@ -494,8 +463,7 @@ void ClientSession::SendBdatChunks() {
     const bool last = chunk == remaining;
     Send(absl::StrCat("BDAT ", chunk, last ? " LAST" : ""),
          last ? Expect::kBdatLast : Expect::kBdat);
-    output_.append(tx.body.substr(tx.bdat_sent, chunk));
-    output_has_data_ = true;
+    pipeline_.WriteData(tx.body.substr(tx.bdat_sent, chunk));
     tx.bdat_sent += chunk;
     if (last) break;
   } while (tx.pipelined);
@@ -531,16 +499,14 @@ void ClientSession::HandleBdat(bool last, const ServerReply& reply) {
 void ClientSession::HandleQuit(const ServerReply& /*reply*/) {
   // Whatever the server says, the session is over.
   phase_ = Phase::kClosed;
-  pending_.clear();
+  pipeline_.Forget();
 }
 
 // ---------------------------------------------------------------------------
 // Helpers.
 
 void ClientSession::Send(std::string_view line, Expect expect, size_t index) {
-  output_.append(line);
-  output_.append("\r\n");
-  pending_.push_back({expect, index});
+  pipeline_.Send(line, expect, index);
   if (transaction_.has_value()) Transcript("C: ", line);
 }
 
@@ -591,8 +557,8 @@ void ClientSession::FailConnection(ServerReply reply, std::string text, bool per
     transaction_.reset();
   }
   failure_ = ClientFailure{permanent, std::move(reply), std::move(text)};
-  pending_.clear();
-  if (send_quit) output_.append("QUIT\r\n");
+  pipeline_.Forget();
+  if (send_quit) pipeline_.Write("QUIT\r\n");
   phase_ = Phase::kClosed;
 }
 
@@ -604,7 +570,7 @@ ClientAction ClientSession::NextAction() {
     case Phase::kTlsHandshake:
       return ClientAction::kStartTls;
     case Phase::kReady:
-      return pending_.empty() ? ClientAction::kReadyForMessage : ClientAction::kReadMore;
+      return pipeline_.waiting() ? ClientAction::kReadMore : ClientAction::kReadyForMessage;
     case Phase::kConnecting:
     case Phase::kTransaction:
     case Phase::kQuitting:
