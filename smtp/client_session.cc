@@ -6,7 +6,7 @@
 #include "absl/base/internal/raw_logging.h"
 #include "absl/strings/str_cat.h"
 #include "smtp/client_body.h"
-#include "smtp/xtext.h"
+#include "smtp/client_envelope.h"
 
 namespace sluice::smtp {
 namespace {
@@ -22,50 +22,11 @@ RecipientStatus StatusFor(const ServerReply& reply) {
   return RecipientStatus::kTemporaryFailure;
 }
 
-bool HasControl(std::string_view text) {
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
-  }
-  return false;
-}
-
-bool BadAddress(const Address& address) {
-  return HasControl(address.local_part) || HasControl(address.domain);
-}
-
 }  // namespace
-
-std::string_view ClientWaitName(ClientWait wait) {
-  switch (wait) {
-    case ClientWait::kNone:
-      return "nothing";
-    case ClientWait::kGreeting:
-      return "greeting";
-    case ClientWait::kHelo:
-      return "EHLO/HELO";
-    case ClientWait::kStartTls:
-      return "STARTTLS";
-    case ClientWait::kRset:
-      return "RSET";
-    case ClientWait::kMail:
-      return "MAIL FROM";
-    case ClientWait::kRcpt:
-      return "RCPT TO";
-    case ClientWait::kDataInitiation:
-      return "DATA";
-    case ClientWait::kBdat:
-      return "BDAT";
-    case ClientWait::kDataTermination:
-      return "end of data";
-    case ClientWait::kQuit:
-      return "QUIT";
-  }
-  return "?";
-}
 
 ClientSession::ClientSession(const ClientOptions& options)
     : options_(options), parser_(options.reply_limits), tls_active_(options.implicit_tls) {
-  pending_.push_back({Expect::kGreeting});
+  pipeline_.Await(Expect::kGreeting);
 }
 
 // ---------------------------------------------------------------------------
@@ -86,11 +47,11 @@ ClientAction ClientSession::PeerClosed() {
   if (phase_ == Phase::kClosed) return action_;
   if (phase_ == Phase::kQuitting) {
     phase_ = Phase::kClosed;
-    pending_.clear();
+    pipeline_.Forget();
     return action_ = NextAction();
   }
   std::string text;
-  if (pending_.empty()) {
+  if (!pipeline_.waiting()) {
     text = "connection closed by the server";
   } else {
     text = absl::StrCat("lost connection with the server while waiting for the reply to ",
@@ -106,12 +67,13 @@ ClientAction ClientSession::TimedOut() {
   if (phase_ == Phase::kClosed) return action_;
   if (phase_ == Phase::kQuitting) {
     phase_ = Phase::kClosed;
-    pending_.clear();
+    pipeline_.Forget();
     return action_ = NextAction();
   }
-  const std::string text = pending_.empty() ? std::string("connection timed out while idle")
-                                            : absl::StrCat("timeout waiting for the reply to ",
-                                                           Absl(ClientWaitName(current_wait())));
+  const std::string text =
+      !pipeline_.waiting()
+          ? std::string("connection timed out while idle")
+          : absl::StrCat("timeout waiting for the reply to ", Absl(ClientWaitName(current_wait())));
   FailConnection(ServerReply::Local(451, "4.4.2", text), text, false, false);
   return action_ = NextAction();
 }
@@ -136,7 +98,7 @@ ClientAction ClientSession::TlsFailed(std::string_view why) {
 
 ClientAction ClientSession::SendMessage(const OutboundMessage& message) {
   ABSL_RAW_CHECK(!result_.has_value(), "SendMessage() before TakeResult()");
-  if (phase_ != Phase::kReady || !pending_.empty()) {
+  if (phase_ != Phase::kReady || pipeline_.waiting()) {
     return RefuseMessage(message, RecipientStatus::kTemporaryFailure,
                          ServerReply::Local(451, "4.3.0", "SMTP session not ready for a message"));
   }
@@ -144,27 +106,9 @@ ClientAction ClientSession::SendMessage(const OutboundMessage& message) {
     return RefuseMessage(message, RecipientStatus::kPermanentFailure,
                          ServerReply::Local(554, "5.5.1", "message has no recipients"));
   }
-  bool needs_utf8 = message.needs_smtputf8 || message.sender.utf8;
-  bool bad_address = BadAddress(message.sender);
-  for (const Recipient& recipient : message.recipients) {
-    needs_utf8 = needs_utf8 || recipient.address.utf8;
-    bad_address = bad_address || BadAddress(recipient.address);
-  }
-  if (bad_address) {
-    return RefuseMessage(message, RecipientStatus::kPermanentFailure,
-                         ServerReply::Local(501, "5.1.3", "control character in an address"));
-  }
-  if (needs_utf8 && !caps_.smtputf8) {
-    return RefuseMessage(
-        message, RecipientStatus::kPermanentFailure,
-        ServerReply::Local(553, "5.6.7",
-                           "message needs SMTPUTF8, which the server does not support"));
-  }
-  if (message.needs_8bit && !caps_.eightbitmime && options_.strict_8bitmime) {
-    return RefuseMessage(
-        message, RecipientStatus::kPermanentFailure,
-        ServerReply::Local(554, "5.6.3",
-                           "message needs 8BITMIME, which the server does not support"));
+  if (std::optional<ServerReply> refusal =
+          EnvelopeRefusal(message, caps_, options_.strict_8bitmime)) {
+    return RefuseMessage(message, RecipientStatus::kPermanentFailure, *refusal);
   }
 
   Transaction& tx = transaction_.emplace();
@@ -189,17 +133,7 @@ ClientAction ClientSession::SendMessage(const OutboundMessage& message) {
   tx.bdat = caps_.chunking && options_.use_chunking;
   phase_ = Phase::kTransaction;
 
-  // MAIL FROM with the parameters the server understands.
-  std::string mail = absl::StrCat("MAIL FROM:<", message.sender.ToString(), ">");
-  if (caps_.size) absl::StrAppend(&mail, " SIZE=", tx.body.size());
-  if (message.needs_8bit && caps_.eightbitmime) mail += " BODY=8BITMIME";
-  if (needs_utf8) mail += " SMTPUTF8";
-  if (caps_.dsn) {
-    if (message.ret == DsnRet::kFull) mail += " RET=FULL";
-    if (message.ret == DsnRet::kHeaders) mail += " RET=HDRS";
-    if (!message.envid.empty()) absl::StrAppend(&mail, " ENVID=", EncodeXtext(message.envid));
-  }
-  tx.mail_line = std::move(mail);
+  tx.mail_line = MailFromLine(message, caps_, tx.body.size());
 
   if (needs_rset_) {
     needs_rset_ = false;
@@ -227,7 +161,7 @@ ClientAction ClientSession::Quit() {
     FailConnection(ServerReply::Local(451, "4.3.0", text), text, false, /*send_quit=*/true);
     return action_ = NextAction();
   }
-  pending_.clear();
+  pipeline_.Forget();
   if (phase_ == Phase::kTlsHandshake) {
     phase_ = Phase::kClosed;  // nothing may go out in clear text now
     return action_ = NextAction();
@@ -238,74 +172,22 @@ ClientAction ClientSession::Quit() {
 }
 
 ClientWait ClientSession::current_wait() const {
-  if (pending_.empty() || phase_ == Phase::kClosed || phase_ == Phase::kTlsHandshake) {
-    return ClientWait::kNone;
-  }
-  switch (pending_.front().expect) {
-    case Expect::kGreeting:
-      return ClientWait::kGreeting;
-    case Expect::kEhlo:
-    case Expect::kHelo:
-      return ClientWait::kHelo;
-    case Expect::kStartTls:
-      return ClientWait::kStartTls;
-    case Expect::kRset:
-      return ClientWait::kRset;
-    case Expect::kMail:
-      return ClientWait::kMail;
-    case Expect::kRcpt:
-      return ClientWait::kRcpt;
-    case Expect::kData:
-      return ClientWait::kDataInitiation;
-    case Expect::kBdat:
-      return ClientWait::kBdat;
-    case Expect::kDataEnd:
-    case Expect::kBdatLast:
-      return ClientWait::kDataTermination;
-    case Expect::kQuit:
-      return ClientWait::kQuit;
-  }
-  return ClientWait::kNone;
+  if (phase_ == Phase::kClosed || phase_ == Phase::kTlsHandshake) return ClientWait::kNone;
+  return pipeline_.wait();
 }
 
-absl::Duration ClientSession::TimeoutFor(ClientWait wait) const {
-  const ClientTimeouts& t = options_.timeouts;
-  switch (wait) {
-    case ClientWait::kNone:
-      return absl::InfiniteDuration();
-    case ClientWait::kGreeting:
-      return t.greeting;
-    case ClientWait::kHelo:
-    case ClientWait::kStartTls:
-    case ClientWait::kRset:
-    case ClientWait::kQuit:
-      return t.command;
-    case ClientWait::kMail:
-      return t.mail;
-    case ClientWait::kRcpt:
-      return t.rcpt;
-    case ClientWait::kDataInitiation:
-      return t.data_initiation;
-    case ClientWait::kBdat:
-      return t.data_block;
-    case ClientWait::kDataTermination:
-      return t.data_termination;
-  }
-  return absl::InfiniteDuration();
+absl::Duration ClientSession::current_timeout() const {
+  return ClientWaitTimeout(current_wait(), options_.timeouts);
 }
-
-absl::Duration ClientSession::current_timeout() const { return TimeoutFor(current_wait()); }
 
 absl::Duration ClientSession::write_timeout() const {
-  if (output_has_data_) return options_.timeouts.data_block;
+  if (pipeline_.has_data()) return options_.timeouts.data_block;
   const ClientWait wait = current_wait();
-  return wait == ClientWait::kNone ? options_.timeouts.command : TimeoutFor(wait);
+  return wait == ClientWait::kNone ? options_.timeouts.command
+                                   : ClientWaitTimeout(wait, options_.timeouts);
 }
 
-std::string ClientSession::TakeOutput() {
-  output_has_data_ = false;
-  return std::exchange(output_, std::string());
-}
+std::string ClientSession::TakeOutput() { return pipeline_.TakeOutput(); }
 
 // ---------------------------------------------------------------------------
 // Replies.
@@ -322,7 +204,7 @@ ClientAction ClientSession::Process() {
     if (!next->has_value()) break;
     const ServerReply& reply = **next;
     if (transaction_.has_value()) Transcript("S: ", reply.ToString());
-    if (pending_.empty()) {
+    if (!pipeline_.waiting()) {
       if (reply.code == 421) {
         FailConnection(reply, absl::StrCat("server closed the connection: ", reply.ToString()),
                        false, false);
@@ -333,9 +215,7 @@ ClientAction ClientSession::Process() {
       }
       break;
     }
-    const Pending pending = pending_.front();
-    pending_.pop_front();
-    HandleReply(pending, reply);
+    HandleReply(pipeline_.Pop(), reply);
   }
   return action_ = NextAction();
 }
@@ -477,30 +357,7 @@ void ClientSession::SendMailBatch() {
 }
 
 void ClientSession::SendRcpt(size_t index) {
-  const Recipient& recipient = transaction_->message.recipients[index];
-  std::string line = absl::StrCat("RCPT TO:<", recipient.address.ToString(), ">");
-  if (caps_.dsn) {
-    if (recipient.notify & kNotifyNever) {
-      line += " NOTIFY=NEVER";
-    } else if (recipient.notify != 0) {
-      line += " NOTIFY=";
-      static constexpr std::pair<uint8_t, std::string_view> kNames[] = {
-          {kNotifySuccess, "SUCCESS"}, {kNotifyFailure, "FAILURE"}, {kNotifyDelay, "DELAY"}};
-      bool first = true;
-      for (const auto& [bit, name] : kNames) {
-        if (!(recipient.notify & bit)) continue;
-        if (!first) line += ",";
-        line += name;
-        first = false;
-      }
-    }
-    if (!recipient.orcpt.empty()) {
-      absl::StrAppend(&line,
-                      " ORCPT=", recipient.orcpt_type.empty() ? "rfc822" : recipient.orcpt_type,
-                      ";", EncodeXtext(recipient.orcpt));
-    }
-  }
-  Send(line, Expect::kRcpt, index);
+  Send(RcptToLine(transaction_->message.recipients[index], caps_), Expect::kRcpt, index);
 }
 
 void ClientSession::HandleMail(const ServerReply& reply) {
@@ -564,16 +421,15 @@ void ClientSession::HandleData(const ServerReply& reply) {
   if (reply.IsIntermediate()) {
     if (deliverable) {
       tx.result.data_sent = true;
-      AppendDotStuffed(tx.body, &output_);
-      output_has_data_ = true;
+      pipeline_.WriteDotStuffed(tx.body);
       Transcript("C: ", absl::StrCat("<", tx.body.size(), " octets of message data>"));
     } else {
       // A server that says 354 without a recipient: end the empty message.
       tx.aborting = true;
-      output_.append(".\r\n");
+      pipeline_.Write(".\r\n");
       Transcript("C: ", ".");
     }
-    pending_.push_back({Expect::kDataEnd});
+    pipeline_.Await(Expect::kDataEnd);
   } else if (reply.IsTransient() || reply.IsPermanent()) {
     if (deliverable) {
       DecideUndecided(StatusFor(reply), reply);
@@ -607,8 +463,7 @@ void ClientSession::SendBdatChunks() {
     const bool last = chunk == remaining;
     Send(absl::StrCat("BDAT ", chunk, last ? " LAST" : ""),
          last ? Expect::kBdatLast : Expect::kBdat);
-    output_.append(tx.body.substr(tx.bdat_sent, chunk));
-    output_has_data_ = true;
+    pipeline_.WriteData(tx.body.substr(tx.bdat_sent, chunk));
     tx.bdat_sent += chunk;
     if (last) break;
   } while (tx.pipelined);
@@ -644,16 +499,14 @@ void ClientSession::HandleBdat(bool last, const ServerReply& reply) {
 void ClientSession::HandleQuit(const ServerReply& /*reply*/) {
   // Whatever the server says, the session is over.
   phase_ = Phase::kClosed;
-  pending_.clear();
+  pipeline_.Forget();
 }
 
 // ---------------------------------------------------------------------------
 // Helpers.
 
 void ClientSession::Send(std::string_view line, Expect expect, size_t index) {
-  output_.append(line);
-  output_.append("\r\n");
-  pending_.push_back({expect, index});
+  pipeline_.Send(line, expect, index);
   if (transaction_.has_value()) Transcript("C: ", line);
 }
 
@@ -704,8 +557,8 @@ void ClientSession::FailConnection(ServerReply reply, std::string text, bool per
     transaction_.reset();
   }
   failure_ = ClientFailure{permanent, std::move(reply), std::move(text)};
-  pending_.clear();
-  if (send_quit) output_.append("QUIT\r\n");
+  pipeline_.Forget();
+  if (send_quit) pipeline_.Write("QUIT\r\n");
   phase_ = Phase::kClosed;
 }
 
@@ -717,7 +570,7 @@ ClientAction ClientSession::NextAction() {
     case Phase::kTlsHandshake:
       return ClientAction::kStartTls;
     case Phase::kReady:
-      return pending_.empty() ? ClientAction::kReadyForMessage : ClientAction::kReadMore;
+      return pipeline_.waiting() ? ClientAction::kReadMore : ClientAction::kReadyForMessage;
     case Phase::kConnecting:
     case Phase::kTransaction:
     case Phase::kQuitting:

@@ -59,7 +59,6 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,6 +67,8 @@
 #include "smtp/client_capabilities.h"
 #include "smtp/client_message.h"
 #include "smtp/client_options.h"
+#include "smtp/client_pipeline.h"
+#include "smtp/client_wait.h"
 #include "smtp/reply_parser.h"
 
 namespace sluice::smtp {
@@ -79,23 +80,6 @@ enum class ClientAction {
   kMessageDone,      // TakeResult(), then act on action()
   kClosed,           // flush, close; failure() if it ended badly
 };
-
-// The reply being waited for, for timeouts and logs.
-enum class ClientWait {
-  kNone,  // not waiting for a reply (idle, closed, TLS handshake)
-  kGreeting,
-  kHelo,  // EHLO or HELO
-  kStartTls,
-  kRset,
-  kMail,
-  kRcpt,
-  kDataInitiation,   // DATA's 354
-  kBdat,             // a BDAT chunk other than the last
-  kDataTermination,  // the reply to "." or BDAT LAST
-  kQuit,
-};
-
-std::string_view ClientWaitName(ClientWait wait);
 
 class ClientSession {
  public:
@@ -136,7 +120,7 @@ class ClientSession {
   // otherwise the timeout of the reply that follows.
   absl::Duration write_timeout() const;
 
-  const std::string& output() const { return output_; }
+  const std::string& output() const { return pipeline_.output(); }
   std::string TakeOutput();
 
   const ServerCapabilities& capabilities() const { return caps_; }
@@ -146,24 +130,8 @@ class ClientSession {
   size_t messages_sent() const { return messages_sent_; }
 
  private:
-  enum class Expect {
-    kGreeting,
-    kEhlo,
-    kHelo,
-    kStartTls,
-    kRset,
-    kMail,
-    kRcpt,
-    kData,
-    kDataEnd,
-    kBdat,
-    kBdatLast,
-    kQuit,
-  };
-  struct Pending {
-    Expect expect;
-    size_t index = 0;  // kRcpt: the recipient
-  };
+  using Expect = ClientPipeline::Expect;
+  using Pending = ClientPipeline::Pending;
   enum class Phase { kConnecting, kTlsHandshake, kReady, kTransaction, kQuitting, kClosed };
 
   struct Transaction {
@@ -220,13 +188,10 @@ class ClientSession {
   // Ends the connection: fails the transaction in progress, records why.
   void FailConnection(ServerReply reply, std::string text, bool permanent, bool send_quit);
   ClientAction NextAction();
-  absl::Duration TimeoutFor(ClientWait wait) const;
 
   const ClientOptions options_;
   ReplyParser parser_;
-  std::string output_;
-  bool output_has_data_ = false;
-  std::deque<Pending> pending_;
+  ClientPipeline pipeline_;
   Phase phase_ = Phase::kConnecting;
   ClientAction action_ = ClientAction::kReadMore;
   ServerCapabilities caps_;

@@ -7,7 +7,7 @@
 // error (verb kUnknown: the session answers 500); a known verb with a
 // malformed argument is InvalidArgument with a message fit for a 501 reply.
 // Parameter keywords are checked for syntax only; which are supported and
-// what their values mean is the session's business (555 otherwise).
+// what their values mean is command_arguments' business (555 otherwise).
 #pragma once
 
 #include <cstdint>
@@ -40,7 +40,7 @@ enum class Verb {
 
 struct EsmtpParam {
   std::string keyword;  // upper-cased
-  std::string value;    // as sent (xtext values are decoded by the session)
+  std::string value;    // as sent (command_arguments decodes xtext values)
   bool has_value = false;
 };
 

@@ -1,16 +1,16 @@
 #include "smtp/server_session.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "smtp/command.h"
+#include "smtp/command_arguments.h"
+#include "smtp/ehlo_reply.h"
 #include "smtp/reply.h"
-#include "smtp/xtext.h"
 
 namespace sluice::smtp {
 namespace {
@@ -21,61 +21,12 @@ bool IEquals(std::string_view a, std::string_view b) {
   return absl::EqualsIgnoreCase(Absl(a), Absl(b));
 }
 
-constexpr size_t kMaxEnvidOctets = 100;  // RFC 3461 4.4
-constexpr size_t kMaxOrcptOctets = 500;  // RFC 3461 4.2
-
-// RFC 1870 size-value = 1*20DIGIT; a value past uint64 is simply too big.
-bool ParseSize(std::string_view digits, uint64_t* size) {
-  if (digits.empty() || digits.size() > 20) return false;
-  uint64_t value = 0;
-  for (char c : digits) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
-    const uint64_t digit = static_cast<uint64_t>(c - '0');
-    if (value > (UINT64_MAX - digit) / 10) {
-      value = UINT64_MAX;
-    } else {
-      value = value * 10 + digit;
-    }
-  }
-  *size = value;
-  return true;
-}
-
-bool DecodeBase64(std::string_view text, std::string* out) {
-  // absl accepts a few things RFC 4648 does not; refuse them here.
-  for (char c : text) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/' && c != '=') {
-      return false;
-    }
-  }
-  if (text.size() % 4 != 0) return false;
-  return absl::Base64Unescape(Absl(text), out);
-}
-
-struct ErrorReply {
-  int code;
-  std::string_view enhanced;
-  std::string text;
-};
-
-ErrorReply DataError(DataReader::Error error, const ServerOptions& options) {
-  switch (error) {
-    case DataReader::Error::kBareLf:
-      return {550, "5.5.2", "Error: bare LF in message; lines must end with CRLF; message refused"};
-    case DataReader::Error::kBareCr:
-      return {550, "5.5.2", "Error: bare CR in message; lines must end with CRLF; message refused"};
-    case DataReader::Error::kNul:
-      return {550, "5.6.0", "Error: NUL octet in message; message refused"};
-    case DataReader::Error::kLineTooLong:
-      return {550, "5.6.0",
-              absl::StrCat("Error: message line longer than ", options.max_text_line,
-                           " octets; message refused")};
-    case DataReader::Error::kTooBig:
-      return {552, "5.3.4", "Error: message size exceeds fixed maximum message size"};
-    case DataReader::Error::kNone:
-      break;
-  }
-  return {451, "4.3.0", "Error: internal error"};
+DataReader::Limits BodyLimits(const ServerOptions& options) {
+  DataReader::Limits limits;
+  limits.max_line_length = options.max_text_line;
+  limits.max_size = options.max_message_size;
+  limits.normalize_bare_lf = options.normalize_bare_lf;
+  return limits;
 }
 
 }  // namespace
@@ -100,7 +51,8 @@ MessageResult MessageResult::PermanentFailure(std::string_view text, int code,
 ServerSession::ServerSession(const ServerOptions& options, ServerPolicy* policy)
     : options_(options),
       policy_(policy != nullptr ? policy : &default_policy_),
-      tls_active_(options.implicit_tls) {}
+      tls_active_(options.implicit_tls),
+      body_(BodyLimits(options)) {}
 
 void ServerSession::Start() { Reply(220, "", absl::StrCat(options_.hostname, " ESMTP")); }
 
@@ -195,20 +147,15 @@ size_t ServerSession::Process(std::string_view input) {
       case State::kAwaitMessage:
         return pos;
       case State::kData:
-        pos += reader_.Consume(input.substr(pos));
-        if (!reader_.done()) return pos;
+        pos += body_.ConsumeData(input.substr(pos));
+        if (!body_.data_done()) return pos;
         FinishBody();
         break;
-      case State::kBdat: {
-        const size_t take =
-            static_cast<size_t>(std::min<uint64_t>(chunk_remaining_, input.size() - pos));
-        if (!chunk_discard_) reader_.Consume(input.substr(pos, take));
-        pos += take;
-        chunk_remaining_ -= take;
-        if (chunk_remaining_ != 0) return pos;
+      case State::kBdat:
+        pos += body_.ConsumeChunk(input.substr(pos));
+        if (!body_.chunk_done()) return pos;
         FinishChunk();
         break;
-      }
       case State::kCommand:
       case State::kAuthResponse:
         if (pos == input.size()) return pos;
@@ -237,7 +184,7 @@ bool ServerSession::ReadLine(std::string_view input, size_t* pos) {
     skipping_long_line_ = false;
     if (state_ == State::kAuthResponse) {
       state_ = State::kCommand;
-      auth_step_ = AuthStep::kNone;
+      auth_.Cancel();
     }
     BadCommand(500, "5.5.2", "Error: line too long");
     return true;
@@ -272,7 +219,7 @@ void ServerSession::HandleLine(std::string_view line) {
   if (!error.empty()) {
     if (state_ == State::kAuthResponse) {
       state_ = State::kCommand;
-      auth_step_ = AuthStep::kNone;
+      auth_.Cancel();
     }
     BadCommand(500, "5.5.2", error);
     return;
@@ -364,19 +311,7 @@ void ServerSession::HandleHelo(const Command& command) {
     return;
   }
   esmtp_ = true;
-  std::string lines = options_.hostname;
-  absl::StrAppend(&lines, "\nPIPELINING");
-  if (options_.max_message_size != 0) {
-    absl::StrAppend(&lines, "\nSIZE ", options_.max_message_size);
-  } else {
-    absl::StrAppend(&lines, "\nSIZE");
-  }
-  if (options_.offer_starttls && !tls_active_) absl::StrAppend(&lines, "\nSTARTTLS");
-  if (options_.allow_auth && (tls_active_ || !options_.require_tls_for_auth)) {
-    absl::StrAppend(&lines, "\nAUTH PLAIN LOGIN");
-  }
-  absl::StrAppend(&lines, "\nENHANCEDSTATUSCODES\n8BITMIME\nDSN\nSMTPUTF8\nCHUNKING");
-  Reply(250, "", lines);
+  Reply(250, "", EhloReplyText(options_, tls_active_));
 }
 
 void ServerSession::HandleMail(const Command& command) {
@@ -390,69 +325,12 @@ void ServerSession::HandleMail(const Command& command) {
   }
   Envelope envelope;
   envelope.mail_from = command.path;
-  bool seen_size = false, seen_body = false, seen_ret = false, seen_envid = false,
-       seen_auth = false;
-  for (const EsmtpParam& param : command.params) {
-    if (!esmtp_) return BadCommand(555, "5.5.4", "Error: parameters need EHLO");
-    auto duplicate = [&](bool* seen) {
-      if (*seen) return true;
-      *seen = true;
-      return false;
-    };
-    const std::string& key = param.keyword;
-    if (key == "SIZE") {
-      if (duplicate(&seen_size) || !param.has_value ||
-          !ParseSize(param.value, &envelope.declared_size)) {
-        return BadCommand(501, "5.5.4", "Error: bad SIZE parameter");
-      }
-      if (options_.max_message_size != 0 && envelope.declared_size > options_.max_message_size) {
-        return Reply(552, "5.3.4", "Error: message size exceeds fixed maximum message size");
-      }
-    } else if (key == "BODY") {
-      if (duplicate(&seen_body) || !param.has_value) {
-        return BadCommand(501, "5.5.4", "Error: bad BODY parameter");
-      }
-      if (IEquals(param.value, "7BIT")) {
-        envelope.body = BodyType::k7Bit;
-      } else if (IEquals(param.value, "8BITMIME")) {
-        envelope.body = BodyType::k8BitMime;
-      } else {
-        return BadCommand(555, "5.5.4", "Error: unsupported BODY type");
-      }
-    } else if (key == "SMTPUTF8") {
-      if (envelope.smtputf8 || param.has_value) {
-        return BadCommand(501, "5.5.4", "Error: bad SMTPUTF8 parameter");
-      }
-      envelope.smtputf8 = true;
-    } else if (key == "RET") {
-      if (duplicate(&seen_ret) || !param.has_value) {
-        return BadCommand(501, "5.5.4", "Error: bad RET parameter");
-      }
-      if (IEquals(param.value, "FULL")) {
-        envelope.ret = DsnRet::kFull;
-      } else if (IEquals(param.value, "HDRS")) {
-        envelope.ret = DsnRet::kHeaders;
-      } else {
-        return BadCommand(501, "5.5.4", "Error: bad RET parameter");
-      }
-    } else if (key == "ENVID") {
-      absl::StatusOr<std::string> envid =
-          param.has_value ? DecodeXtext(param.value) : absl::InvalidArgumentError("");
-      if (duplicate(&seen_envid) || !envid.ok() || param.value.size() > kMaxEnvidOctets) {
-        return BadCommand(501, "5.5.4", "Error: bad ENVID parameter");
-      }
-      envelope.envid = *std::move(envid);
-    } else if (key == "AUTH") {
-      absl::StatusOr<std::string> auth =
-          param.has_value ? DecodeXtext(param.value) : absl::InvalidArgumentError("");
-      if (duplicate(&seen_auth) || !auth.ok()) {
-        return BadCommand(501, "5.5.4", "Error: bad AUTH parameter");
-      }
-      // RFC 4954 5: trust the claim only from an authenticated client.
-      envelope.auth = authenticated() ? *std::move(auth) : "<>";
-    } else {
-      return BadCommand(555, "5.5.4", absl::StrCat("Error: unsupported parameter ", key));
-    }
+  if (!esmtp_ && !command.params.empty()) {
+    return BadCommand(555, "5.5.4", "Error: parameters need EHLO");
+  }
+  if (std::optional<ParameterError> error = ParseMailParameters(
+          command.params, options_.max_message_size, authenticated(), &envelope)) {
+    return RefuseParameter(*error);
   }
   if (command.path.utf8 && !envelope.smtputf8) {
     return Reply(553, "5.6.7", "Error: non-ASCII address needs SMTPUTF8");
@@ -469,53 +347,17 @@ void ServerSession::HandleMail(const Command& command) {
 
 void ServerSession::HandleRcpt(const Command& command) {
   if (!in_transaction_) return BadCommand(503, "5.5.1", "Error: need MAIL command");
-  if (bdat_started_) return BadCommand(503, "5.5.1", "Error: RCPT after BDAT");
+  if (body_.chunking()) return BadCommand(503, "5.5.1", "Error: RCPT after BDAT");
   if (envelope_.recipients.size() >= options_.max_recipients) {
     return Reply(452, "4.5.3", "Error: too many recipients");
   }
   Recipient recipient;
   recipient.address = command.path;
-  bool seen_orcpt = false;
-  for (const EsmtpParam& param : command.params) {
-    if (!esmtp_) return BadCommand(555, "5.5.4", "Error: parameters need EHLO");
-    if (param.keyword == "NOTIFY") {
-      if (recipient.notify != 0 || !param.has_value) {
-        return BadCommand(501, "5.5.4", "Error: bad NOTIFY parameter");
-      }
-      for (absl::string_view word : absl::StrSplit(Absl(param.value), ',')) {
-        uint8_t bit = 0;
-        if (absl::EqualsIgnoreCase(word, "NEVER")) bit = kNotifyNever;
-        if (absl::EqualsIgnoreCase(word, "SUCCESS")) bit = kNotifySuccess;
-        if (absl::EqualsIgnoreCase(word, "FAILURE")) bit = kNotifyFailure;
-        if (absl::EqualsIgnoreCase(word, "DELAY")) bit = kNotifyDelay;
-        if (bit == 0 || (recipient.notify & bit) != 0) {
-          return BadCommand(501, "5.5.4", "Error: bad NOTIFY parameter");
-        }
-        recipient.notify |= bit;
-      }
-      if ((recipient.notify & kNotifyNever) != 0 && recipient.notify != kNotifyNever) {
-        return BadCommand(501, "5.5.4", "Error: NOTIFY=NEVER must stand alone");
-      }
-    } else if (param.keyword == "ORCPT") {
-      const size_t semicolon = param.value.find(';');
-      if (seen_orcpt || !param.has_value || semicolon == std::string::npos || semicolon == 0 ||
-          semicolon + 1 == param.value.size() || param.value.size() > kMaxOrcptOctets) {
-        return BadCommand(501, "5.5.4", "Error: bad ORCPT parameter");
-      }
-      seen_orcpt = true;
-      recipient.orcpt_type = param.value.substr(0, semicolon);
-      const std::string_view value = std::string_view(param.value).substr(semicolon + 1);
-      if (IEquals(recipient.orcpt_type, "rfc822")) {
-        absl::StatusOr<std::string> decoded = DecodeXtext(value);
-        if (!decoded.ok()) return BadCommand(501, "5.5.4", "Error: bad ORCPT parameter");
-        recipient.orcpt = *std::move(decoded);
-      } else {
-        // utf-8-addr-xtext / unitext (RFC 6533) are kept as sent.
-        recipient.orcpt = std::string(value);
-      }
-    } else {
-      return BadCommand(555, "5.5.4", absl::StrCat("Error: unsupported parameter ", param.keyword));
-    }
+  if (!esmtp_ && !command.params.empty()) {
+    return BadCommand(555, "5.5.4", "Error: parameters need EHLO");
+  }
+  if (std::optional<ParameterError> error = ParseRcptParameters(command.params, &recipient)) {
+    return RefuseParameter(*error);
   }
   if (command.path.utf8 && !envelope_.smtputf8) {
     return Reply(553, "5.6.7", "Error: non-ASCII address needs SMTPUTF8");
@@ -528,7 +370,7 @@ void ServerSession::HandleRcpt(const Command& command) {
 
 void ServerSession::HandleData() {
   if (!in_transaction_) return BadCommand(503, "5.5.1", "Error: need MAIL command");
-  if (bdat_started_) return BadCommand(503, "5.5.1", "Error: DATA not allowed after BDAT");
+  if (body_.chunking()) return BadCommand(503, "5.5.1", "Error: DATA not allowed after BDAT");
   if (envelope_.recipients.empty()) {
     return Reply(554, "5.5.1", "Error: no valid recipients");
   }
@@ -539,14 +381,10 @@ void ServerSession::HandleData() {
 
 void ServerSession::HandleBdat(const Command& command) {
   // RFC 3030 2: the chunk is read (and discarded) whatever the reply.
-  chunk_remaining_ = command.chunk_size;
-  chunk_last_ = command.last;
-  chunk_discard_ =
-      !esmtp_ || !in_transaction_ || envelope_.recipients.empty() || chunk_error_code_ != 0;
-  if (!chunk_discard_ && !bdat_started_) {
-    bdat_started_ = true;
-    StartBody(DataReader::Framing::kChunked);
-  }
+  const bool discard =
+      !esmtp_ || !in_transaction_ || envelope_.recipients.empty() || body_.failed();
+  body_.StartChunk(command.chunk_size, command.last, discard);
+  if (!discard && !body_.chunking()) StartBody(DataReader::Framing::kChunked);
   state_ = State::kBdat;
 }
 
@@ -556,48 +394,32 @@ void ServerSession::FinishChunk() {
   if (!esmtp_) return BadCommand(503, "5.5.1", "Error: send EHLO first");
   if (!in_transaction_) return BadCommand(503, "5.5.1", "Error: need MAIL command");
   if (envelope_.recipients.empty()) return Reply(554, "5.5.1", "Error: no valid recipients");
-  if (chunk_error_code_ == 0 && reader_.error() == DataReader::Error::kNone && chunk_last_) {
-    reader_.FinishChunks();
-  }
-  if (chunk_error_code_ == 0 && reader_.error() != DataReader::Error::kNone) {
-    const ErrorReply error = DataError(reader_.error(), options_);
-    chunk_error_code_ = error.code;
-    chunk_error_enhanced_ = std::string(error.enhanced);
-    chunk_error_text_ = error.text;
-  }
-  if (chunk_error_code_ != 0) {
+  if (const std::optional<BodyReceiver::Refusal>& refusal = body_.EndChunk()) {
     // A failed chunk fails the transaction; the rest of the sequence is
     // discarded with the same reply, and its LAST chunk ends it.
-    Reply(chunk_error_code_, chunk_error_enhanced_, chunk_error_text_);
-    if (chunk_last_) ResetTransaction();
+    Reply(refusal->code, refusal->enhanced, refusal->text);
+    if (body_.last_chunk()) ResetTransaction();
     return;
   }
-  if (!chunk_last_) {
-    return Reply(250, "2.0.0", absl::StrCat(reader_.size(), " octets received"));
+  if (!body_.last_chunk()) {
+    return Reply(250, "2.0.0", absl::StrCat(body_.size(), " octets received"));
   }
   FinishBody();
 }
 
 void ServerSession::StartBody(DataReader::Framing framing) {
-  body_ = policy_->ReceivedHeader(*this, envelope_);
-  DataReader::Limits limits;
-  limits.max_line_length = options_.max_text_line;
-  limits.max_size = options_.max_message_size;
-  limits.normalize_bare_lf = options_.normalize_bare_lf;
-  reader_.Start(framing, limits, &body_);
+  body_.Start(framing, policy_->ReceivedHeader(*this, envelope_));
 }
 
 void ServerSession::FinishBody() {
   state_ = State::kCommand;
-  if (reader_.error() != DataReader::Error::kNone) {
-    const ErrorReply error = DataError(reader_.error(), options_);
-    Reply(error.code, error.enhanced, error.text);
+  if (const std::optional<BodyReceiver::Refusal> refusal = body_.refusal()) {
+    Reply(refusal->code, refusal->enhanced, refusal->text);
     ResetTransaction();
     return;
   }
   message_.envelope = envelope_;
-  message_.body = std::move(body_);
-  body_.clear();
+  message_.body = body_.TakeBody();
   state_ = State::kAwaitMessage;
 }
 
@@ -640,65 +462,29 @@ void ServerSession::HandleAuth(const Command& command) {
   if (options_.require_tls_for_auth && !tls_active_) {
     return Reply(538, "5.7.11", "Encryption required for requested authentication mechanism");
   }
-  auth_request_ = AuthRequest();
-  auth_request_.mechanism = command.argument;
-  if (command.argument == "PLAIN") {
-    auth_step_ = AuthStep::kPlain;
-  } else if (command.argument == "LOGIN") {
-    auth_step_ = AuthStep::kLoginUser;
-  } else {
+  if (!auth_.Start(command.argument)) {
     return BadCommand(504, "5.5.4", "Error: unsupported authentication mechanism");
   }
-  if (command.has_initial_response) {
-    state_ = State::kAuthResponse;
-    // "=" is an empty initial response (RFC 4954 4).
-    HandleAuthResponse(command.initial_response == "=" ? std::string_view()
-                                                       : command.initial_response);
-    return;
-  }
   state_ = State::kAuthResponse;
-  Reply(334, "", auth_step_ == AuthStep::kPlain ? "" : "VXNlcm5hbWU6");  // "Username:"
+  if (command.has_initial_response) {
+    // "=" is an empty initial response (RFC 4954 4).
+    return HandleAuthResponse(command.initial_response == "=" ? std::string_view()
+                                                              : command.initial_response);
+  }
+  Reply(334, "", auth_.FirstChallenge());
 }
 
 void ServerSession::HandleAuthResponse(std::string_view line) {
-  state_ = State::kCommand;
-  const AuthStep step = auth_step_;
-  auth_step_ = AuthStep::kNone;
-  if (line == "*") return BadCommand(501, "5.0.0", "Error: authentication cancelled");
-  std::string decoded;
-  if (!DecodeBase64(line, &decoded)) {
-    return BadCommand(501, "5.5.2", "Error: cannot decode response");
-  }
-  switch (step) {
-    case AuthStep::kPlain: {
-      // authzid NUL authcid NUL passwd (RFC 4616 2).
-      const size_t first = decoded.find('\0');
-      const size_t second =
-          first == std::string::npos ? std::string::npos : decoded.find('\0', first + 1);
-      if (second == std::string::npos || decoded.find('\0', second + 1) != std::string::npos ||
-          second == first + 1) {
-        return BadCommand(501, "5.5.2", "Error: malformed PLAIN response");
-      }
-      auth_request_.authzid = decoded.substr(0, first);
-      auth_request_.user = decoded.substr(first + 1, second - first - 1);
-      auth_request_.password = decoded.substr(second + 1);
+  const AuthExchange::Step step = auth_.Respond(line);
+  switch (step.outcome) {
+    case AuthExchange::Outcome::kChallenge:
+      return Reply(334, "", step.text);
+    case AuthExchange::Outcome::kComplete:
       state_ = State::kAwaitAuth;
       return;
-    }
-    case AuthStep::kLoginUser:
-      if (decoded.empty() || decoded.find('\0') != std::string::npos) {
-        return BadCommand(501, "5.5.2", "Error: malformed LOGIN user name");
-      }
-      auth_request_.user = std::move(decoded);
-      auth_step_ = AuthStep::kLoginPassword;
-      state_ = State::kAuthResponse;
-      return Reply(334, "", "UGFzc3dvcmQ6");  // "Password:"
-    case AuthStep::kLoginPassword:
-      auth_request_.password = std::move(decoded);
-      state_ = State::kAwaitAuth;
-      return;
-    case AuthStep::kNone:
-      break;
+    case AuthExchange::Outcome::kFailed:
+      state_ = State::kCommand;
+      return BadCommand(501, step.enhanced, step.text);
   }
 }
 
@@ -707,7 +493,7 @@ ServerAction ServerSession::SupplyAuthResult(AuthResult result) {
   state_ = State::kCommand;
   switch (result) {
     case AuthResult::kAccepted:
-      auth_user_ = auth_request_.user;
+      auth_user_ = auth_.request().user;
       Reply(235, "2.7.0", "Authentication successful");
       break;
     case AuthResult::kRejected:
@@ -717,27 +503,24 @@ ServerAction ServerSession::SupplyAuthResult(AuthResult result) {
       Reply(454, "4.7.0", "Temporary authentication failure");
       break;
   }
-  auth_request_.password.assign(auth_request_.password.size(), '\0');
-  auth_request_ = AuthRequest();
+  auth_.Clear();
   return Resume();
 }
 
 void ServerSession::ResetTransaction() {
   in_transaction_ = false;
   envelope_ = Envelope();
-  body_.clear();
-  bdat_started_ = false;
-  chunk_remaining_ = 0;
-  chunk_last_ = false;
-  chunk_discard_ = false;
-  chunk_error_code_ = 0;
-  chunk_error_enhanced_.clear();
-  chunk_error_text_.clear();
+  body_.Reset();
 }
 
 void ServerSession::Reply(int code, std::string_view enhanced, std::string_view text) {
   AppendReply(&output_, code, enhanced, text);
   if (code >= 400) policy_->OnRefused(*this, code, enhanced, text);
+}
+
+void ServerSession::RefuseParameter(const ParameterError& error) {
+  if (error.bad_command) return BadCommand(error.code, error.enhanced, error.text);
+  Reply(error.code, error.enhanced, error.text);
 }
 
 void ServerSession::BadCommand(int code, std::string_view enhanced, std::string_view text) {

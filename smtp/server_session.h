@@ -37,10 +37,12 @@
 // discarded.
 #pragma once
 
-#include <cstdint>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
+#include "smtp/auth_exchange.h"
+#include "smtp/body_receiver.h"
 #include "smtp/data_reader.h"
 #include "smtp/envelope.h"
 #include "smtp/server_options.h"
@@ -49,6 +51,7 @@
 namespace sluice::smtp {
 
 struct Command;
+struct ParameterError;
 
 enum class ServerAction {
   kReadMore,      // input used up: flush output(), Feed() more
@@ -56,13 +59,6 @@ enum class ServerAction {
   kMessage,       // TakeMessage(), store it, then SupplyMessageResult()
   kStartTls,      // flush output(), run the TLS handshake, then TlsStarted()
   kClose,         // flush output(), close the connection
-};
-
-struct AuthRequest {
-  std::string mechanism;  // "PLAIN" or "LOGIN"
-  std::string authzid;    // PLAIN's authorisation identity, often empty
-  std::string user;
-  std::string password;
 };
 
 enum class AuthResult {
@@ -120,7 +116,7 @@ class ServerSession {
   std::string TakeOutput();
 
   // kAuthenticate.
-  const AuthRequest& auth_request() const { return auth_request_; }
+  const AuthRequest& auth_request() const { return auth_.request(); }
   ServerAction SupplyAuthResult(AuthResult result);
 
   // kMessage. TakeMessage() moves the message out (call it once).
@@ -158,7 +154,6 @@ class ServerSession {
     kTlsPending,
     kClosed,
   };
-  enum class AuthStep { kNone, kPlain, kLoginUser, kLoginPassword };
 
   // Processes the kept input after a wait.
   ServerAction Resume();
@@ -183,6 +178,8 @@ class ServerSession {
   size_t LineLimit() const;
 
   void Reply(int code, std::string_view enhanced, std::string_view text);
+  // A refused MAIL or RCPT parameter: a bad command unless it is only too big.
+  void RefuseParameter(const ParameterError& error);
   // A syntax or sequence error: replies and counts towards max_bad_commands.
   void BadCommand(int code, std::string_view enhanced, std::string_view text);
 
@@ -200,22 +197,11 @@ class ServerSession {
   bool esmtp_ = false;
   bool tls_active_ = false;
   std::string auth_user_;
-  AuthStep auth_step_ = AuthStep::kNone;
-  AuthRequest auth_request_;
+  AuthExchange auth_;
 
   bool in_transaction_ = false;
   Envelope envelope_;
-  std::string body_;
-  DataReader reader_;
-  // BDAT: a chunk sequence is under way; the octets of the current chunk
-  // still to read; whether they are discarded; the reply owed after them.
-  bool bdat_started_ = false;
-  uint64_t chunk_remaining_ = 0;
-  bool chunk_last_ = false;
-  bool chunk_discard_ = false;
-  int chunk_error_code_ = 0;
-  std::string chunk_error_enhanced_;
-  std::string chunk_error_text_;
+  BodyReceiver body_;
   ReceivedMessage message_;
 };
 
