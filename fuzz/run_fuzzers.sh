@@ -43,7 +43,7 @@ absl_libs=(-labsl_status -labsl_statusor -labsl_cord -labsl_cord_internal
 # The library sources, compiled once for both targets (libFuzzer's coverage
 # instrumentation comes with -fsanitize=fuzzer on each object).
 objects=()
-for src in address command data_reader reply server_session xtext; do
+for src in address auth_exchange body_receiver command command_arguments data_reader ehlo_reply reply server_session xtext; do
   "$cxx" "${flags[@]}" -c "$root/smtp/$src.cc" -o "$work/obj/$src.o"
   objects+=("$work/obj/$src.o")
 done
