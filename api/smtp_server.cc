@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "api/ingest.h"
+#include "api/unsubscribe_header.h"
 #include "common/logging.h"
 #include "tls/tls_stream.h"
 
@@ -332,6 +333,22 @@ void SmtpServer::SpoolMessage(Client& c) {
     tenant = c.session->auth_user();
   }
   IngestEnvelope envelope = FromSmtp(received.envelope, std::move(tenant));
+  if (Outbound(c)) {
+    const absl::Status unsubscribe = ApplyUnsubscribeRequest(
+        &body,
+        {.tenant = envelope.tenant,
+         .recipient = envelope.recipients[0].address,
+         .campaign = envelope.campaign},
+        envelope.recipients.size(), options_.unsubscribe.get(), options_.unsubscribe_base_url);
+    if (!unsubscribe.ok()) {
+      Add(options_.metrics.messages_failed);
+      c.busy = false;
+      c.conn->ResumeReading();
+      Drive(c, c.session->SupplyMessageResult(smtp::MessageResult::PermanentFailure(
+                   std::string(unsubscribe.message()), 550, "5.6.0")));
+      return;
+    }
+  }
   ++pending_answers_;  // until AnswerMessage
   if (options_.dkim_pool != nullptr && options_.dkim != nullptr && Outbound(c) &&
       options_.dkim->Signs(body, envelope.tenant)) {

@@ -41,6 +41,7 @@
 #include "api/connection_limiter.h"
 #include "api/dkim_signing_pool.h"
 #include "api/ingest.h"
+#include "api/unsubscribe_token.h"
 #include "common/clock.h"
 #include "common/ip_network.h"
 #include "common/log_limiter.h"
@@ -117,6 +118,11 @@ struct SmtpServerOptions {
   // not reading), retried this often, for at most dkim_wait in all.
   absl::Duration dkim_retry = absl::Milliseconds(5);
   absl::Duration dkim_wait = absl::Seconds(30);
+  // One-click unsubscribe for outbound mail that asks for it with
+  // X-Sluice-Unsubscribe (api/unsubscribe_header.h); null: such mail is
+  // refused.
+  std::shared_ptr<const UnsubscribeToken> unsubscribe;
+  std::string unsubscribe_base_url;
 };
 
 class SmtpServer final : public reactor::TcpConnection::Handler {

@@ -92,7 +92,7 @@ absl::Status Daemon::StartAll() {
   SLUICE_RETURN_IF_ERROR(PrepareDelivery());
   SLUICE_RETURN_IF_ERROR(OpenSpool());
   SLUICE_RETURN_IF_ERROR(StartDelivery());
-  SLUICE_RETURN_IF_ERROR(StartDkim());
+  SLUICE_RETURN_IF_ERROR(StartSigning());
   if (absl::Status status = StartHttp(); !status.ok()) {
     return Prefixed(status, "cannot open the HTTP listeners");
   }
@@ -195,9 +195,12 @@ absl::Status Daemon::StartDelivery() {
   return absl::OkStatus();
 }
 
-absl::Status Daemon::StartDkim() {
+absl::Status Daemon::StartSigning() {
   absl::StatusOr<std::shared_ptr<const mail::DkimKeyring>> keys = DkimKeys(config_);
   if (!keys.ok()) return Prefixed(keys.status(), "cannot load the DKIM keys");
+  absl::StatusOr<std::shared_ptr<const api::UnsubscribeToken>> tokens = UnsubscribeTokens(config_);
+  if (!tokens.ok()) return Prefixed(tokens.status(), "cannot load the unsubscribe secret");
+  unsubscribe_ = *std::move(tokens);
   dkim_keys_ = *std::move(keys);
   dkim_pool_ = std::make_unique<api::DkimSigningPool>(
       config_.dkim.workers, static_cast<size_t>(config_.dkim.queue), metrics_->dkim(),
@@ -226,7 +229,7 @@ absl::Status Daemon::StartHttp() {
   options.injector.dkim = dkim_keys_;
   options.injector.dkim_pool = dkim_pool_.get();
   options.injector.dkim_wait = config_.dkim.max_wait;
-  SLUICE_ASSIGN_OR_RETURN(options.injector.unsubscribe, UnsubscribeTokens(config_));
+  options.injector.unsubscribe = unsubscribe_;
   options.injector.unsubscribe_base_url = config_.unsubscribe.base_url;
   options.record_event = [events = event_log_.get()](std::string line) {
     return events != nullptr && events->LogLine(std::move(line));
@@ -262,6 +265,8 @@ absl::Status Daemon::StartSmtp() {
   shared.dkim = dkim_keys_;
   shared.dkim_pool = dkim_pool_.get();
   shared.dkim_wait = config_.dkim.max_wait;
+  shared.unsubscribe = unsubscribe_;
+  shared.unsubscribe_base_url = config_.unsubscribe.base_url;
   for (api::SmtpListenerKind kind : kSmtpKinds) {
     const int i = static_cast<int>(kind);
     limiters_[i] = std::make_unique<api::ConnectionLimiter>(config_.smtp.max_connections,

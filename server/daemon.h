@@ -60,8 +60,9 @@ class Daemon {
   absl::Status PrepareDelivery();
   absl::Status OpenSpool();
   absl::Status StartDelivery();
-  // The DKIM keys and the signing pool, for every listener.
-  absl::Status StartDkim();
+  // What outbound mail gets at ingest, for every listener: the DKIM keys,
+  // the signing pool and the one-click unsubscribe secret.
+  absl::Status StartSigning();
   absl::Status StartHttp();
   absl::Status StartSmtp();
 
@@ -84,7 +85,8 @@ class Daemon {
   std::unique_ptr<reactor::Sharded<api::HttpServer>> https_;
   std::unique_ptr<api::UserAuthenticator> authenticator_;
   std::shared_ptr<const mail::DkimKeyring> dkim_keys_;
-  std::unique_ptr<api::DkimSigningPool> dkim_pool_;  // outlives the listeners
+  std::unique_ptr<api::DkimSigningPool> dkim_pool_;           // outlives the listeners
+  std::shared_ptr<const api::UnsubscribeToken> unsubscribe_;  // null: off
   // By api::SmtpListenerKind: relay, submission, submissions.
   std::unique_ptr<api::ConnectionLimiter> limiters_[3];
   std::unique_ptr<reactor::Sharded<api::SmtpServer>> smtp_[3];

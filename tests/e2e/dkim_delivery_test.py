@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import signal
+import smtplib
 import subprocess
 import sys
 import tempfile
@@ -233,6 +234,25 @@ hosts = ["{SINK}:{cls.port}"]
                          {"tenant": "acme", "recipient": "reader@example.net",
                           "campaign": "weekly"})
         self.assertEqual(self.sluice.metric("sluice_unsubscribes_total"), 1)
+
+    def test_a_trusted_smtp_submitter_asks_for_one_click_with_a_header(self):
+        message = ("From: News <news@example.com>\r\nTo: one@example.net\r\n"
+                   "Subject: Weekly\r\nX-Sluice-Unsubscribe: one-click\r\n"
+                   "Message-ID: <smtp-oc@example.com>\r\n\r\nHello (smtp-oc).\r\n").encode()
+        self.sluice.send("news@example.com", ["one@example.net"], message)
+        raw = self.arrived("smtp-oc")
+        parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
+        self.assertIsNone(parsed["X-Sluice-Unsubscribe"])
+        self.assertRegex(parsed["List-Unsubscribe"],
+                         r"^<https://mail\.example\.com/unsubscribe/[\w.-]+>$")
+        self.assertEqual(parsed["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click")
+        self.assertEqual(self.dkimpy(raw), [True, True])
+        # One URL names one recipient: a message for two is refused whole.
+        with self.assertRaises(smtplib.SMTPDataError) as refused:
+            self.sluice.send("news@example.com", ["one@example.net", "two@example.net"],
+                             message)
+        self.assertEqual(refused.exception.smtp_code, 550)
+        self.assertIn(b"one recipient per message", refused.exception.smtp_error)
 
     def test_mail_from_a_domain_without_a_key_goes_unsigned(self):
         self.relay("news@unsigned.test", "m2@unsigned.test")
