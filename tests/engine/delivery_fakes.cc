@@ -146,14 +146,16 @@ void FakeConnection::Close() {
   auto& open = connector_.open_;
   open.erase(std::remove(open.begin(), open.end(), this), open.end());
   owner_->OnConnectionClosed(*this);
-  reactor_.Defer([this] { delete this; });
 }
 
 ConnectFunction FakeConnector::Function() {
   return [this](reactor::Reactor& reactor, OutboundConnection::Params params,
                 OutboundConnection::Owner* owner) -> OutboundConnection* {
     opened_.push_back(params.host.address.ToString());
-    auto* connection = new FakeConnection(*this, reactor, std::move(params), owner);
+    auto* connection = owned_
+                           .emplace_back(std::make_unique<FakeConnection>(*this, reactor,
+                                                                          std::move(params), owner))
+                           .get();
     open_.push_back(connection);
     if (on_open_) {
       reactor.Defer([this, connection] {

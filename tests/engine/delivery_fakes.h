@@ -58,8 +58,10 @@ class FakeSpool final : public queue::Spool {
 
 class FakeConnector;
 
-// An OutboundConnection that does what the test says. Deletes itself after
-// telling its owner it closed, like the real one.
+// An OutboundConnection that does what the test says. Unlike the real one
+// it does not delete itself once closed: its FakeConnector owns it, so a
+// test may still look at it afterwards and nothing leaks when the loop
+// stops before a deferred delete would have run.
 class FakeConnection final : public OutboundConnection {
  public:
   FakeConnection(FakeConnector& connector, reactor::Reactor& reactor, Params params, Owner* owner);
@@ -132,6 +134,7 @@ class FakeConnector {
 
   Script on_open_;
   Script on_send_;
+  std::vector<std::unique_ptr<FakeConnection>> owned_;  // every one opened
   std::vector<FakeConnection*> open_;
   std::vector<std::string> opened_;
 };
