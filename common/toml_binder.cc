@@ -171,6 +171,29 @@ void TableBinder::StringList(absl::string_view key, std::vector<std::string>* ou
   *out = std::move(values);
 }
 
+void TableBinder::IntList(absl::string_view key, int64_t min, int64_t max, std::vector<int>* out) {
+  const toml::node* node = Declare(key);
+  if (node == nullptr) return;
+  const toml::array* array = node->as_array();
+  if (array == nullptr) {
+    TypeError(*node, key, "an array of integers");
+    return;
+  }
+  std::vector<int> values;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    const toml::value<int64_t>* value = element.as_integer();
+    const std::string where = absl::StrCat(KeyPath(key), "[", i, "]");
+    if (value == nullptr || value->get() < min || value->get() > max) {
+      errors_->Add(element.source().begin,
+                   absl::StrCat("key '", where, "' must be an integer in [", min, ", ", max, "]"));
+      continue;
+    }
+    values.push_back(static_cast<int>(value->get()));
+  }
+  *out = std::move(values);
+}
+
 void TableBinder::TableArray(absl::string_view key,
                              absl::FunctionRef<void(TableBinder&, size_t)> bind) {
   const toml::node* node = Declare(key);

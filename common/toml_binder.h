@@ -48,6 +48,9 @@ class TableBinder {
   void StringList(absl::string_view key, std::vector<std::string>* out,
                   absl::Status (*check)(absl::string_view) = nullptr);
 
+  // An array of integers, each within [min, max].
+  void IntList(absl::string_view key, int64_t min, int64_t max, std::vector<int>* out);
+
   // An array of tables ([[key]]): `bind` declares the keys of each.
   void TableArray(absl::string_view key, absl::FunctionRef<void(TableBinder&, size_t)> bind);
 

@@ -1,12 +1,12 @@
 #!/bin/bash
-# Builds the SMTP libFuzzer targets with clang++ (not Bazel) and runs each for
+# Builds the libFuzzer targets (SMTP command and DATA, bounce reports) with clang++ (not Bazel) and runs each for
 # a bounded time. Exits non-zero if a target fails to build or finds a crash,
 # a leak, a sanitizer report or a broken invariant (the targets trap).
 #
 #   fuzz/run_fuzzers.sh [SECONDS_PER_TARGET]     (default 60)
 #
 # Needs Debian's clang and libclang-rt-14-dev (libFuzzer and the sanitizer
-# runtimes) and libabsl-dev. Under `bazel test //fuzz:fuzz_test` the sources
+# runtimes), libabsl-dev and libre2-dev. Under `bazel test //fuzz:fuzz_test` the sources
 # come from the test's runfiles; run directly, from the script's checkout.
 set -euo pipefail
 
@@ -40,26 +40,42 @@ absl_libs=(-labsl_status -labsl_statusor -labsl_cord -labsl_cord_internal
   -labsl_str_format_internal -labsl_strings -labsl_strings_internal -labsl_int128
   -labsl_base -labsl_raw_logging_internal -labsl_spinlock_wait -labsl_throw_delegate)
 
-# The library sources, compiled once for both targets (libFuzzer's coverage
-# instrumentation comes with -fsanitize=fuzzer on each object).
-objects=()
-for src in address auth_exchange body_receiver command command_arguments data_reader ehlo_reply reply server_session xtext; do
-  "$cxx" "${flags[@]}" -c "$root/smtp/$src.cc" -o "$work/obj/$src.o"
-  objects+=("$work/obj/$src.o")
-done
+# The library sources of each target (libFuzzer's coverage instrumentation
+# comes with -fsanitize=fuzzer on each object), each compiled once.
+smtp_sources="smtp/address smtp/auth_exchange smtp/body_receiver smtp/command
+  smtp/command_arguments smtp/data_reader smtp/ehlo_reply smtp/reply smtp/server_session
+  smtp/xtext"
+declare -A sources=(
+  [smtp_command_fuzzer]="$smtp_sources"
+  [smtp_data_fuzzer]="$smtp_sources"
+  [bounce_report_fuzzer]="mime/mime_entity mime/base64 mime/quoted_printable mail/bounce_report"
+)
+declare -A libs=([bounce_report_fuzzer]="-lre2")
+declare -A seeds=([smtp_command_fuzzer]=command [smtp_data_fuzzer]=data
+  [bounce_report_fuzzer]=bounce)
+declare -A max_len=([smtp_command_fuzzer]=4096 [smtp_data_fuzzer]=4096
+  [bounce_report_fuzzer]=16384)
+
+object() {
+  local obj="$work/obj/${1//\//_}.o"
+  [ -f "$obj" ] || "$cxx" "${flags[@]}" -c "$root/$1.cc" -o "$obj"
+  echo "$obj"
+}
 
 status=0
-for target in smtp_command_fuzzer smtp_data_fuzzer; do
-  "$cxx" "${flags[@]}" "$root/fuzz/$target.cc" "${objects[@]}" "${absl_libs[@]}" \
-    -o "$work/$target"
-  kind="${target#smtp_}"
-  kind="${kind%_fuzzer}"
+for target in smtp_command_fuzzer smtp_data_fuzzer bounce_report_fuzzer; do
+  objects=()
+  for src in ${sources[$target]}; do objects+=("$(object "$src")"); done
+  # shellcheck disable=SC2086  # libs is a list of flags
+  "$cxx" "${flags[@]}" "$root/fuzz/$target.cc" "${objects[@]}" ${libs[$target]:-} \
+    "${absl_libs[@]}" -o "$work/$target"
+  kind="${seeds[$target]}"
   corpus="$work/corpus_$kind"
   mkdir -p "$corpus"
   echo "=== $target: ${seconds}s"
   if ! ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" UBSAN_OPTIONS="print_stacktrace=1" \
     "$work/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -max_len=4096 -print_final_stats=1 -artifact_prefix="$artifacts/$target-" \
+    -max_len="${max_len[$target]}" -print_final_stats=1 -artifact_prefix="$artifacts/$target-" \
     "$corpus" "$root/fuzz/seeds/$kind" >"$work/$target.log" 2>&1; then
     echo "FAIL: $target found a problem; last lines of its log:" >&2
     tail -n 60 "$work/$target.log" >&2

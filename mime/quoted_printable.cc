@@ -96,4 +96,37 @@ std::string NormalizeLineEndings(std::string_view text) {
   return out;
 }
 
+std::string QuotedPrintableDecode(std::string_view text) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c != '=') {
+      out.push_back(c);
+      continue;
+    }
+    // A soft line break: "=" then optional white space, then CRLF.
+    size_t j = i + 1;
+    while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) ++j;
+    if (j + 1 < text.size() && text[j] == '\r' && text[j + 1] == '\n') {
+      i = j + 1;
+      continue;
+    }
+    if (j == text.size()) break;  // "=" at the very end
+    if (i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+      i += 2;
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
 }  // namespace sluice::mime

@@ -24,6 +24,11 @@ std::string QuotedPrintableEncode(std::string_view text);
 // lines of at most `max_line` octets and no trailing whitespace on a line.
 bool IsSevenBitText(std::string_view text, size_t max_line = 78);
 
+// Undoes quoted-printable (RFC 2045 6.7) leniently: "=XX" becomes its
+// octet, "=" at a line end joins the lines, anything malformed is kept as
+// it is. `text` has CRLF line endings.
+std::string QuotedPrintableDecode(std::string_view text);
+
 // `text` with every line break (CRLF, LF, lone CR) turned into CRLF, ending
 // with CRLF when not empty.
 std::string NormalizeLineEndings(std::string_view text);
