@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "mail/bounce_classifier.h"
 #include "queue/spool_keys.h"
 
 namespace sluice::engine {
@@ -128,6 +129,13 @@ void AttemptRecorder::CountEvents(const std::vector<DeliveryEvent>& events) {
     }
     if (counter != nullptr) counter->Add(1);
     if (column < 0) continue;
+    if (column > 0) {
+      if (absl::StatusOr<mail::BounceCategory> category = mail::ParseBounceCategory(event.category);
+          category.ok()) {
+        common::Counter* failures = m.failures[column - 1][static_cast<size_t>(*category)];
+        if (failures != nullptr) failures->Add(1);
+      }
+    }
     if (m.by_site != nullptr) m.by_site->Add(column, event.site);
     if (m.by_tenant != nullptr) m.by_tenant->Add(column, event.tenant);
   }

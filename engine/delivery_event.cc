@@ -94,7 +94,9 @@ std::string FormatEventJson(const DeliveryEvent& e) {
     if (i > 0) out.push_back(',');
     AppendJsonString(&out, e.dsn_recipients[i]);
   }
-  out.append("]}");
+  out.push_back(']');
+  AppendStringField(&out, "category", e.category);
+  out.push_back('}');
   return out;
 }
 

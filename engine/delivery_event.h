@@ -25,6 +25,10 @@
 //   "dsn_id"            the generated DSN's id for dsn_* events, else ""
 //   "dsn_recipients"    the recipients a DSN reports on, an array of
 //                       strings (empty for other events)
+//   "category"          what a failure means (mail/bounce_classifier.h):
+//                       "bad-mailbox", "throttled", ... for deferred and
+//                       bounced events, "message-expired" for expired
+//                       ones, "" otherwise
 //
 // Strings are escaped per RFC 8259: quote, backslash and control characters
 // (\n, \r, \t, \b, \f, else \u00XX, and DEL as \u007f); bytes that are not
@@ -81,6 +85,7 @@ struct DeliveryEvent {
   std::string queue;
   common::MessageId dsn_id;                 // dsn_* events
   std::vector<std::string> dsn_recipients;  // dsn_* events
+  std::string category;                     // failures: BounceCategoryName()
 };
 
 // One JSON object, no trailing newline; see the key list above.

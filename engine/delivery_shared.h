@@ -3,6 +3,7 @@
 // Plain data, read-only once the engines run.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@
 #include "engine/delivery_policy.h"
 #include "engine/event_log.h"
 #include "engine/outbound_connection.h"
+#include "mail/bounce_classifier.h"
 #include "queue/spool.h"
 #include "reactor/reactor.h"
 #include "tls/client_context.h"
@@ -25,6 +27,8 @@ namespace sluice::engine {
 class DeliveryEngine;
 
 // Any pointer may be null.
+inline constexpr size_t kBounceCategories = static_cast<size_t>(mail::BounceCategory::kOther) + 1;
+
 struct DeliveryMetrics {
   common::Counter* delivered = nullptr;  // recipients
   common::Counter* deferred = nullptr;
@@ -43,6 +47,9 @@ struct DeliveryMetrics {
   // it had a site (DNS) counts under site "none".
   common::BoundedLabels* by_site = nullptr;
   common::BoundedLabels* by_tenant = nullptr;
+  // Failed recipients by result (deferred, bounced, expired) and category
+  // (mail::BounceCategory order); entries may be null.
+  std::array<std::array<common::Counter*, kBounceCategories>, 3> failures{};
   dns::ResolverMetrics dns;  // every shard's resolver
 };
 

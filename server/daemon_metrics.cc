@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "dns/resolver.h"
+#include "mail/bounce_classifier.h"
 
 namespace sluice::server {
 
@@ -80,6 +81,17 @@ void DaemonMetrics::RegisterDelivery() {
   m.deferred = outcome("deferred");
   m.bounced = outcome("bounced");
   m.expired = outcome("expired");
+  constexpr absl::string_view kResults[] = {"deferred", "bounced", "expired"};
+  for (size_t result = 0; result < m.failures.size(); ++result) {
+    for (size_t category = 0; category < engine::kBounceCategories; ++category) {
+      m.failures[result][category] = AddCounter(
+          "sluice_delivery_failures_total",
+          "Recipients that failed an attempt, by result and by what the reply means.",
+          {{"result", std::string(kResults[result])},
+           {"category",
+            std::string(mail::BounceCategoryName(static_cast<mail::BounceCategory>(category)))}});
+    }
+  }
   m.dsns = AddCounter("sluice_dsn_generated_total", "Delivery status notifications generated.");
   m.connections = AddCounter("sluice_delivery_connections_total", "Outbound connections opened.");
   m.connection_failures =

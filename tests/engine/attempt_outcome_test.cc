@@ -146,6 +146,7 @@ TEST_F(AttemptOutcomeTest, DeliveredRecipientsAreFinalAndEnvelopeIsRemoved) {
   EXPECT_EQ(o.events[0].recipient, "bob@example.com");
   EXPECT_EQ(o.events[1].recipient, "carol@example.com");
   EXPECT_EQ(o.events[0].status, "2.0.0");
+  EXPECT_EQ(o.events[0].category, "");  // only failures are classified
 }
 
 TEST_F(AttemptOutcomeTest, EventsCarryTheAttemptsDetails) {
@@ -196,6 +197,7 @@ TEST_F(AttemptOutcomeTest, PermanentFailureBouncesAndSendsOneFailureDsn) {
   ASSERT_EQ(o.events.size(), 3u);
   EXPECT_EQ(o.events[0].type, DeliveryEventType::kBounced);
   EXPECT_EQ(o.events[0].status, "5.1.1");
+  EXPECT_EQ(o.events[0].category, "bad-mailbox");
   EXPECT_EQ(o.events[1].type, DeliveryEventType::kBounced);
   EXPECT_EQ(o.events[2].type, DeliveryEventType::kDsnFailure);
   EXPECT_EQ(o.events[2].dsn_recipients,
@@ -304,6 +306,7 @@ TEST_F(AttemptOutcomeTest, TemporaryFailureDefersAndSchedulesTheRetry) {
   ASSERT_EQ(o.events.size(), 1u);
   EXPECT_EQ(o.events[0].type, DeliveryEventType::kDeferred);
   EXPECT_EQ(o.events[0].status, "4.2.2");
+  EXPECT_EQ(o.events[0].category, "quota");
 }
 
 TEST_F(AttemptOutcomeTest, RetryIntervalGrowsWithTheMessagesAttempts) {
@@ -415,6 +418,7 @@ TEST_F(AttemptOutcomeTest, ExpiryTurnsEveryUnfinishedRecipientIntoExpired) {
   EXPECT_FALSE(absl::StrContains(body, "Final-Recipient: rfc822; c@example.com"));
   ASSERT_EQ(o.events.size(), 3u);
   EXPECT_EQ(o.events[0].type, DeliveryEventType::kExpired);
+  EXPECT_EQ(o.events[0].category, "message-expired");
   EXPECT_EQ(o.events[0].recipient, "a@example.com");
   EXPECT_EQ(o.events[0].remote_host, "mx1.example.com");
   EXPECT_EQ(o.events[1].type, DeliveryEventType::kExpired);

@@ -39,6 +39,7 @@ DeliveryEvent SampleEvent() {
   e.tls_cipher = "TLS_AES_128_GCM_SHA256";
   e.reply = "550 5.1.1 no such user";
   e.status = "5.1.1";
+  e.category = "bad-mailbox";
   e.attempt = 3;
   e.connect_time = absl::Microseconds(12500);
   e.tls_time = absl::Milliseconds(30);
@@ -83,7 +84,7 @@ TEST(DeliveryEventJsonTest, HasEveryKeyInItsDocumentedOrder) {
       "type",     "time",        "message_id", "recipient",   "sender",         "domain",
       "site",     "remote_host", "remote_ip",  "tls_version", "tls_cipher",     "reply",
       "status",   "attempt",     "connect_ms", "tls_ms",      "transaction_ms", "tenant",
-      "campaign", "pool",        "queue",      "dsn_id",      "dsn_recipients"};
+      "campaign", "pool",        "queue",      "dsn_id",      "dsn_recipients", "category"};
   size_t position = 0;
   for (const std::string& key : keys) {
     const size_t at = json.find("\"" + key + "\":", position);
@@ -98,6 +99,7 @@ TEST(DeliveryEventJsonTest, ValuesRoundTripThroughAJsonParser) {
   const simdjson::dom::object o = ParseObject(parser, FormatEventJson(e));
   EXPECT_EQ(StringField(o, "type"), "bounced");
   EXPECT_EQ(StringField(o, "time"), "2027-01-15T08:00:00.123Z");
+  EXPECT_EQ(StringField(o, "category"), e.category);
   EXPECT_EQ(StringField(o, "message_id"), e.message_id.ToString());
   EXPECT_EQ(StringField(o, "recipient"), "bob@example.com");
   EXPECT_EQ(StringField(o, "sender"), "alice@example.org");
