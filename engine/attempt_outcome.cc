@@ -39,13 +39,6 @@ bool WantsSuccessDsn(uint32_t notify) {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-// The basic code of a reply as ServerReply::ToString() writes it, "550
-// 5.1.1 text" -> 550; 0 for our own reasons without one.
-int ReplyCode(std::string_view reply) {
-  if (reply.size() < 3 || !IsDigit(reply[0]) || !IsDigit(reply[1]) || !IsDigit(reply[2])) return 0;
-  return (reply[0] - '0') * 100 + (reply[1] - '0') * 10 + (reply[2] - '0');
-}
-
 // The RFC 3463 code in a reply as ServerReply::ToString() writes it,
 // "550 5.1.1 text" -> "5.1.1"; "" if there is none.
 std::string EnhancedFromReplyText(std::string_view reply) {
@@ -133,10 +126,8 @@ class OutcomeBuilder {
     if (event.type == DeliveryEventType::kExpired) {
       event.category = mail::BounceCategoryName(mail::BounceCategory::kMessageExpired);
     } else if (event.type != DeliveryEventType::kDelivered) {
-      event.category =
-          mail::BounceCategoryName(mail::BounceClassifier::Builtin()
-                                       .Classify(ReplyCode(event.reply), event.status, event.reply)
-                                       .category);
+      event.category = mail::BounceCategoryName(
+          mail::BounceClassifier::Builtin().ClassifyReply(event.reply, event.status).category);
     }
     if (!this_attempt) {
       event.remote_host.clear();

@@ -193,6 +193,9 @@ void AttemptRecorder::LogEvents(const std::vector<DeliveryEvent>& events) {
             .Field("to", event.sender)
             .Field("recipients", event.dsn_recipients.size());
         continue;
+      case DeliveryEventType::kAsyncBounce:
+      case DeliveryEventType::kComplaint:
+        continue;  // InboundReports logs its own
     }
   }
 }

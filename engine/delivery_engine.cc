@@ -33,6 +33,7 @@ DeliveryEngine::DeliveryEngine(reactor::Reactor& reactor, int shard, const Deliv
       shared_(shared),
       ops_([this] { MaybeFinishStop(); }),
       recorder_(reactor.clock(), shard, *shared, ops_),
+      inbound_(reactor, *shared, ops_),
       scheduler_(
           reactor, *shared, ops_,
           [this](std::string_view domain,
@@ -66,6 +67,10 @@ absl::AnyInvocable<void(std::vector<queue::ScheduledMessage>)> DeliveryEngine::D
 
 void DeliveryEngine::AddScheduled(std::vector<queue::ScheduledMessage> messages) {
   if (stopping_) return;
+  // What came back to the bounce domains is read here, not delivered.
+  for (const queue::ScheduledMessage& message : messages) {
+    if (message.queue == kInboundBouncesQueue) inbound_.Process(message);
+  }
   scheduler_.Add(std::move(messages));
 }
 

@@ -42,6 +42,7 @@
 #include "engine/attempt_recorder.h"
 #include "engine/delivery_control.h"
 #include "engine/delivery_shared.h"
+#include "engine/inbound_reports.h"
 #include "engine/pending_ops.h"
 #include "engine/routed.h"
 #include "engine/scheduler.h"
@@ -136,6 +137,7 @@ class DeliveryEngine final : private SitePool::Delegate {
   PendingOps ops_;
   common::LogLimiter log_limit_{/*per_second=*/50, /*burst=*/200};
   AttemptRecorder recorder_;
+  InboundReports inbound_;
   Scheduler scheduler_;
   // After the scheduler, so its lookups end (and see the stop) first.
   std::unique_ptr<dns::Resolver> resolver_;

@@ -56,6 +56,10 @@ std::string_view EventTypeName(DeliveryEventType type) {
       return "dsn_delay";
     case DeliveryEventType::kDsnRelayed:
       return "dsn_relayed";
+    case DeliveryEventType::kAsyncBounce:
+      return "async_bounce";
+    case DeliveryEventType::kComplaint:
+      return "complaint";
   }
   return "unknown";
 }
@@ -96,6 +100,7 @@ std::string FormatEventJson(const DeliveryEvent& e) {
   }
   out.push_back(']');
   AppendStringField(&out, "category", e.category);
+  AppendStringField(&out, "original_message_id", e.original_message_id);
   out.push_back('}');
   return out;
 }

@@ -28,7 +28,13 @@
 //   "category"          what a failure means (mail/bounce_classifier.h):
 //                       "bad-mailbox", "throttled", ... for deferred and
 //                       bounced events, "message-expired" for expired
-//                       ones, "" otherwise
+//                       ones; for async_bounce events that of the reported
+//                       status and diagnostic; for complaint events the
+//                       feedback type ("abuse", "fraud", "opt-out", ...);
+//                       "" otherwise
+//   "original_message_id"  async_bounce and complaint events: the
+//                       Message-ID (without <>) of the message the report
+//                       returns, "" when it returned none
 //
 // Strings are escaped per RFC 8259: quote, backslash and control characters
 // (\n, \r, \t, \b, \f, else \u00XX, and DEL as \u007f); bytes that are not
@@ -48,17 +54,19 @@
 namespace sluice::engine {
 
 enum class DeliveryEventType {
-  kDelivered,   // the next hop took responsibility
-  kDeferred,    // temporary failure; will be retried
-  kBounced,     // permanent failure
-  kExpired,     // gave up after the queue lifetime
-  kDsnFailure,  // a failure DSN (bounced/expired recipients) was generated
-  kDsnDelay,    // a delay DSN (RFC 3461 NOTIFY=DELAY) was generated
-  kDsnRelayed,  // a "relayed" DSN (NOTIFY=SUCCESS, next hop without DSN)
+  kDelivered,    // the next hop took responsibility
+  kDeferred,     // temporary failure; will be retried
+  kBounced,      // permanent failure
+  kExpired,      // gave up after the queue lifetime
+  kDsnFailure,   // a failure DSN (bounced/expired recipients) was generated
+  kDsnDelay,     // a delay DSN (RFC 3461 NOTIFY=DELAY) was generated
+  kDsnRelayed,   // a "relayed" DSN (NOTIFY=SUCCESS, next hop without DSN)
+  kAsyncBounce,  // a DSN or bounce notice that came back names a recipient
+  kComplaint,    // a feedback report (RFC 5965) came back
 };
 
 // "delivered", "deferred", "bounced", "expired", "dsn_failure",
-// "dsn_delay", "dsn_relayed".
+// "dsn_delay", "dsn_relayed", "async_bounce", "complaint".
 std::string_view EventTypeName(DeliveryEventType type);
 
 struct DeliveryEvent {
@@ -86,6 +94,7 @@ struct DeliveryEvent {
   common::MessageId dsn_id;                 // dsn_* events
   std::vector<std::string> dsn_recipients;  // dsn_* events
   std::string category;                     // failures: BounceCategoryName()
+  std::string original_message_id;          // async_bounce, complaint
 };
 
 // One JSON object, no trailing newline; see the key list above.

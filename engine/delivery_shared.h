@@ -50,6 +50,11 @@ struct DeliveryMetrics {
   // Failed recipients by result (deferred, bounced, expired) and category
   // (mail::BounceCategory order); entries may be null.
   std::array<std::array<common::Counter*, kBounceCategories>, 3> failures{};
+  // Messages that came back to the bounce domains, by mail::BounceReportKind
+  // (delivery-status, feedback, plain-bounce, auto-reply, unknown), and the
+  // recipients their DSNs report failed or delayed, by category.
+  std::array<common::Counter*, 5> inbound_reports{};
+  std::array<common::Counter*, kBounceCategories> async_bounces{};
   dns::ResolverMetrics dns;  // every shard's resolver
 };
 

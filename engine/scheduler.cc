@@ -41,7 +41,7 @@ std::vector<std::vector<queue::ScheduledMessage>> Scheduler::ByDomainShard(
 void Scheduler::Add(std::vector<queue::ScheduledMessage> messages) {
   if (stopping_) return;
   for (queue::ScheduledMessage& message : messages) {
-    // Inbound bounces wait for local processing; they are not delivered.
+    // Inbound bounces are read by InboundReports; they are not delivered.
     if (!message.queue.empty()) continue;
     if (auto blocked = blocked_.find(message.id); blocked != blocked_.end()) {
       blocked->second = std::move(message);

@@ -67,7 +67,7 @@ class Scheduler {
       std::vector<queue::ScheduledMessage> due, int shards);
 
   // Messages of this shard's domains (inbound bounces, queue "bounces",
-  // wait for local processing and are ignored).
+  // are read by InboundReports, not delivered, and are ignored here).
   void Add(std::vector<queue::ScheduledMessage> messages);
 
   // Domain, tenant and campaign scopes (sites are the pools' business).

@@ -147,6 +147,15 @@ BounceClassifier::BounceClassifier(std::vector<Rule> rules) : rules_(std::move(r
 
 BounceClassifier::~BounceClassifier() = default;
 
+int BounceClassifier::ReplyCodeOf(absl::string_view reply) {
+  if (reply.size() < 3 || !absl::ascii_isdigit(static_cast<unsigned char>(reply[0])) ||
+      !absl::ascii_isdigit(static_cast<unsigned char>(reply[1])) ||
+      !absl::ascii_isdigit(static_cast<unsigned char>(reply[2]))) {
+    return 0;
+  }
+  return (reply[0] - '0') * 100 + (reply[1] - '0') * 10 + (reply[2] - '0');
+}
+
 bool BounceClassifier::StatusMatches(const Rule& rule, absl::string_view enhanced) {
   if (rule.status.empty()) return true;
   for (const std::string& status : rule.status) {

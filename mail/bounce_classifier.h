@@ -87,6 +87,14 @@ class BounceClassifier {
   // `code` 0 when unknown (a DSN's Status without a reply); `enhanced`
   // "5.1.1" or empty.
   BounceClass Classify(int code, absl::string_view enhanced, absl::string_view text) const;
+  // A reply as text ("550 5.1.1 no such user"; its code read from the
+  // front, 0 without one) with its enhanced status code.
+  BounceClass ClassifyReply(absl::string_view reply, absl::string_view enhanced) const {
+    return Classify(ReplyCodeOf(reply), enhanced, reply);
+  }
+
+  // The basic code at the front of a reply text, 0 without one.
+  static int ReplyCodeOf(absl::string_view reply);
 
   size_t size() const { return rules_.size(); }
 

@@ -102,9 +102,7 @@ int main(int argc, char** argv) {
     Field(&out, "status", r.status);
     Field(&out, "remote_mta", r.remote_mta);
     Field(&out, "diagnostic", r.diagnostic);
-    std::string text = r.diagnostic;
-    const int code = SplitCode(text);
-    AppendClass(&out, classifier.Classify(code, r.status, r.diagnostic));
+    AppendClass(&out, classifier.ClassifyReply(r.diagnostic, r.status));
     out.push_back('}');
   }
   out.append("],\"feedback\":{");

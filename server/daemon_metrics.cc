@@ -5,6 +5,7 @@
 
 #include "dns/resolver.h"
 #include "mail/bounce_classifier.h"
+#include "mail/bounce_report.h"
 
 namespace sluice::server {
 
@@ -93,6 +94,21 @@ void DaemonMetrics::RegisterDelivery() {
     }
   }
   m.dsns = AddCounter("sluice_dsn_generated_total", "Delivery status notifications generated.");
+  for (size_t kind = 0; kind < m.inbound_reports.size(); ++kind) {
+    const absl::string_view name =
+        mail::BounceReportKindName(static_cast<mail::BounceReportKind>(kind));
+    m.inbound_reports[kind] =
+        AddCounter("sluice_inbound_reports_total",
+                   "Messages that came back to the bounce domains, by what they are.",
+                   {{"kind", std::string(name)}});
+  }
+  for (size_t category = 0; category < engine::kBounceCategories; ++category) {
+    m.async_bounces[category] = AddCounter(
+        "sluice_async_bounces_total",
+        "Recipients that DSNs coming back reported failed or delayed, by category.",
+        {{"category",
+          std::string(mail::BounceCategoryName(static_cast<mail::BounceCategory>(category)))}});
+  }
   m.connections = AddCounter("sluice_delivery_connections_total", "Outbound connections opened.");
   m.connection_failures =
       AddCounter("sluice_delivery_connection_failures_total", "Outbound connections that failed.");

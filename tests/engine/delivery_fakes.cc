@@ -30,6 +30,13 @@ common::MessageId FakeSpool::Put(const std::string& domain,
   return id;
 }
 
+void FakeSpool::SetBody(const common::MessageId& id, std::string body, const std::string& queue) {
+  queue::StoredMessage& stored = stored_.at(id);
+  stored.body = std::move(body);
+  stored.envelope.set_size(stored.body.size());
+  stored.envelope.set_queue(queue);
+}
+
 std::optional<queue::Envelope> FakeSpool::Find(const common::MessageId& id) const {
   auto it = stored_.find(id);
   if (it == stored_.end()) return std::nullopt;

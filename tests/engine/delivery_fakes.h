@@ -35,6 +35,8 @@ class FakeSpool final : public queue::Spool {
   common::MessageId Put(const std::string& domain, const std::vector<std::string>& recipients,
                         int64_t due_unix_ms = 0);
   std::optional<queue::Envelope> Find(const common::MessageId& id) const;
+  // Replaces the body of a stored message, and puts its envelope in `queue`.
+  void SetBody(const common::MessageId& id, std::string body, const std::string& queue = "");
   // DSNs and other messages enqueued, in order.
   const std::vector<queue::NewMessage>& enqueued() const { return enqueued_; }
   // "update <id>", "remove <id>", "enqueue <id>", in the order asked.

@@ -1,0 +1,139 @@
+#include "engine/inbound_reports.h"
+
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "mail/bounce_classifier.h"
+#include "mail/bounce_report.h"
+#include "queue/spool_keys.h"
+
+namespace sluice::engine {
+namespace {
+
+std::string DomainOf(absl::string_view address) {
+  const size_t at = address.rfind('@');
+  return at == absl::string_view::npos ? std::string()
+                                       : absl::AsciiStrToLower(address.substr(at + 1));
+}
+
+void Count(common::Counter* counter) {
+  if (counter != nullptr) counter->Add(1);
+}
+
+}  // namespace
+
+void InboundReports::Process(const queue::ScheduledMessage& message) {
+  ops_.Begin();
+  const common::MessageId id = message.id;
+  shared_.spool->Read(id, [this, id](absl::StatusOr<queue::StoredMessage> stored) {
+    if (stored.ok()) {
+      Understand(id, *std::move(stored));
+    } else if (!absl::IsNotFound(stored.status())) {
+      SLUICE_LOG(kWarning, "inbound report not read; it stays queued")
+          .Field("id", id.ToString())
+          .Field("error", stored.status());
+    }
+    ops_.End();
+  });
+}
+
+void InboundReports::Understand(const common::MessageId& id, queue::StoredMessage stored) {
+  if (stored.body.size() > kMaxParseBytes) {
+    Keep(std::move(stored.envelope),
+         absl::StrCat("not read: ", stored.body.size(), " bytes, more than a report needs"));
+    return;
+  }
+  const mail::BounceReport report = mail::ParseBounceReport(stored.body);
+  const DeliveryMetrics& m = shared_.metrics;
+  Count(m.inbound_reports[static_cast<size_t>(report.kind)]);
+  const queue::Envelope& envelope = stored.envelope;
+  DeliveryEvent base;
+  base.time = reactor_.clock().Now();
+  base.message_id = id;
+  base.sender = envelope.sender();
+  base.tenant = envelope.tenant();
+  base.queue = envelope.queue();
+  base.original_message_id = report.original_message_id;
+  switch (report.kind) {
+    case mail::BounceReportKind::kDeliveryStatus:
+    case mail::BounceReportKind::kPlainBounce:
+      for (const mail::ReportedRecipient& r : report.recipients) {
+        if (r.action != "failed" && r.action != "delayed") continue;
+        DeliveryEvent event = base;
+        event.type = DeliveryEventType::kAsyncBounce;
+        event.recipient = r.final_recipient;
+        event.domain = DomainOf(r.final_recipient);
+        event.remote_host = r.remote_mta;
+        event.reply = r.diagnostic;
+        event.status = r.status;
+        const mail::BounceClass c =
+            mail::BounceClassifier::Builtin().ClassifyReply(r.diagnostic, r.status);
+        event.category = mail::BounceCategoryName(c.category);
+        Count(m.async_bounces[static_cast<size_t>(c.category)]);
+        SLUICE_LOG(kInfo, "async bounce")
+            .Field("id", id.ToString())
+            .Field("recipient", event.recipient)
+            .Field("status", event.status)
+            .Field("category", event.category)
+            .Field("original", report.original_message_id);
+        if (shared_.events != nullptr) shared_.events->Log(event);
+      }
+      break;
+    case mail::BounceReportKind::kFeedback: {
+      DeliveryEvent event = base;
+      event.type = DeliveryEventType::kComplaint;
+      event.recipient = report.feedback.original_rcpt_to;
+      event.domain = DomainOf(event.recipient);
+      event.remote_ip = report.feedback.source_ip;
+      event.category = report.feedback.type;
+      SLUICE_LOG(kInfo, "complaint")
+          .Field("id", id.ToString())
+          .Field("recipient", event.recipient)
+          .Field("type", event.category)
+          .Field("original", report.original_message_id);
+      if (shared_.events != nullptr) shared_.events->Log(event);
+      break;
+    }
+    case mail::BounceReportKind::kAutoReply:
+      break;
+    case mail::BounceReportKind::kUnknown:
+      Keep(std::move(stored.envelope), report.reason);
+      return;
+  }
+  Retire(id);
+}
+
+void InboundReports::Keep(queue::Envelope envelope, std::string reason) {
+  SLUICE_LOG(kWarning, "inbound message not understood; kept")
+      .Field("id", queue::ParseIdKey(envelope.id()).value_or(common::MessageId()).ToString())
+      .Field("queue", kUnknownBouncesQueue)
+      .Field("reason", reason);
+  envelope.set_queue(kUnknownBouncesQueue);
+  envelope.set_last_reply(std::move(reason));
+  envelope.set_next_due_unix_ms(std::numeric_limits<int64_t>::max());
+  ops_.Begin();
+  shared_.spool->Update(std::move(envelope), [this](absl::Status status) {
+    if (!status.ok()) {
+      SLUICE_LOG(kWarning, "inbound message not moved aside").Field("error", status);
+    }
+    ops_.End();
+  });
+}
+
+void InboundReports::Retire(const common::MessageId& id) {
+  ops_.Begin();
+  shared_.spool->Remove(id, [this, id](absl::Status status) {
+    if (!status.ok() && !absl::IsNotFound(status)) {
+      SLUICE_LOG(kWarning, "inbound report not removed; it will be read again")
+          .Field("id", id.ToString())
+          .Field("error", status);
+    }
+    ops_.End();
+  });
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,56 @@
+// InboundReports: what the relay listener accepted for the bounce domains
+// (smtp.bounce_domains, spooled in the queue "bounces"), read and turned
+// into events on the shard that owns the bounce domain.
+//
+//   - a DSN or plain-text bounce (mail/bounce_report.h): one
+//     "async_bounce" event per recipient it reports as failed or delayed,
+//     with the status, the diagnostic as the reply, the remote MTA and the
+//     category of the shipped bounce rules (mail/bounce_classifier.h);
+//   - a feedback report (RFC 5965): one "complaint" event, the feedback
+//     type as its category, the complaining address as the recipient;
+//   - an auto-reply: nothing (it is not a bounce).
+//
+// Each event names the returned message's Message-ID when the report
+// encloses it. The message is then removed from the spool. One that cannot
+// be understood is kept: moved to the queue "bounces-unknown" with the
+// reason as its last reply and never scheduled again, for an operator to
+// look at (GET /api/v1/messages/{id}). The parse runs on the shard: a
+// report costs microseconds (bench/bounce_report_bench); messages larger
+// than `max_parse_bytes` are kept unread as unknown.
+#pragma once
+
+#include <cstddef>
+
+#include "absl/status/statusor.h"
+#include "common/message_id.h"
+#include "engine/delivery_shared.h"
+#include "engine/pending_ops.h"
+#include "queue/spool.h"
+#include "reactor/reactor.h"
+
+namespace sluice::engine {
+
+inline constexpr char kInboundBouncesQueue[] = "bounces";
+inline constexpr char kUnknownBouncesQueue[] = "bounces-unknown";
+
+class InboundReports {
+ public:
+  static constexpr size_t kMaxParseBytes = 4 << 20;
+
+  InboundReports(reactor::Reactor& reactor, const DeliveryShared& shared, PendingOps& ops)
+      : reactor_(reactor), shared_(shared), ops_(ops) {}
+
+  // Reads, understands and retires one message of the queue "bounces".
+  void Process(const queue::ScheduledMessage& message);
+
+ private:
+  void Understand(const common::MessageId& id, queue::StoredMessage stored);
+  void Keep(queue::Envelope envelope, std::string reason);
+  void Retire(const common::MessageId& id);
+
+  reactor::Reactor& reactor_;
+  const DeliveryShared& shared_;
+  PendingOps& ops_;
+};
+
+}  // namespace sluice::engine

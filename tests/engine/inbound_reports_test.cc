@@ -1,0 +1,122 @@
+#include "engine/inbound_reports.h"
+
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "engine/event_log.h"
+#include "gtest/gtest.h"
+#include "queue/spool_keys.h"
+#include "tests/engine/delivery_fakes.h"
+
+namespace sluice::engine {
+namespace {
+
+using testing::RunUntil;
+
+const char kDsn[] =
+    "From: MAILER-DAEMON@mx.example.net\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n"
+    "--b\r\nContent-Type: text/plain\r\n\r\nsorry\r\n"
+    "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n"
+    "\r\nFinal-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+    "Remote-MTA: dns; mx.example.net\r\n"
+    "Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>: user unknown\r\n\r\n"
+    "Final-Recipient: rfc822; fine@example.net\r\nAction: delivered\r\nStatus: 2.0.0\r\n\r\n"
+    "--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <01JORIG@sluice.test>\r\n\r\n"
+    "--b--\r\n";
+
+const char kArf[] =
+    "From: fbl@provider.example\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: multipart/report; report-type=feedback-report; boundary=\"p\"\r\n\r\n"
+    "--p\r\nContent-Type: text/plain\r\n\r\nabuse report\r\n"
+    "--p\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\n"
+    "Original-Rcpt-To: <reader@provider.example>\r\nSource-IP: 192.0.2.9\r\n\r\n"
+    "--p\r\nContent-Type: message/rfc822\r\n\r\nMessage-ID: <01JSPAM@sluice.test>\r\n\r\nx\r\n"
+    "--p--\r\n";
+
+class InboundReportsTest : public testing::DeliveryTest {
+ protected:
+  InboundReportsTest() {
+    path_ = std::string(getenv("TEST_TMPDIR")) + "/events-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".jsonl";
+    EventLogOptions options;
+    options.path = path_;
+    events_ = *EventLog::Open(options);
+    shared_.events = events_.get();
+    inbound_ = std::make_unique<InboundReports>(*reactor_, shared_, ops_);
+  }
+
+  // Stores `body` as a message of the queue "bounces" and processes it.
+  common::MessageId Process(const std::string& body) {
+    const common::MessageId id = spool_.Put("bounces.sluice.test", {"b@bounces.sluice.test"});
+    spool_.SetBody(id, body, kInboundBouncesQueue);
+    queue::ScheduledMessage message;
+    message.id = id;
+    message.domain = "bounces.sluice.test";
+    message.queue = kInboundBouncesQueue;
+    inbound_->Process(message);
+    EXPECT_TRUE(RunUntil(*reactor_, [&] { return ops_.count() == 0; }));
+    return id;
+  }
+
+  std::vector<std::string> EventLines() {
+    events_->Flush();
+    std::ifstream in(path_);
+    std::stringstream text;
+    text << in.rdbuf();
+    return absl::StrSplit(text.str(), '\n', absl::SkipEmpty());
+  }
+
+  std::string path_;
+  std::unique_ptr<EventLog> events_;
+  PendingOps ops_;
+  std::unique_ptr<InboundReports> inbound_;
+};
+
+TEST_F(InboundReportsTest, ADsnBecomesAnAsyncBounceEventPerFailedRecipientAndIsRemoved) {
+  const common::MessageId id = Process(kDsn);
+  const std::vector<std::string> lines = EventLines();
+  ASSERT_EQ(lines.size(), 1u);  // the delivered recipient is no bounce
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"type\":\"async_bounce\"")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"recipient\":\"gone@example.net\""));
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"status\":\"5.1.1\""));
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"category\":\"bad-mailbox\""));
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"original_message_id\":\"01JORIG@sluice.test\""));
+  EXPECT_FALSE(spool_.Find(id).has_value());
+}
+
+TEST_F(InboundReportsTest, AFeedbackReportBecomesAComplaint) {
+  Process(kArf);
+  const std::vector<std::string> lines = EventLines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"type\":\"complaint\"")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"recipient\":\"reader@provider.example\""));
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"category\":\"abuse\""));
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"original_message_id\":\"01JSPAM@sluice.test\""));
+}
+
+TEST_F(InboundReportsTest, WhatCannotBeUnderstoodIsKeptAsideWithTheReason) {
+  const common::MessageId id = Process("From: a@example.com\r\nSubject: hi\r\n\r\nhello\r\n");
+  EXPECT_TRUE(EventLines().empty());
+  const std::optional<queue::Envelope> kept = spool_.Find(id);
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->queue(), kUnknownBouncesQueue);
+  EXPECT_FALSE(kept->last_reply().empty());
+  EXPECT_EQ(kept->next_due_unix_ms(), std::numeric_limits<int64_t>::max());
+}
+
+TEST_F(InboundReportsTest, AnAutoReplyIsDroppedWithoutAnEvent) {
+  const common::MessageId id = Process(
+      "From: a@example.com\r\nSubject: Out of office\r\nAuto-Submitted: auto-replied\r\n"
+      "\r\naway\r\n");
+  EXPECT_TRUE(EventLines().empty());
+  EXPECT_FALSE(spool_.Find(id).has_value());
+}
+
+}  // namespace
+}  // namespace sluice::engine
