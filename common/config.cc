@@ -207,6 +207,12 @@ max_wait = "30s"
 #   base_url = "https://mail.example.com"
 secret_file = ""
 base_url = ""
+
+[bounces]
+# Rules for what a failure means, tried before the shipped ones
+# (mail/bounce_rules.toml): [[rule]] tables with category, status, code,
+# text; see the README. Read at start.
+rules_file = ""
 )toml";
 
 bool AllDigits(absl::string_view text) {
@@ -371,6 +377,9 @@ void BindConfig(TableBinder& root, Config* config) {
         key.Error("needs domain, selector and key_file");
       }
     });
+  });
+  root.Table("bounces", [&](TableBinder& bounces) {
+    bounces.String("rules_file", &config->bounces.rules_file);
   });
   root.Table("unsubscribe", [&](TableBinder& unsubscribe) {
     UnsubscribeConfig& c = config->unsubscribe;

@@ -236,6 +236,13 @@ struct UnsubscribeConfig {
   std::string base_url;
 };
 
+// [bounces]: what failures mean (mail/bounce_classifier.h).
+struct BouncesConfig {
+  // [[rule]] tables tried before the shipped rules; "" for none. Read at
+  // start.
+  std::string rules_file;
+};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
@@ -253,6 +260,7 @@ struct Config {
   std::vector<ApiKeyConfig> api_keys;
   DkimConfig dkim;
   UnsubscribeConfig unsubscribe;
+  BouncesConfig bounces;
 };
 
 // The built-in defaults, as TOML.

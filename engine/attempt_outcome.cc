@@ -126,8 +126,10 @@ class OutcomeBuilder {
     if (event.type == DeliveryEventType::kExpired) {
       event.category = mail::BounceCategoryName(mail::BounceCategory::kMessageExpired);
     } else if (event.type != DeliveryEventType::kDelivered) {
-      event.category = mail::BounceCategoryName(
-          mail::BounceClassifier::Builtin().ClassifyReply(event.reply, event.status).category);
+      const mail::BounceClassifier& classifier =
+          info_.classifier != nullptr ? *info_.classifier : mail::BounceClassifier::Builtin();
+      event.category =
+          mail::BounceCategoryName(classifier.ClassifyReply(event.reply, event.status).category);
     }
     if (!this_attempt) {
       event.remote_host.clear();

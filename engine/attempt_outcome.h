@@ -58,6 +58,7 @@
 #include "common/message_id.h"
 #include "engine/delivery_event.h"
 #include "engine/retry_schedule.h"
+#include "mail/bounce_classifier.h"
 #include "queue/spool.h"
 #include "smtp/client_message.h"
 
@@ -78,6 +79,8 @@ struct AttemptInfo {
   // recipients and success reports are its business.
   bool remote_offers_dsn = false;
   std::string reporting_mta;  // our host name, for DSNs
+  // Classifies failures for the events; null: the shipped rules.
+  const mail::BounceClassifier* classifier = nullptr;
 };
 
 struct DsnPolicy {

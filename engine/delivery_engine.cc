@@ -165,6 +165,7 @@ AttemptInfo DeliveryEngine::InfoNow(const std::string& site) const {
   info.now = reactor_.clock().Now();
   info.site = site;
   info.reporting_mta = shared_->reporting_mta;
+  info.classifier = shared_->classifier;
   return info;
 }
 

@@ -71,6 +71,9 @@ struct DeliveryShared {
   EventLog* events = nullptr;  // may be null
   DeliveryMetrics metrics;
   std::string reporting_mta;  // our host name, in DSNs
+  // What failures mean ([bounces] rules_file before the shipped rules);
+  // null: the shipped rules alone.
+  const mail::BounceClassifier* classifier = nullptr;
   int shards = 1;
   // Runs `task` with shard `shard`'s engine on that shard (dropped if the
   // engine is gone).

@@ -71,7 +71,9 @@ void InboundReports::Understand(const common::MessageId& id, queue::StoredMessag
         event.reply = r.diagnostic;
         event.status = r.status;
         const mail::BounceClass c =
-            mail::BounceClassifier::Builtin().ClassifyReply(r.diagnostic, r.status);
+            (shared_.classifier != nullptr ? *shared_.classifier
+                                           : mail::BounceClassifier::Builtin())
+                .ClassifyReply(r.diagnostic, r.status);
         event.category = mail::BounceCategoryName(c.category);
         Count(m.async_bounces[static_cast<size_t>(c.category)]);
         SLUICE_LOG(kInfo, "async bounce")

@@ -321,6 +321,7 @@ void SitePool::OnJobDone(OutboundConnection& connection, DeliveryJob job,
   info.transaction_time = now - job.started;
   info.remote_offers_dsn = connection.peer_offers_dsn();
   info.reporting_mta = shared_.reporting_mta;
+  info.classifier = shared_.classifier;
   out_.erase(id);
   delegate_.OnAttempt(*this, std::move(job), std::move(result), std::move(info));
 }

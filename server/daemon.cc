@@ -147,6 +147,8 @@ absl::Status Daemon::PrepareDelivery() {
   shared.policy = delivery_policy_.get();
   shared.events = event_log_.get();
   shared.reporting_mta = HostName(config_);
+  SLUICE_ASSIGN_OR_RETURN(bounce_rules_, BounceRules(config_));
+  shared.classifier = bounce_rules_.get();
   shared.shards = group_->size();
   shared.metrics = metrics_->delivery();
   shared.post = [engines = delivery_.get()](
@@ -290,6 +292,9 @@ void Daemon::Reload(common::Config config) {
   if (config.server.shards != config_.server.shards ||
       config.server.data_dir != config_.server.data_dir) {
     SLUICE_LOG(kWarning, "server.shards and server.data_dir take effect only after a restart");
+  }
+  if (config.bounces.rules_file != config_.bounces.rules_file) {
+    SLUICE_LOG(kWarning, "bounces.rules_file takes effect only after a restart");
   }
   if (config.unsubscribe.secret_file != config_.unsubscribe.secret_file ||
       config.unsubscribe.base_url != config_.unsubscribe.base_url) {

@@ -30,6 +30,7 @@
 #include "engine/delivery_service.h"
 #include "engine/delivery_shared.h"
 #include "engine/event_log.h"
+#include "mail/bounce_classifier.h"
 #include "queue/rocksdb_spool.h"
 #include "reactor/shard_group.h"
 #include "reactor/sharded.h"
@@ -75,6 +76,8 @@ class Daemon {
   std::unique_ptr<engine::DeliveryPolicy> delivery_policy_;
   std::unique_ptr<engine::EventLog> event_log_;
   engine::DeliveryShared delivery_shared_;
+  // [bounces] rules_file; null: the shipped rules. Outlives delivery.
+  std::unique_ptr<const mail::BounceClassifier> bounce_rules_;
   std::unique_ptr<reactor::Sharded<engine::DeliveryEngine>> delivery_;
   std::unique_ptr<queue::RocksDbSpool> spool_;
   // The admin API's handle on delivery; outlives the HTTP servers.

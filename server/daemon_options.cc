@@ -2,7 +2,11 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -128,6 +132,28 @@ absl::StatusOr<std::shared_ptr<const mail::DkimKeyring>> DkimKeys(const common::
     spec.tenants = key.tenants;
   }
   return mail::DkimKeyring::Create(std::move(specs));
+}
+
+absl::StatusOr<std::unique_ptr<const mail::BounceClassifier>> BounceRules(
+    const common::Config& config) {
+  const std::string& path = config.bounces.rules_file;
+  if (path.empty()) return nullptr;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("bounces.rules_file ", path, ": ", std::strerror(errno)));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<std::vector<mail::BounceClassifier::Rule>> rules =
+      mail::BounceClassifier::ParseRules(text.str(), path);
+  if (!rules.ok()) return rules.status();
+  absl::StatusOr<std::vector<mail::BounceClassifier::Rule>> shipped =
+      mail::BounceClassifier::ParseRules(mail::BounceClassifier::BuiltinRulesToml(),
+                                         "bounce_rules.toml");
+  if (!shipped.ok()) return shipped.status();
+  rules->insert(rules->end(), shipped->begin(), shipped->end());
+  return mail::BounceClassifier::Create(*std::move(rules));
 }
 
 absl::StatusOr<std::shared_ptr<const api::UnsubscribeToken>> UnsubscribeTokens(

@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "dns/dns_config.h"
 #include "engine/event_log.h"
+#include "mail/bounce_classifier.h"
 #include "mail/dkim_keyring.h"
 #include "tls/server_context.h"
 
@@ -45,6 +46,12 @@ absl::StatusOr<std::shared_ptr<const mail::DkimKeyring>> DkimKeys(const common::
 // (no secret_file). The secret file must hold 32 bytes or more and not be
 // readable by other users.
 absl::StatusOr<std::shared_ptr<const api::UnsubscribeToken>> UnsubscribeTokens(
+    const common::Config& config);
+
+// The bounce classifier of [bounces] rules_file (its rules, then the shipped
+// ones), or null without a file (the shipped rules alone). Errors name the
+// file, the rule and the key.
+absl::StatusOr<std::unique_ptr<const mail::BounceClassifier>> BounceRules(
     const common::Config& config);
 
 // The listeners' certificate: the configured files, or a self-signed one

@@ -269,6 +269,14 @@ TEST(ConfigTest, ReadsTheUnsubscribeSectionAndRefusesAUrlThatIsNotHttps) {
             "sluice.toml:1:1: table 'unsubscribe' secret_file needs base_url");
 }
 
+TEST(ConfigTest, ReadsTheBounceRulesFile) {
+  EXPECT_TRUE(LoadConfig("", "sluice.toml")->bounces.rules_file.empty());
+  const absl::StatusOr<Config> config =
+      LoadConfig("[bounces]\nrules_file = \"/etc/sluice/bounces.toml\"\n", "sluice.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->bounces.rules_file, "/etc/sluice/bounces.toml");
+}
+
 TEST(ListenAddressTest, ParsesIPv4AndBracketedIPv6) {
   EXPECT_EQ(ParseListenAddress("10.0.0.1:25").value(), (ListenAddress{"10.0.0.1", 25}));
   EXPECT_EQ(ParseListenAddress("[::1]:25").value(), (ListenAddress{"::1", 25}));

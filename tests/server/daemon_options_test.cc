@@ -113,4 +113,30 @@ TEST(DaemonOptionsTest, UnsubscribeTokensNeedAPrivateSecretOfThirtyTwoBytes) {
   EXPECT_TRUE(absl::StrContains(refused.message(), "unsubscribe.secret_file")) << refused;
 }
 
+TEST(DaemonOptionsTest, BounceRulesGoBeforeTheShippedOnesAndBadOnesNameTheFile) {
+  common::Config config;
+  absl::StatusOr<std::unique_ptr<const mail::BounceClassifier>> none = BounceRules(config);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, nullptr);  // the shipped rules alone
+
+  const std::string path = std::string(getenv("TEST_TMPDIR")) + "/bounce_rules.toml";
+  std::ofstream(path, std::ios::trunc)
+      << "[[rule]]\ncategory = \"spam-block\"\ntext = \"listed by acme-rbl\"\n";
+  config.bounces.rules_file = path;
+  absl::StatusOr<std::unique_ptr<const mail::BounceClassifier>> rules = BounceRules(config);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  EXPECT_EQ((*rules)->Classify(550, "5.1.1", "user unknown; listed by ACME-RBL").category,
+            mail::BounceCategory::kSpamBlock);
+  // The shipped rules still follow.
+  EXPECT_EQ((*rules)->Classify(550, "5.1.1", "user unknown").category,
+            mail::BounceCategory::kBadMailbox);
+
+  std::ofstream(path, std::ios::trunc) << "[[rule]]\ncategory = \"nonsense\"\ntext = \"x\"\n";
+  absl::Status bad = BounceRules(config).status();
+  EXPECT_TRUE(absl::StrContains(bad.message(), path)) << bad;
+  config.bounces.rules_file = path + ".missing";
+  bad = BounceRules(config).status();
+  EXPECT_TRUE(absl::StrContains(bad.message(), "bounces.rules_file")) << bad;
+}
+
 }  // namespace sluice::server
