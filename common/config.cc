@@ -213,6 +213,12 @@ base_url = ""
 # (mail/bounce_rules.toml): [[rule]] tables with category, status, code,
 # text; see the README. Read at start.
 rules_file = ""
+# VERP return paths (b-<id>-<recipient>-<mac>@verp_domain, one recipient
+# per transaction) so a bounce that comes back names its message even when
+# it is mangled. verp_domain must be one of smtp.bounce_domains;
+# verp_secret_file holds 32+ random bytes (mode 0600).
+verp_domain = ""
+verp_secret_file = ""
 )toml";
 
 bool AllDigits(absl::string_view text) {
@@ -380,6 +386,16 @@ void BindConfig(TableBinder& root, Config* config) {
   });
   root.Table("bounces", [&](TableBinder& bounces) {
     bounces.String("rules_file", &config->bounces.rules_file);
+    bounces.String("verp_domain", &config->bounces.verp_domain);
+    if (!config->bounces.verp_domain.empty()) {
+      if (absl::Status domain = CheckDomain(config->bounces.verp_domain); !domain.ok()) {
+        bounces.Error(absl::StrCat("verp_domain: ", domain.message()));
+      }
+    }
+    bounces.String("verp_secret_file", &config->bounces.verp_secret_file);
+    if (config->bounces.verp_domain.empty() != config->bounces.verp_secret_file.empty()) {
+      bounces.Error("needs both verp_domain and verp_secret_file, or neither");
+    }
   });
   root.Table("unsubscribe", [&](TableBinder& unsubscribe) {
     UnsubscribeConfig& c = config->unsubscribe;

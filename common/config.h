@@ -241,6 +241,11 @@ struct BouncesConfig {
   // [[rule]] tables tried before the shipped rules; "" for none. Read at
   // start.
   std::string rules_file;
+  // VERP: outbound mail goes out from b-<id>-<recipient>-<mac>@verp_domain
+  // (one of smtp.bounce_domains), signed with the secret in
+  // verp_secret_file (32+ bytes, not readable by others). Both or neither.
+  std::string verp_domain;
+  std::string verp_secret_file;
 };
 
 struct Config {

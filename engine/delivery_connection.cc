@@ -83,7 +83,9 @@ void DeliveryConnection::Abort() {
 }
 
 smtp::ClientAction DeliveryConnection::SendNextChunk() {
-  const size_t count = std::min(chunk_size_, job_->attempted.size() - job_next_);
+  // VERP: each recipient has its own sender, so its own transaction.
+  const size_t chunk = job_->senders.empty() ? chunk_size_ : 1;
+  const size_t count = std::min(chunk, job_->attempted.size() - job_next_);
   const size_t first = job_next_;
   job_next_ += count;
   return session_.SendMessage(ToOutbound(*job_, first, count));

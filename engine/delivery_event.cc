@@ -101,6 +101,9 @@ std::string FormatEventJson(const DeliveryEvent& e) {
   out.push_back(']');
   AppendStringField(&out, "category", e.category);
   AppendStringField(&out, "original_message_id", e.original_message_id);
+  AppendStringField(&out, "original_envelope_id", IdText(e.original_envelope_id));
+  AppendKey(&out, "original_recipient_index");
+  absl::StrAppend(&out, e.original_recipient_index);
   out.push_back('}');
   return out;
 }

@@ -35,6 +35,10 @@
 //   "original_message_id"  async_bounce and complaint events: the
 //                       Message-ID (without <>) of the message the report
 //                       returns, "" when it returned none
+//   "original_envelope_id", "original_recipient_index"  async_bounce and
+//                       complaint events that came back to a VERP address
+//                       (mail/verp.h): the envelope id and the index of the
+//                       recipient it names; "" and -1 otherwise
 //
 // Strings are escaped per RFC 8259: quote, backslash and control characters
 // (\n, \r, \t, \b, \f, else \u00XX, and DEL as \u007f); bytes that are not
@@ -95,6 +99,8 @@ struct DeliveryEvent {
   std::vector<std::string> dsn_recipients;  // dsn_* events
   std::string category;                     // failures: BounceCategoryName()
   std::string original_message_id;          // async_bounce, complaint
+  common::MessageId original_envelope_id;   // from VERP; zero: none
+  int64_t original_recipient_index = -1;    // from VERP; -1: none
 };
 
 // One JSON object, no trailing newline; see the key list above.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "queue/spool_keys.h"
+
 namespace sluice::engine {
 
 std::vector<int> UnfinishedRecipients(const queue::Envelope& envelope) {
@@ -33,7 +35,8 @@ smtp::Address ToAddress(const std::string& text) {
 smtp::OutboundMessage ToOutbound(const DeliveryJob& job, size_t first, size_t count) {
   const queue::Envelope& envelope = job.envelope;
   smtp::OutboundMessage message;
-  message.sender = ToAddress(envelope.sender());
+  message.sender = ToAddress(
+      job.senders.empty() || first >= job.senders.size() ? envelope.sender() : job.senders[first]);
   for (size_t i = first; i < first + count && i < job.attempted.size(); ++i) {
     const queue::proto::Recipient& stored = envelope.recipients(job.attempted[i]);
     smtp::Recipient& recipient = message.recipients.emplace_back();
@@ -53,6 +56,19 @@ smtp::OutboundMessage ToOutbound(const DeliveryJob& job, size_t first, size_t co
   message.body_owner = job.body;
   message.needs_8bit = job.needs_8bit;
   return message;
+}
+
+void UseVerp(DeliveryJob& job, const mail::Verp& verp, std::string_view bounce_domain) {
+  const queue::Envelope& envelope = job.envelope;
+  if (envelope.sender().empty() || !envelope.queue().empty()) return;
+  const absl::StatusOr<common::MessageId> id = queue::ParseIdKey(envelope.id());
+  if (!id.ok()) return;
+  job.senders.clear();
+  for (const int index : job.attempted) {
+    job.senders.push_back(
+        verp.Encode(*id, static_cast<uint32_t>(index),
+                    absl::string_view(bounce_domain.data(), bounce_domain.size())));
+  }
 }
 
 bool HasEightBit(const std::string& body) {

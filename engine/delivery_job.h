@@ -5,9 +5,11 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "mail/verp.h"
 #include "queue/spool.h"
 #include "smtp/client_message.h"
 
@@ -21,7 +23,15 @@ struct DeliveryJob {
   std::vector<int> attempted;
   bool needs_8bit = false;
   absl::Time started;
+  // VERP: one envelope sender per attempted recipient (same order), each
+  // sent in a transaction of its own; empty: envelope.sender() for all.
+  std::vector<std::string> senders;
 };
+
+// Gives `job` VERP senders (mail/verp.h) under `bounce_domain`, naming the
+// envelope and each recipient's index, unless the envelope has the null
+// sender or is no outbound mail (a DSN or an inbound bounce is sent as is).
+void UseVerp(DeliveryJob& job, const mail::Verp& verp, std::string_view bounce_domain);
 
 // The recipients of `envelope` that still need delivering (pending or
 // deferred).
@@ -31,7 +41,8 @@ std::vector<int> UnfinishedRecipients(const queue::Envelope& envelope);
 // null path).
 smtp::Address ToAddress(const std::string& text);
 
-// The SMTP message for recipients attempted[first, first + count).
+// The SMTP message for recipients attempted[first, first + count); with
+// VERP senders, `count` must be 1.
 smtp::OutboundMessage ToOutbound(const DeliveryJob& job, size_t first, size_t count);
 
 // Whether `body` has octets above 127 (it needs BODY=8BITMIME).

@@ -18,6 +18,7 @@
 #include "engine/event_log.h"
 #include "engine/outbound_connection.h"
 #include "mail/bounce_classifier.h"
+#include "mail/verp.h"
 #include "queue/spool.h"
 #include "reactor/reactor.h"
 #include "tls/client_context.h"
@@ -74,6 +75,11 @@ struct DeliveryShared {
   // What failures mean ([bounces] rules_file before the shipped rules);
   // null: the shipped rules alone.
   const mail::BounceClassifier* classifier = nullptr;
+  // VERP ([bounces] verp_domain): outbound mail goes out from
+  // b-<id>-<recipient>-<mac>@verp_domain, one recipient per transaction;
+  // null: from the envelope's sender.
+  const mail::Verp* verp = nullptr;
+  std::string verp_domain;
   int shards = 1;
   // Runs `task` with shard `shard`'s engine on that shard (dropped if the
   // engine is gone).

@@ -1,6 +1,7 @@
 #include "engine/inbound_reports.h"
 
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -9,6 +10,7 @@
 #include "common/logging.h"
 #include "mail/bounce_classifier.h"
 #include "mail/bounce_report.h"
+#include "mail/verp.h"
 #include "queue/spool_keys.h"
 
 namespace sluice::engine {
@@ -58,6 +60,20 @@ void InboundReports::Understand(const common::MessageId& id, queue::StoredMessag
   base.tenant = envelope.tenant();
   base.queue = envelope.queue();
   base.original_message_id = report.original_message_id;
+  // Sent to a VERP address: it names the envelope and the recipient, even
+  // when the report itself says nothing usable.
+  std::optional<mail::VerpTarget> verp;
+  if (shared_.verp != nullptr) {
+    for (const queue::proto::Recipient& r : envelope.recipients()) {
+      if (absl::StatusOr<mail::VerpTarget> target = shared_.verp->Decode(r.address());
+          target.ok()) {
+        verp = *std::move(target);
+        base.original_envelope_id = verp->message_id;
+        base.original_recipient_index = verp->recipient;
+        break;
+      }
+    }
+  }
   switch (report.kind) {
     case mail::BounceReportKind::kDeliveryStatus:
     case mail::BounceReportKind::kPlainBounce:
@@ -103,6 +119,21 @@ void InboundReports::Understand(const common::MessageId& id, queue::StoredMessag
     case mail::BounceReportKind::kAutoReply:
       break;
     case mail::BounceReportKind::kUnknown:
+      if (verp.has_value()) {
+        // Mangled beyond reading, but VERP says which message it is about.
+        DeliveryEvent event = base;
+        event.type = DeliveryEventType::kAsyncBounce;
+        event.reply = report.reason;
+        event.category = mail::BounceCategoryName(mail::BounceCategory::kOther);
+        Count(m.async_bounces[static_cast<size_t>(mail::BounceCategory::kOther)]);
+        SLUICE_LOG(kInfo, "async bounce")
+            .Field("id", id.ToString())
+            .Field("original_envelope", verp->message_id.ToString())
+            .Field("recipient_index", static_cast<int64_t>(verp->recipient))
+            .Field("reason", report.reason);
+        if (shared_.events != nullptr) shared_.events->Log(event);
+        break;
+      }
       Keep(std::move(stored.envelope), report.reason);
       return;
   }

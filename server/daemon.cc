@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -149,6 +150,9 @@ absl::Status Daemon::PrepareDelivery() {
   shared.reporting_mta = HostName(config_);
   SLUICE_ASSIGN_OR_RETURN(bounce_rules_, BounceRules(config_));
   shared.classifier = bounce_rules_.get();
+  SLUICE_ASSIGN_OR_RETURN(verp_, VerpCodec(config_));
+  shared.verp = verp_.get();
+  shared.verp_domain = absl::AsciiStrToLower(config_.bounces.verp_domain);
   shared.shards = group_->size();
   shared.metrics = metrics_->delivery();
   shared.post = [engines = delivery_.get()](
@@ -293,8 +297,10 @@ void Daemon::Reload(common::Config config) {
       config.server.data_dir != config_.server.data_dir) {
     SLUICE_LOG(kWarning, "server.shards and server.data_dir take effect only after a restart");
   }
-  if (config.bounces.rules_file != config_.bounces.rules_file) {
-    SLUICE_LOG(kWarning, "bounces.rules_file takes effect only after a restart");
+  if (config.bounces.rules_file != config_.bounces.rules_file ||
+      config.bounces.verp_domain != config_.bounces.verp_domain ||
+      config.bounces.verp_secret_file != config_.bounces.verp_secret_file) {
+    SLUICE_LOG(kWarning, "the [bounces] section takes effect only after a restart");
   }
   if (config.unsubscribe.secret_file != config_.unsubscribe.secret_file ||
       config.unsubscribe.base_url != config_.unsubscribe.base_url) {

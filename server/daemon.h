@@ -31,6 +31,7 @@
 #include "engine/delivery_shared.h"
 #include "engine/event_log.h"
 #include "mail/bounce_classifier.h"
+#include "mail/verp.h"
 #include "queue/rocksdb_spool.h"
 #include "reactor/shard_group.h"
 #include "reactor/sharded.h"
@@ -78,6 +79,7 @@ class Daemon {
   engine::DeliveryShared delivery_shared_;
   // [bounces] rules_file; null: the shipped rules. Outlives delivery.
   std::unique_ptr<const mail::BounceClassifier> bounce_rules_;
+  std::unique_ptr<const mail::Verp> verp_;  // null: VERP off
   std::unique_ptr<reactor::Sharded<engine::DeliveryEngine>> delivery_;
   std::unique_ptr<queue::RocksDbSpool> spool_;
   // The admin API's handle on delivery; outlives the HTTP servers.

@@ -156,6 +156,30 @@ absl::StatusOr<std::unique_ptr<const mail::BounceClassifier>> BounceRules(
   return mail::BounceClassifier::Create(*std::move(rules));
 }
 
+absl::StatusOr<std::unique_ptr<const mail::Verp>> VerpCodec(const common::Config& config) {
+  const common::BouncesConfig& b = config.bounces;
+  if (b.verp_domain.empty()) return nullptr;
+  const std::string domain = absl::AsciiStrToLower(b.verp_domain);
+  bool bounce_domain = false;
+  for (const std::string& d : config.smtp.bounce_domains) {
+    bounce_domain |= absl::AsciiStrToLower(d) == domain;
+  }
+  if (!bounce_domain) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bounces.verp_domain ", b.verp_domain,
+                     " must be one of smtp.bounce_domains, or its bounces would be refused"));
+  }
+  absl::StatusOr<std::string> secret = common::ReadSecretFile(b.verp_secret_file);
+  if (!secret.ok()) return secret.status();
+  absl::StatusOr<mail::Verp> verp = mail::Verp::Create(*std::move(secret));
+  if (!verp.ok()) {
+    return absl::Status(verp.status().code(),
+                        absl::StrCat("bounces.verp_secret_file ", b.verp_secret_file, ": ",
+                                     verp.status().message()));
+  }
+  return std::make_unique<const mail::Verp>(*std::move(verp));
+}
+
 absl::StatusOr<std::shared_ptr<const api::UnsubscribeToken>> UnsubscribeTokens(
     const common::Config& config) {
   const std::string& path = config.unsubscribe.secret_file;

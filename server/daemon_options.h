@@ -17,6 +17,7 @@
 #include "engine/event_log.h"
 #include "mail/bounce_classifier.h"
 #include "mail/dkim_keyring.h"
+#include "mail/verp.h"
 #include "tls/server_context.h"
 
 namespace sluice::server {
@@ -53,6 +54,10 @@ absl::StatusOr<std::shared_ptr<const api::UnsubscribeToken>> UnsubscribeTokens(
 // file, the rule and the key.
 absl::StatusOr<std::unique_ptr<const mail::BounceClassifier>> BounceRules(
     const common::Config& config);
+
+// The VERP codec of [bounces], or null when VERP is off. verp_domain must
+// be one of smtp.bounce_domains (where the bounces come back).
+absl::StatusOr<std::unique_ptr<const mail::Verp>> VerpCodec(const common::Config& config);
 
 // The listeners' certificate: the configured files, or a self-signed one
 // generated into <data_dir>/tls so the defaults work out of the box.

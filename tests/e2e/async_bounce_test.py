@@ -4,8 +4,10 @@ not have and bounces it afterwards, as mailbox providers' MTAs do; the
 DSN comes back to sluiced's relay listener (Postfix's relayhost) for a
 bounce domain ([smtp] bounce_domains), and sluiced reads it: an
 async_bounce event names the recipient, its status and category and the
-original message, and the DSN leaves the spool. A message for the bounce
-domain that is no report stays, moved aside with the reason.
+original message, and the DSN leaves the spool. With VERP on, sluiced
+sends from b-<id>-<index>-<mac>@<bounce domain>, so the event also names
+the envelope and recipient it is about. A message for the bounce domain
+that is no report stays, moved aside with the reason.
 
 Delivery goes by a static route to Postfix on 127.0.0.42. Run by
 run_python_test.sh with the runfiles root as the first argument; needs
@@ -40,9 +42,13 @@ class AsyncBounceTest(unittest.TestCase):
         cls.work = tempfile.mkdtemp(prefix="sluice-async-bounce-", dir="/var/tmp")
         os.chmod(cls.work, 0o755)
         cls.postfix_port = free_port(POSTFIX)
+        secret = os.path.join(cls.work, "verp.key")
+        with open(os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
+            f.write(os.urandom(32))
         cls.sluice = SluiceInstance(
             SLUICED, os.path.join(cls.work, "data"),
-            f'[smtp]\nbounce_domains = ["{BOUNCES}"]\n' +
+            f'[smtp]\nbounce_domains = ["{BOUNCES}"]\n'
+            f'[bounces]\nverp_domain = "{BOUNCES}"\nverp_secret_file = "{secret}"\n' +
             delivery_toml("127.0.0.1:1", 25, extra=f"""
 [[dns.routes]]
 domain = "postfix.example"
@@ -88,6 +94,9 @@ hosts = ["{POSTFIX}:{cls.postfix_port}"]
         self.assertEqual(bounce["original_message_id"],
                          "01JASYNCBOUNCE000000000000@sluice.test")
         self.assertIn("unknown user", bounce["reply"].lower())
+        # VERP: the address it came back to names the envelope and recipient.
+        self.assertEqual(bounce["original_envelope_id"], delivered[0]["message_id"])
+        self.assertEqual(bounce["original_recipient_index"], 0)
         # The DSN itself is gone from the spool once read.
         wait_until(lambda: self.read_message(bounce["message_id"]).get("status") == 404, 30,
                    "the DSN removed from the spool")

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "queue/spool_keys.h"
+
 namespace sluice::engine {
 namespace {
 
@@ -124,6 +126,42 @@ TEST(DeliveryJobTest, ToOutboundCarriesSenderBodyAndEightBit) {
   EXPECT_EQ(message.body.data(), job.body->data());  // not copied
   EXPECT_EQ(message.body_owner.get(), static_cast<const void*>(job.body.get()));
   EXPECT_TRUE(message.needs_8bit);
+}
+
+TEST(DeliveryJobTest, VerpGivesEachRecipientItsOwnSenderNamingIt) {
+  const mail::Verp verp = *mail::Verp::Create(std::string(32, 'v'));
+  const common::MessageId id = common::MessageId::FromParts(1'800'000'000'000, 1, 0, 9);
+  queue::Envelope envelope =
+      EnvelopeWith({queue::proto::DELIVERED, queue::proto::PENDING, queue::proto::DEFERRED});
+  envelope.set_id(queue::IdKey(id));
+  DeliveryJob job = JobWith(envelope, {1, 2});
+  UseVerp(job, verp, "bounces.example.org");
+  ASSERT_EQ(job.senders.size(), 2u);
+  const smtp::OutboundMessage second = ToOutbound(job, 1, 1);
+  EXPECT_EQ(second.sender.domain, "bounces.example.org");
+  ASSERT_EQ(second.recipients.size(), 1u);
+  EXPECT_EQ(second.recipients[0].address.local_part, "user2");
+  absl::StatusOr<mail::VerpTarget> named = verp.Decode(job.senders[1]);
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_EQ(named->message_id, id);
+  EXPECT_EQ(named->recipient, 2u);  // the index in the envelope, not in the job
+}
+
+TEST(DeliveryJobTest, VerpLeavesTheNullSenderAndInboundBouncesAlone) {
+  const mail::Verp verp = *mail::Verp::Create(std::string(32, 'v'));
+  queue::Envelope dsn = EnvelopeWith({queue::proto::PENDING});
+  dsn.set_id(queue::IdKey(common::MessageId::FromParts(1, 1, 0, 1)));
+  dsn.set_sender("");
+  DeliveryJob job = JobWith(dsn, {0});
+  UseVerp(job, verp, "bounces.example.org");
+  EXPECT_TRUE(job.senders.empty());
+  queue::Envelope inbound = EnvelopeWith({queue::proto::PENDING});
+  inbound.set_id(queue::IdKey(common::MessageId::FromParts(1, 1, 0, 2)));
+  inbound.set_queue("bounces");
+  job = JobWith(inbound, {0});
+  UseVerp(job, verp, "bounces.example.org");
+  EXPECT_TRUE(job.senders.empty());
+  EXPECT_EQ(ToOutbound(job, 0, 1).sender.local_part, "bounces");
 }
 
 TEST(DeliveryJobTest, ToOutboundWithTheNullSender) {

@@ -80,11 +80,33 @@ TEST(DeliveryEventJsonTest, HasEveryKeyInItsDocumentedOrder) {
   EXPECT_EQ(json.front(), '{');
   EXPECT_EQ(json.back(), '}');
   EXPECT_EQ(json.find('\n'), std::string::npos);
-  const std::vector<std::string> keys = {
-      "type",     "time",        "message_id", "recipient",   "sender",         "domain",
-      "site",     "remote_host", "remote_ip",  "tls_version", "tls_cipher",     "reply",
-      "status",   "attempt",     "connect_ms", "tls_ms",      "transaction_ms", "tenant",
-      "campaign", "pool",        "queue",      "dsn_id",      "dsn_recipients", "category"};
+  const std::vector<std::string> keys = {"type",
+                                         "time",
+                                         "message_id",
+                                         "recipient",
+                                         "sender",
+                                         "domain",
+                                         "site",
+                                         "remote_host",
+                                         "remote_ip",
+                                         "tls_version",
+                                         "tls_cipher",
+                                         "reply",
+                                         "status",
+                                         "attempt",
+                                         "connect_ms",
+                                         "tls_ms",
+                                         "transaction_ms",
+                                         "tenant",
+                                         "campaign",
+                                         "pool",
+                                         "queue",
+                                         "dsn_id",
+                                         "dsn_recipients",
+                                         "category",
+                                         "original_message_id",
+                                         "original_envelope_id",
+                                         "original_recipient_index"};
   size_t position = 0;
   for (const std::string& key : keys) {
     const size_t at = json.find("\"" + key + "\":", position);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/event_log.h"
 #include "gtest/gtest.h"
@@ -108,6 +109,31 @@ TEST_F(InboundReportsTest, WhatCannotBeUnderstoodIsKeptAsideWithTheReason) {
   EXPECT_EQ(kept->queue(), kUnknownBouncesQueue);
   EXPECT_FALSE(kept->last_reply().empty());
   EXPECT_EQ(kept->next_due_unix_ms(), std::numeric_limits<int64_t>::max());
+}
+
+TEST_F(InboundReportsTest, AReportToAVerpAddressNamesTheEnvelopeEvenWhenMangled) {
+  const mail::Verp verp = *mail::Verp::Create(std::string(32, 'v'));
+  shared_.verp = &verp;
+  const common::MessageId original = common::MessageId::FromParts(1'800'000'000'000, 1, 0, 5);
+  const std::string address = verp.Encode(original, 3, "bounces.sluice.test");
+  // A "DSN" a broken MTA wrote: no report, just words.
+  const common::MessageId id = spool_.Put("bounces.sluice.test", {address});
+  spool_.SetBody(id, "From: postmaster@broken.example\r\nSubject: ?\r\n\r\nno\r\n",
+                 kInboundBouncesQueue);
+  queue::ScheduledMessage message;
+  message.id = id;
+  message.queue = kInboundBouncesQueue;
+  inbound_->Process(message);
+  ASSERT_TRUE(RunUntil(*reactor_, [&] { return ops_.count() == 0; }));
+  const std::vector<std::string> lines = EventLines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"type\":\"async_bounce\"")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"category\":\"other\""));
+  EXPECT_TRUE(absl::StrContains(
+      lines[0], absl::StrCat("\"original_envelope_id\":\"", original.ToString(), "\"")));
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"original_recipient_index\":3"));
+  EXPECT_FALSE(spool_.Find(id).has_value());
+  shared_.verp = nullptr;
 }
 
 TEST_F(InboundReportsTest, AnAutoReplyIsDroppedWithoutAnEvent) {

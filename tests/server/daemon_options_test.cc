@@ -139,4 +139,29 @@ TEST(DaemonOptionsTest, BounceRulesGoBeforeTheShippedOnesAndBadOnesNameTheFile) 
   EXPECT_TRUE(absl::StrContains(bad.message(), "bounces.rules_file")) << bad;
 }
 
+TEST(DaemonOptionsTest, VerpNeedsABounceDomainAndAPrivateSecret) {
+  common::Config config;
+  absl::StatusOr<std::unique_ptr<const mail::Verp>> off = VerpCodec(config);
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(*off, nullptr);
+
+  const std::string path = std::string(getenv("TEST_TMPDIR")) + "/verp.key";
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << std::string(32, 'v');
+  chmod(path.c_str(), 0600);
+  config.bounces.verp_domain = "Bounces.Example.com";
+  config.bounces.verp_secret_file = path;
+  absl::Status refused = VerpCodec(config).status();
+  EXPECT_TRUE(absl::StrContains(refused.message(), "must be one of smtp.bounce_domains"))
+      << refused;
+  config.smtp.bounce_domains = {"bounces.example.com"};
+  absl::StatusOr<std::unique_ptr<const mail::Verp>> on = VerpCodec(config);
+  ASSERT_TRUE(on.ok()) << on.status();
+  const std::string address =
+      (*on)->Encode(common::MessageId::FromParts(1, 2, 3, 4), 0, "bounces.example.com");
+  EXPECT_TRUE((*on)->Decode(address).ok());
+  chmod(path.c_str(), 0644);
+  refused = VerpCodec(config).status();
+  EXPECT_TRUE(absl::StrContains(refused.message(), "readable by other users")) << refused;
+}
+
 }  // namespace sluice::server
