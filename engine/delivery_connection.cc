@@ -198,6 +198,7 @@ void DeliveryConnection::OnHandshakeData(const absl::StatusOr<absl::string_view>
 }
 
 void DeliveryConnection::OnPeerClosed(reactor::TcpConnection& /*conn*/) {
+  if (HandshakeCut()) return;
   if (session_.action() != smtp::ClientAction::kClosed) {
     Act(session_.PeerClosed());
   } else if (conn_ != nullptr) {
@@ -210,6 +211,7 @@ void DeliveryConnection::OnClosed(reactor::TcpConnection& /*conn*/,
   conn_ = nullptr;
   if (stream_.has_value()) stream_->Detach();
   CancelTimer();
+  if (HandshakeCut()) return;  // kClosed with conn_ gone finishes
   if (session_.action() != smtp::ClientAction::kClosed) {
     // A reset, or Abort(): the session hears it as a lost connection.
     Act(session_.PeerClosed());
@@ -250,6 +252,18 @@ void DeliveryConnection::ArmTimer(absl::Duration timeout) {
     timer_.reset();
     OnTimeout();
   });
+}
+
+bool DeliveryConnection::HandshakeCut() {
+  if (!handshaking_ || aborted_) return false;
+  // A server that drops the connection during the handshake (its answer
+  // to the ClientHello lost with a reset) failed TLS like one that sent
+  // garbage: opportunistic TLS tries that host without it next time.
+  handshaking_ = false;
+  tls_failed_ = true;
+  if (stream_.has_value()) stream_->Fail(absl::UnavailableError("closed during the handshake"));
+  Act(session_.TlsFailed("the server closed the connection during the TLS handshake"));
+  return true;
 }
 
 void DeliveryConnection::CancelTimer() {

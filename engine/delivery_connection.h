@@ -77,6 +77,9 @@ class DeliveryConnection final : public OutboundConnection, public reactor::TcpC
   void FinishJob();
   void ArmTimer(absl::Duration timeout);
   void CancelTimer();
+  // The connection ended mid-handshake: a TLS failure (true), not a lost
+  // connection.
+  bool HandshakeCut();
   void OnTimeout();
   void Finish();
 
