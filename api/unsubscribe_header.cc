@@ -12,6 +12,8 @@ namespace sluice::api {
 absl::Status ApplyUnsubscribeRequest(std::string* message, const Unsubscribe& who,
                                      size_t recipients, const UnsubscribeToken* tokens,
                                      absl::string_view base_url) {
+  // Nearly all mail has no request: no field list is built for it.
+  if (!mail::HasHeaderField(*message, kUnsubscribeRequestField)) return absl::OkStatus();
   const std::vector<mail::HeaderField> fields = mail::SplitHeaderFields(*message);
   std::vector<const mail::HeaderField*> requests;
   bool has_own = false;
@@ -19,7 +21,6 @@ absl::Status ApplyUnsubscribeRequest(std::string* message, const Unsubscribe& wh
     if (absl::EqualsIgnoreCase(field.name, kUnsubscribeRequestField)) requests.push_back(&field);
     if (absl::EqualsIgnoreCase(field.name, "List-Unsubscribe")) has_own = true;
   }
-  if (requests.empty()) return absl::OkStatus();
   for (const mail::HeaderField* field : requests) {
     absl::string_view value = field->text.substr(field->text.find(':') + 1);
     if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(value), "one-click")) {

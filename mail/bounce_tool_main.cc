@@ -21,7 +21,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "common/json_string.h"
 #include "mail/bounce_classifier.h"
 #include "mail/bounce_report.h"
@@ -41,16 +40,11 @@ void Field(std::string* out, const char* name, const std::string& value, bool fi
   AppendJsonString(out, value);
 }
 
-// "550 5.1.1 text" or "550-5.1.1 text": the code (0 if none) and the rest.
-int SplitCode(std::string& text) {
-  int code = 0;
-  if (text.size() >= 3 && absl::SimpleAtoi(text.substr(0, 3), &code) && code >= 200 && code < 600 &&
-      (text.size() == 3 || text[3] == ' ' || text[3] == '-')) {
-    text = std::string(
-        absl::StripLeadingAsciiWhitespace(text.substr(std::min<size_t>(4, text.size()))));
-    return code;
-  }
-  return 0;
+// "550 5.1.1 text" or "550-5.1.1 text" without its code.
+std::string AfterCode(const std::string& text) {
+  if (BounceClassifier::ReplyCodeOf(text) == 0) return text;
+  return std::string(
+      absl::StripLeadingAsciiWhitespace(text.substr(std::min<size_t>(4, text.size()))));
 }
 
 std::string LeadingStatus(const std::string& text) {
@@ -77,8 +71,8 @@ int main(int argc, char** argv) {
   const BounceClassifier& classifier = BounceClassifier::Builtin();
   std::string out = "{";
   if (const std::string reply = absl::GetFlag(FLAGS_classify); !reply.empty()) {
-    std::string text = reply;
-    const int code = SplitCode(text);
+    const int code = BounceClassifier::ReplyCodeOf(reply);
+    const std::string text = AfterCode(reply);
     const std::string status = LeadingStatus(text);
     Field(&out, "status", status, /*first=*/true);
     out.append(",\"code\":").append(std::to_string(code));

@@ -18,4 +18,8 @@ struct HeaderField {
 // (or its end), in order.
 std::vector<HeaderField> SplitHeaderFields(absl::string_view message);
 
+// Whether the header section has a field called `name` (any case), without
+// allocating: for checks on every message.
+bool HasHeaderField(absl::string_view message, absl::string_view name);
+
 }  // namespace sluice::mail

@@ -149,7 +149,10 @@ absl::Status Daemon::PrepareDelivery() {
   shared.events = event_log_.get();
   shared.reporting_mta = HostName(config_);
   SLUICE_ASSIGN_OR_RETURN(bounce_rules_, BounceRules(config_));
-  shared.classifier = bounce_rules_.get();
+  // The shipped rules compile here, at start, rather than on a shard at its
+  // first failed delivery.
+  shared.classifier =
+      bounce_rules_ != nullptr ? bounce_rules_.get() : &mail::BounceClassifier::Builtin();
   SLUICE_ASSIGN_OR_RETURN(verp_, VerpCodec(config_));
   shared.verp = verp_.get();
   shared.verp_domain = absl::AsciiStrToLower(config_.bounces.verp_domain);

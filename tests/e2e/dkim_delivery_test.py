@@ -36,12 +36,11 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from tools.testbed.dns_zone import free_port  # noqa: E402
-from tools.testbed.sluice_instance import SluiceInstance, delivery_toml, wait_until  # noqa: E402,E501
-from postfix_instance import wait_for_port  # noqa: E402
+from tools.testbed.sluice_instance import SluiceInstance, delivery_toml  # noqa: E402
+from tools.testbed.smtp_sink import SMTP_SINK, SmtpSink  # noqa: E402
 
 SLUICED = os.path.join(ROOT, "server", "sluiced")
 TOOL = os.path.join(ROOT, "mail", "sluice-dkim")
-SMTP_SINK = "/usr/sbin/smtp-sink"
 OPENDKIM = "/usr/sbin/opendkim"
 SINK = "127.0.0.40"
 
@@ -78,15 +77,7 @@ class DkimDeliveryTest(unittest.TestCase):
             f.write(f"Mode v\nSyslog no\nTestPublicKeys {cls.work}/keys\n")
 
         cls.port = free_port()
-        cls.dump = os.path.join(cls.work, "dump")
-        os.makedirs(cls.dump)
-        shutil.chown(cls.dump, user="nobody")
-        cls.sink_log = open(os.path.join(cls.work, "sink.log"), "wb")
-        cls.sink = subprocess.Popen(
-            [SMTP_SINK, "-u", "nobody", "-d", os.path.join(cls.dump, "m."),
-             f"{SINK}:{cls.port}", "64"],
-            stdin=subprocess.DEVNULL, stdout=cls.sink_log, stderr=subprocess.STDOUT)
-        wait_for_port(cls.port, lambda: cls.sink.poll() is None, "smtp-sink", SINK)
+        cls.sink = SmtpSink(cls.work, SINK, cls.port)
         cls.keys_toml = "".join(f"""
 [[dkim.keys]]
 domain = "example.com"
@@ -114,22 +105,12 @@ hosts = ["{SINK}:{cls.port}"]
     @classmethod
     def tearDownClass(cls):
         cls.sluice.stop()
-        cls.sink.send_signal(signal.SIGTERM)
-        cls.sink.wait(10)
-        cls.sink_log.close()
+        cls.sink.stop()
         shutil.rmtree(cls.work, ignore_errors=True)
 
     def arrived(self, message_id):
-        """The message with `message_id` as smtp-sink wrote it (smtp-sink puts
-        its own X-* trace fields in front, which no signature covers)."""
-        def find():
-            for name in os.listdir(self.dump):
-                with open(os.path.join(self.dump, name), "rb") as f:
-                    raw = f.read()
-                if message_id.encode() in raw:
-                    return raw
-            return None
-        return wait_until(find, 30, f"{message_id} at smtp-sink")
+        """The message with `message_id` as smtp-sink wrote it."""
+        return self.sink.wait_for_dump(message_id.encode())
 
     def dkimpy(self, raw):
         records = {name.encode() + b".": record.encode() for name, record in self.records.items()}

@@ -16,13 +16,9 @@ run_python_test.sh with the runfiles root as the first argument; needs root
 (smtp-sink drops to the user nobody with -u).
 """
 
-import email
-import email.policy
 import os
 import shutil
-import signal
 import smtplib
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,10 +31,9 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from tools.testbed.dns_zone import NsdServer, free_port, generate  # noqa: E402
 from tools.testbed.sluice_instance import SluiceInstance, delivery_toml, wait_until  # noqa: E402,E501
-from postfix_instance import wait_for_port  # noqa: E402
+from tools.testbed.smtp_sink import SMTP_SINK, SmtpSink  # noqa: E402
 
 SLUICED = os.path.join(ROOT, "server", "sluiced")
-SMTP_SINK = "/usr/sbin/smtp-sink"
 SITES = ["127.0.0.30", "127.0.0.31", "127.0.0.32"]
 # generate(): domain i is on site (i - 1) % 3.
 SITE_DOMAINS = [[f"d{i:04d}.test" for i in range(1, 13) if (i - 1) % 3 == k] for k in range(3)]
@@ -61,60 +56,6 @@ def setUpModule():
 def tearDownModule():
     dns.stop()
 
-
-
-class SmtpSink:
-    """One smtp-sink process on address:port; with a dump folder, every
-    transaction it completes is one file there."""
-
-    def __init__(self, work, address, port, options=(), dump=True):
-        self.address = address
-        self.port = port
-        self.dump = os.path.join(work, f"dump-{address}-{port}") if dump else None
-        self.log = os.path.join(work, f"sink-{address}-{port}.log")
-        command = [SMTP_SINK, "-u", "nobody", "-h", f"sink-{address}", *options]
-        if self.dump:
-            os.makedirs(self.dump)
-            shutil.chown(self.dump, user="nobody")
-            command += ["-d", os.path.join(self.dump, "m.")]
-        command += [f"{address}:{port}", "256"]
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT)
-        wait_for_port(port, lambda: self.process.poll() is None, f"smtp-sink on {address}",
-                      address)
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def file_count(self):
-        return len(os.listdir(self.dump))
-
-    def transactions(self):
-        """[{"mail_from", "rcpts", "message"}] of every dumped transaction.
-        smtp-sink creates the file at MAIL and writes it at the final "."
-        (before its 250): an empty file is a transaction in progress."""
-        result = []
-        for name in sorted(os.listdir(self.dump)):
-            with open(os.path.join(self.dump, name), "rb") as f:
-                raw = f.read()
-            if not raw:
-                continue
-            message = email.message_from_bytes(raw, policy=email.policy.compat32)
-            mail_from = message["X-Mail-Args"].split()[0]
-            result.append({
-                "mail_from": mail_from.strip("<>") if mail_from.startswith("<") else mail_from,
-                "rcpts": [r.split()[0].strip("<>") for r in message.get_all("X-Rcpt-Args", [])],
-                "message": message,
-                "file": name,
-            })
-        return result
 
 
 def delivered_pairs(sink):

@@ -17,21 +17,20 @@ import email.policy
 import json
 import os
 import shutil
-import signal
 import smtplib
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 ROOT = os.path.abspath(sys.argv.pop(1))
+sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from postfix_instance import PostfixInstance, free_port, wait_for_port  # noqa: E402
+from postfix_instance import PostfixInstance, free_port  # noqa: E402
+from tools.testbed.smtp_sink import SMTP_SINK, SmtpSink  # noqa: E402
 
 TOOL = os.path.join(ROOT, "mail", "sluice-bounce")
-SMTP_SINK = "/usr/sbin/smtp-sink"
 SINK = "127.0.0.41"
 
 
@@ -48,16 +47,8 @@ class PostfixBounceTest(unittest.TestCase):
         # smtp-sink drops to nobody, who must reach the dump folder.
         cls.work = tempfile.mkdtemp(prefix="sluice-bounce-", dir="/var/tmp")
         os.chmod(cls.work, 0o755)
-        cls.dump = os.path.join(cls.work, "dump")
-        os.makedirs(cls.dump)
-        shutil.chown(cls.dump, user="nobody")
         cls.sink_port = free_port(SINK)
-        cls.sink_log = open(os.path.join(cls.work, "sink.log"), "wb")
-        cls.sink = subprocess.Popen(
-            [SMTP_SINK, "-u", "nobody", "-d", os.path.join(cls.dump, "m."),
-             f"{SINK}:{cls.sink_port}", "16"],
-            stdin=subprocess.DEVNULL, stdout=cls.sink_log, stderr=subprocess.STDOUT)
-        wait_for_port(cls.sink_port, lambda: cls.sink.poll() is None, "smtp-sink", SINK)
+        cls.sink = SmtpSink(cls.work, SINK, cls.sink_port)
         # Unknown users are accepted and bounced later by virtual(8), and
         # the bounce goes to the sink whatever the sender's domain.
         cls.postfix = PostfixInstance(
@@ -70,23 +61,8 @@ class PostfixBounceTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.postfix.stop()
-        cls.sink.send_signal(signal.SIGTERM)
-        cls.sink.wait(10)
-        cls.sink_log.close()
+        cls.sink.stop()
         shutil.rmtree(cls.work, ignore_errors=True)
-
-    def wait_for_dsn(self, needle, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for name in os.listdir(self.dump):
-                with open(os.path.join(self.dump, name), "rb") as f:
-                    raw = f.read()
-                if needle in raw:
-                    return raw
-            if self.sink.poll() is not None:
-                raise AssertionError("smtp-sink exited")
-            time.sleep(0.1)
-        raise AssertionError(f"no DSN with {needle!r} at smtp-sink within {timeout}s")
 
     def test_an_asynchronous_postfix_bounce_names_the_recipient_and_the_original(self):
         message_id = "01JBOUNCEPEER0000000000000@sluice.test"
@@ -95,7 +71,7 @@ class PostfixBounceTest(unittest.TestCase):
         with smtplib.SMTP("127.0.0.1", self.postfix.port, timeout=30) as client:
             client.sendmail("b+01JBOUNCE@bounces.sluice.test", ["ghost@postfix.example"],
                             message)
-        raw = self.wait_for_dsn(message_id.encode())
+        raw = self.sink.wait_for_dump(message_id.encode(), 60)
         report = parse(raw)
         self.assertEqual(report["kind"], "delivery-status", report)
         self.assertEqual(len(report["recipients"]), 1, report)
