@@ -13,6 +13,7 @@
 #include <shared_mutex>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -20,6 +21,8 @@
 #include "queue/rocksdb_convert.h"
 #include "queue/spool_batch.h"
 #include "queue/spool_keys.h"
+#include "queue/suppression_csv.h"
+#include "queue/suppression_records.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 
@@ -27,15 +30,18 @@ namespace sluice::queue {
 
 // One submission from a shard (or any thread).
 struct RocksDbSpool::Request {
-  enum class Kind { kEnqueue, kUpdate, kRemove, kReschedule };
+  enum class Kind { kEnqueue, kUpdate, kRemove, kReschedule, kSuppress, kUnsuppress };
   Kind kind = Kind::kEnqueue;
   int origin_shard = -1;
   // Status, and how many envelopes a kRemove or kReschedule changed.
   absl::AnyInvocable<void(absl::Status, uint64_t)> done;
-  NewMessage message;                  // kEnqueue
-  Envelope envelope;                   // kUpdate
-  std::vector<common::MessageId> ids;  // kRemove, kReschedule
-  int64_t due_unix_ms = 0;             // kReschedule
+  NewMessage message;                     // kEnqueue
+  Envelope envelope;                      // kUpdate
+  std::vector<common::MessageId> ids;     // kRemove, kReschedule
+  int64_t due_unix_ms = 0;                // kReschedule
+  std::vector<SuppressionEntry> entries;  // kSuppress
+  std::vector<std::string> keys;          // kUnsuppress
+  int64_t expired_at = 0;                 // kUnsuppress: a sweep's time, 0: unconditional
   size_t bytes = 0;
   uint64_t affected = 0;
 };
@@ -49,6 +55,13 @@ absl::StatusOr<std::unique_ptr<RocksDbSpool>> RocksDbSpool::Open(RocksDbSpoolOpt
   std::unique_ptr<RocksDbSpool> spool(new RocksDbSpool(std::move(options)));
   SLUICE_RETURN_IF_ERROR(spool->db_.Open(/*read_only=*/false));
   SLUICE_ASSIGN_OR_RETURN(spool->recovery_, spool->db_.Recover(&spool->shared_bodies_));
+  SLUICE_ASSIGN_OR_RETURN(
+      const SuppressionCensus census,
+      TakeSuppressionCensus(spool->db_, absl::ToUnixMillis(spool->options_.clock->Now())));
+  spool->suppressions_.store(static_cast<int64_t>(census.entries), std::memory_order_relaxed);
+  if (spool->options_.suppression_entries_metric != nullptr) {
+    spool->options_.suppression_entries_metric->Set(static_cast<int64_t>(census.entries));
+  }
   // The loader starts at the beginning of the schedule: everything overdue
   // is due now, and is handed out again.
   spool->loader_resume_key_.clear();
@@ -59,6 +72,8 @@ absl::StatusOr<std::unique_ptr<RocksDbSpool>> RocksDbSpool::Open(RocksDbSpoolOpt
   }
   spool->reader_ =
       std::make_unique<common::TaskThread>("spool-reader", spool->options_.queue_capacity);
+  spool->suppression_reader_ =
+      std::make_unique<common::TaskThread>("spool-suppress", spool->options_.queue_capacity);
   spool->operations_ = std::make_unique<common::TaskThread>("spool-ops", 64);
   spool->writer_ = std::thread([s = spool.get()] {
     pthread_setname_np(pthread_self(), "spool-writer");
@@ -91,7 +106,12 @@ absl::Status RocksDbSpool::ResumeWriting() {
 }
 
 RocksDbSpool::~RocksDbSpool() {
-  // Operations first: they may still be feeding the writer.
+  // Operations first: they may still be feeding the writer (which then
+  // posts no more sweeps to them).
+  {
+    std::lock_guard<std::mutex> lock(operations_mutex_);
+    operations_closed_ = true;
+  }
   operations_.reset();
   if (writer_.joinable()) {
     stopping_.store(true, std::memory_order_release);
@@ -100,6 +120,7 @@ RocksDbSpool::~RocksDbSpool() {
     writer_.join();  // commits what was submitted before returning
   }
   reader_.reset();
+  suppression_reader_.reset();
   db_.Flush();
   if (wake_fd_ >= 0) close(wake_fd_);
   db_.Close();
@@ -237,6 +258,14 @@ void RocksDbSpool::WriterLoop() {
   std::unique_ptr<Request> request;
   while (true) {
     if (options_.clock->SteadyNow() >= next_loader_run_) RunLoader();
+    if (options_.clock->SteadyNow() >= next_sweep_) {
+      next_sweep_ = options_.clock->SteadyNow() +
+                    absl::ToChronoNanoseconds(options_.suppression_sweep_interval);
+      std::lock_guard<std::mutex> lock(operations_mutex_);
+      // Refused when the operations thread is full: the next interval
+      // tries again.
+      if (!operations_closed_) operations_->Post([this] { SweepSuppressions(); });
+    }
     if (requests_.Empty()) {
       if (stopping_.load(std::memory_order_acquire)) break;
       WaitForWork(absl::FromChrono(next_loader_run_ - options_.clock->SteadyNow()));
@@ -277,6 +306,12 @@ absl::Status RocksDbSpool::AddToBatch(Request& request, SpoolBatch& batch) {
       return batch.Reschedule(request.ids, request.due_unix_ms, &request.affected);
     case Request::Kind::kRemove:
       return batch.Remove(request.ids, &request.affected);
+    case Request::Kind::kSuppress:
+      SLUICE_RETURN_IF_ERROR(batch.Suppress(request.entries));
+      request.affected = request.entries.size();
+      return absl::OkStatus();
+    case Request::Kind::kUnsuppress:
+      return batch.Unsuppress(request.keys, request.expired_at, &request.affected);
   }
   return absl::OkStatus();
 }
@@ -342,6 +377,14 @@ void RocksDbSpool::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
       shared_bodies_[body_id] = count;
     } else {
       shared_bodies_.erase(body_id);
+    }
+  }
+  if (writes.suppression_delta() != 0) {
+    const int64_t entries =
+        suppressions_.fetch_add(writes.suppression_delta(), std::memory_order_relaxed) +
+        writes.suppression_delta();
+    if (options_.suppression_entries_metric != nullptr) {
+      options_.suppression_entries_metric->Set(entries);
     }
   }
   std::vector<ScheduledMessage> due = writes.TakeDue();
@@ -484,13 +527,34 @@ void RocksDbSpool::List(SpoolFilter filter, common::MessageId after, size_t limi
       });
 }
 
+absl::StatusOr<uint64_t> RocksDbSpool::SubmitAndWait(std::unique_ptr<Request> request) {
+  // This is the operations thread, never a shard, so waiting is allowed.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  absl::StatusOr<uint64_t> result;
+  request->done = [&](absl::Status status, uint64_t n) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (status.ok()) {
+      result = n;
+    } else {
+      result = std::move(status);
+    }
+    finished = true;
+    cv.notify_one();
+  };
+  Submit(std::move(request));
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return finished; });
+  return result;
+}
+
 absl::StatusOr<uint64_t> RocksDbSpool::ApplyToMatching(const SpoolFilter& filter, bool remove) {
   constexpr size_t kChunk = 1000;
   uint64_t affected = 0;
   absl::Status failure;
   std::vector<common::MessageId> chunk;
-  // Hands one chunk to the writer and waits for it; this is the operations
-  // thread, never a shard, so waiting is allowed here.
+  // Hands one chunk to the writer and waits for it.
   auto flush = [&]() -> bool {
     if (chunk.empty()) return true;
     auto request = std::make_unique<Request>();
@@ -499,22 +563,12 @@ absl::StatusOr<uint64_t> RocksDbSpool::ApplyToMatching(const SpoolFilter& filter
     chunk.clear();
     request->bytes = 64 * request->ids.size();
     request->due_unix_ms = absl::ToUnixMillis(options_.clock->Now());
-    std::mutex mu;
-    std::condition_variable cv;
-    bool finished = false;
-    request->done = [&](absl::Status status, uint64_t n) {
-      std::lock_guard<std::mutex> lock(mu);
-      if (status.ok()) {
-        affected += n;
-      } else {
-        failure = std::move(status);
-      }
-      finished = true;
-      cv.notify_one();
-    };
-    Submit(std::move(request));
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return finished; });
+    absl::StatusOr<uint64_t> n = SubmitAndWait(std::move(request));
+    if (n.ok()) {
+      affected += *n;
+    } else {
+      failure = n.status();
+    }
     return failure.ok();
   };
   absl::Status scan = ScanEnvelopes(filter, "", [&](const Envelope& envelope) {
@@ -538,6 +592,152 @@ void RocksDbSpool::RescheduleNow(SpoolFilter filter, AffectedDone done) {
   RunOn<uint64_t>(*operations_, std::move(done), [this, filter = std::move(filter)] {
     return ApplyToMatching(filter, /*remove=*/false);
   });
+}
+
+// Suppression.
+
+void RocksDbSpool::LookUpSuppressed(std::string tenant, std::vector<std::string> addresses,
+                                    LookupDone done) {
+  RunOn<std::vector<std::optional<SuppressionEntry>>>(
+      *suppression_reader_, std::move(done),
+      [this, tenant = std::move(tenant), addresses = std::move(addresses)] {
+        std::shared_lock<std::shared_mutex> lock(db_mutex_);
+        return LookUpSuppressions(db_, tenant, addresses,
+                                  absl::ToUnixMillis(options_.clock->Now()));
+      });
+}
+
+void RocksDbSpool::Suppress(std::vector<SuppressionEntry> entries, SuppressDone done) {
+  auto request = std::make_unique<Request>();
+  request->kind = Request::Kind::kSuppress;
+  request->bytes = 128 * entries.size();
+  for (SuppressionEntry& entry : entries) {
+    entry.address = NormalizeSuppressedAddress(entry.address);
+  }
+  request->entries = std::move(entries);
+  request->done = [done = std::move(done)](absl::Status status, uint64_t) mutable {
+    done(std::move(status));
+  };
+  Submit(std::move(request));
+}
+
+void RocksDbSpool::Unsuppress(std::string scope, std::vector<std::string> addresses,
+                              RemovedDone done) {
+  auto request = std::make_unique<Request>();
+  request->kind = Request::Kind::kUnsuppress;
+  request->bytes = 64 * addresses.size();
+  for (const std::string& address : addresses) {
+    request->keys.push_back(SuppressionKey(scope, NormalizeSuppressedAddress(address)));
+  }
+  request->done = [done = std::move(done)](absl::Status status, uint64_t affected) mutable {
+    if (status.ok()) {
+      done(affected);
+    } else {
+      done(std::move(status));
+    }
+  };
+  Submit(std::move(request));
+}
+
+void RocksDbSpool::ListSuppressed(std::string scope, std::string prefix, std::string after,
+                                  size_t limit, EntriesDone done) {
+  RunOn<std::vector<SuppressionEntry>>(
+      *operations_, std::move(done),
+      [this, scope = std::move(scope), prefix = absl::AsciiStrToLower(prefix),
+       after = absl::AsciiStrToLower(after),
+       limit]() -> absl::StatusOr<std::vector<SuppressionEntry>> {
+        std::vector<SuppressionEntry> page;
+        if (limit == 0) return page;
+        std::shared_lock<std::shared_mutex> lock(db_mutex_);
+        SLUICE_RETURN_IF_ERROR(ScanSuppressions(db_, scope, prefix, after,
+                                                absl::ToUnixMillis(options_.clock->Now()),
+                                                [&](const SuppressionEntry& entry) {
+                                                  page.push_back(entry);
+                                                  return page.size() < limit;
+                                                }));
+        return page;
+      });
+}
+
+void RocksDbSpool::ImportSuppressions(std::string scope, std::string csv, ImportDone done) {
+  RunOn<SuppressionImport>(
+      *operations_, std::move(done),
+      [this, scope = std::move(scope),
+       csv = std::move(csv)]() -> absl::StatusOr<SuppressionImport> {
+        SLUICE_ASSIGN_OR_RETURN(
+            ParsedSuppressionCsv parsed,
+            ParseSuppressionCsv(csv, scope, absl::ToUnixMillis(options_.clock->Now())));
+        SuppressionImport result;
+        result.refused = parsed.refused;
+        result.errors = std::move(parsed.errors);
+        // Slices of a few thousand: each is one synced commit, which other
+        // writers share instead of waiting behind the whole file.
+        constexpr size_t kSlice = 5000;
+        for (size_t at = 0; at < parsed.entries.size(); at += kSlice) {
+          auto request = std::make_unique<Request>();
+          request->kind = Request::Kind::kSuppress;
+          const size_t end = std::min(parsed.entries.size(), at + kSlice);
+          request->entries.assign(std::make_move_iterator(parsed.entries.begin() + at),
+                                  std::make_move_iterator(parsed.entries.begin() + end));
+          request->bytes = 128 * request->entries.size();
+          absl::StatusOr<uint64_t> written = SubmitAndWait(std::move(request));
+          if (!written.ok()) {
+            return absl::Status(written.status().code(),
+                                absl::StrCat(written.status().message(), " (after ",
+                                             result.imported, " rows were imported)"));
+          }
+          result.imported += *written;
+        }
+        return result;
+      });
+}
+
+void RocksDbSpool::ExportSuppressions(std::string scope, TextDone done) {
+  RunOn<std::string>(*operations_, std::move(done),
+                     [this, scope = std::move(scope)]() -> absl::StatusOr<std::string> {
+                       std::string csv = FormatSuppressionCsvHeader();
+                       std::shared_lock<std::shared_mutex> lock(db_mutex_);
+                       SLUICE_RETURN_IF_ERROR(ScanSuppressions(
+                           db_, scope, "", "", absl::ToUnixMillis(options_.clock->Now()),
+                           [&](const SuppressionEntry& entry) {
+                             AppendSuppressionCsvRow(entry, &csv);
+                             return true;
+                           }));
+                       return csv;
+                     });
+}
+
+void RocksDbSpool::SweepSuppressions() {
+  const int64_t now = absl::ToUnixMillis(options_.clock->Now());
+  absl::StatusOr<SuppressionCensus> census;
+  {
+    std::shared_lock<std::shared_mutex> lock(db_mutex_);
+    census = TakeSuppressionCensus(db_, now);
+  }
+  if (!census.ok()) {
+    SLUICE_LOG(kWarning, "suppression sweep failed").Field("error", census.status());
+    return;
+  }
+  constexpr size_t kSlice = 5000;
+  uint64_t removed = 0;
+  for (size_t at = 0; at < census->expired_keys.size(); at += kSlice) {
+    auto request = std::make_unique<Request>();
+    request->kind = Request::Kind::kUnsuppress;
+    const size_t end = std::min(census->expired_keys.size(), at + kSlice);
+    request->keys.assign(census->expired_keys.begin() + at, census->expired_keys.begin() + end);
+    request->expired_at = now;
+    request->bytes = 64 * request->keys.size();
+    absl::StatusOr<uint64_t> n = SubmitAndWait(std::move(request));
+    if (!n.ok()) {
+      SLUICE_LOG(kWarning, "suppression sweep failed").Field("error", n.status());
+      return;
+    }
+    removed += *n;
+  }
+  if (removed > 0) {
+    SLUICE_LOG(kInfo, "expired suppressions removed")
+        .Field("entries", static_cast<int64_t>(removed));
+  }
 }
 
 }  // namespace sluice::queue

@@ -20,10 +20,17 @@
 // Operations (counts, listings, purge, reschedule-now) run on their own
 // thread over a RocksDB snapshot, so a scan of millions of records never
 // holds the writer up; their changes go through the writer like any other.
+//
+// The suppression list (queue/suppression.h) lives in the same database:
+// ingest's lookups run on a thread of their own (one MultiGet per request,
+// never queued behind delivery's reads or an operator's scan), listings,
+// imports, exports and the sweep of expired entries on the operations
+// thread, and every change goes through the writer, synced.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -41,6 +48,7 @@
 #include "queue/spool.h"
 #include "queue/spool_admin.h"
 #include "queue/spool_db.h"
+#include "queue/suppression.h"
 
 namespace rocksdb {
 class Env;
@@ -87,6 +95,11 @@ struct RocksDbSpoolOptions {
   common::Histogram* batch_size_metric = nullptr;
   common::Histogram* commit_seconds_metric = nullptr;
 
+  // Suppression: a gauge of the entries stored, and how often expired
+  // entries are swept away (the first sweep runs at open).
+  common::Gauge* suppression_entries_metric = nullptr;
+  absl::Duration suppression_sweep_interval = absl::Hours(1);
+
   // For tests: a RocksDB Env that injects faults.
   rocksdb::Env* env = nullptr;
   // RocksDB's own write buffer (memtable) size.
@@ -95,7 +108,7 @@ struct RocksDbSpoolOptions {
 
 class SpoolBatch;
 
-class RocksDbSpool final : public Spool, public SpoolAdmin {
+class RocksDbSpool final : public Spool, public SpoolAdmin, public SuppressionList {
  public:
   // Opens (or creates) the spool and recovers it: every envelope is checked,
   // undecodable records move to quarantine, and the loader starts from the
@@ -121,6 +134,21 @@ class RocksDbSpool final : public Spool, public SpoolAdmin {
   void Purge(SpoolFilter filter, AffectedDone done) override;
   void RescheduleNow(SpoolFilter filter, AffectedDone done) override;
 
+  // SuppressionList (queue/suppression.h).
+  bool MayHaveSuppressions() const override {
+    return suppressions_.load(std::memory_order_relaxed) > 0;
+  }
+  void LookUpSuppressed(std::string tenant, std::vector<std::string> addresses,
+                        LookupDone done) override;
+  void Suppress(std::vector<SuppressionEntry> entries, SuppressDone done) override;
+  void Unsuppress(std::string scope, std::vector<std::string> addresses, RemovedDone done) override;
+  void ListSuppressed(std::string scope, std::string prefix, std::string after, size_t limit,
+                      EntriesDone done) override;
+  void ImportSuppressions(std::string scope, std::string csv, ImportDone done) override;
+  void ExportSuppressions(std::string scope, TextDone done) override;
+  // Entries stored, live or expired but not yet swept.
+  int64_t suppressions() const { return suppressions_.load(std::memory_order_relaxed); }
+
   const RecoveryStats& recovery() const { return recovery_; }
   // Synced writes so far; for tests and metrics.
   uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
@@ -145,6 +173,11 @@ class RocksDbSpool final : public Spool, public SpoolAdmin {
   // Sends ids to the writer in chunks (a remove or a reschedule) and waits;
   // operations thread only.
   absl::StatusOr<uint64_t> ApplyToMatching(const SpoolFilter& filter, bool remove);
+  // Hands `request` to the writer and waits for its answer (how many it
+  // changed); operations thread only.
+  absl::StatusOr<uint64_t> SubmitAndWait(std::unique_ptr<Request> request);
+  // Removes the suppression entries that have expired; operations thread.
+  void SweepSuppressions();
 
   void WriterLoop();
   void WaitForWork(absl::Duration timeout);
@@ -169,6 +202,7 @@ class RocksDbSpool final : public Spool, public SpoolAdmin {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> scheduling_{false};
   std::atomic<uint64_t> commits_{0};
+  std::atomic<int64_t> suppressions_{0};
 
   // Writer thread only.
   // Bodies shared by two or more live envelopes, with their count; a body
@@ -181,10 +215,16 @@ class RocksDbSpool final : public Spool, public SpoolAdmin {
   bool write_failed_ = false;
   size_t last_synced_batch_size_ = 0;
   common::SteadyTime next_resume_attempt_{};
+  common::SteadyTime next_sweep_{};
 
   std::thread writer_;
   std::unique_ptr<common::TaskThread> reader_;
+  std::unique_ptr<common::TaskThread> suppression_reader_;
   std::unique_ptr<common::TaskThread> operations_;
+  // The writer posts sweeps to operations_ under this lock, and never
+  // once the destructor has set operations_closed_.
+  std::mutex operations_mutex_;
+  bool operations_closed_ = false;
 };
 
 }  // namespace sluice::queue

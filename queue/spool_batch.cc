@@ -2,8 +2,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "queue/rocksdb_convert.h"
 #include "queue/spool_keys.h"
 #include "queue/spool_record.pb.h"
+#include "queue/suppression_records.h"
+#include "rocksdb/db.h"
 
 namespace sluice::queue {
 namespace {
@@ -123,6 +126,56 @@ absl::StatusOr<Envelope> SpoolBatch::CurrentEnvelope(const common::MessageId& id
     return *it->second;
   }
   return db_.ReadEnvelope(id);
+}
+
+absl::Status SpoolBatch::Suppress(absl::Span<const SuppressionEntry> entries) {
+  sync_ = true;  // an operator's add, or what a bounce taught us, outlives a crash
+  for (const SuppressionEntry& entry : entries) {
+    if (entry.scope.find('\0') != std::string::npos || entry.address.empty()) {
+      return absl::InvalidArgumentError(
+          "suppression entry without an address, or a NUL in its scope");
+    }
+  }
+  for (const SuppressionEntry& entry : entries) {
+    std::string key = SuppressionKey(entry.scope, entry.address);
+    SLUICE_ASSIGN_OR_RETURN(std::optional<std::string> current, CurrentSuppression(key));
+    if (!current.has_value()) ++suppression_delta_;
+    std::string value = EncodeSuppression(entry);
+    batch_.Put(db_.suppression(), key, value);
+    touched_suppressions_[std::move(key)] = std::move(value);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SpoolBatch::Unsuppress(absl::Span<const std::string> keys, int64_t expired_at,
+                                    uint64_t* affected) {
+  for (const std::string& key : keys) {
+    SLUICE_ASSIGN_OR_RETURN(std::optional<std::string> current, CurrentSuppression(key));
+    if (!current.has_value()) continue;
+    if (expired_at > 0) {
+      // A sweep: only what is still expired (it may have been renewed).
+      absl::StatusOr<SuppressionEntry> entry = DecodeSuppression(key, *current);
+      if (entry.ok() && entry->Live(expired_at)) continue;
+    }
+    batch_.Delete(db_.suppression(), key);
+    touched_suppressions_[key] = std::nullopt;
+    --suppression_delta_;
+    ++*affected;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> SpoolBatch::CurrentSuppression(
+    const std::string& key) const {
+  if (auto it = touched_suppressions_.find(key); it != touched_suppressions_.end()) {
+    return it->second;
+  }
+  std::string value;
+  const rocksdb::Status status =
+      db_.db()->Get(rocksdb::ReadOptions(), db_.suppression(), key, &value);
+  if (status.IsNotFound()) return std::nullopt;
+  SLUICE_RETURN_IF_ERROR(FromRocks(status, "read suppression"));
+  return value;
 }
 
 }  // namespace sluice::queue

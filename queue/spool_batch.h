@@ -21,6 +21,7 @@
 #include "common/message_id.h"
 #include "queue/spool.h"
 #include "queue/spool_db.h"
+#include "queue/suppression.h"
 #include "rocksdb/write_batch.h"
 
 namespace sluice::queue {
@@ -42,6 +43,13 @@ class SpoolBatch {
   absl::Status Reschedule(absl::Span<const common::MessageId> ids, int64_t due_unix_ms,
                           uint64_t* affected);
   absl::Status Remove(absl::Span<const common::MessageId> ids, uint64_t* affected);
+  // Suppression entries (queue/suppression.h): added or replaced, which
+  // makes the batch synced; removed by key, all of them or (with
+  // `expired_at` > 0) only those expired at that time, counting the
+  // removed in *affected.
+  absl::Status Suppress(absl::Span<const SuppressionEntry> entries);
+  absl::Status Unsuppress(absl::Span<const std::string> keys, int64_t expired_at,
+                          uint64_t* affected);
 
   rocksdb::WriteBatch* write_batch() { return &batch_; }
   // True once the batch holds an enqueue: it is written with a WAL sync.
@@ -50,6 +58,8 @@ class SpoolBatch {
   const absl::flat_hash_map<common::MessageId, uint32_t>& body_refs() const { return body_refs_; }
   // Envelopes written with a due time the loader has already passed.
   std::vector<ScheduledMessage> TakeDue() { return std::move(due_); }
+  // How many suppression entries this batch adds (less those it removes).
+  int64_t suppression_delta() const { return suppression_delta_; }
 
  private:
   // Reference count of a shared body as this batch leaves it.
@@ -59,6 +69,9 @@ class SpoolBatch {
   void Put(const common::MessageId& id, const Envelope& envelope);
   // The envelope as stored, with this batch's changes applied.
   absl::StatusOr<Envelope> CurrentEnvelope(const common::MessageId& id) const;
+  // The suppression record under `key` as this batch leaves it; nullopt
+  // when there is none.
+  absl::StatusOr<std::optional<std::string>> CurrentSuppression(const std::string& key) const;
 
   const SpoolDb& db_;
   const absl::flat_hash_map<common::MessageId, uint32_t>& shared_bodies_;
@@ -71,6 +84,9 @@ class SpoolBatch {
   // Envelopes this batch rewrote (or removed: nullopt), so a later request
   // in the same batch sees them as they will be.
   absl::flat_hash_map<common::MessageId, std::optional<Envelope>> touched_;
+  // The same for suppression records (their encoded values).
+  absl::flat_hash_map<std::string, std::optional<std::string>> touched_suppressions_;
+  int64_t suppression_delta_ = 0;
 };
 
 }  // namespace sluice::queue

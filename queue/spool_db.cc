@@ -10,7 +10,9 @@
 #include "queue/rocksdb_convert.h"
 #include "queue/spool_keys.h"
 #include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 
 namespace sluice::queue {
@@ -25,6 +27,7 @@ constexpr absl::string_view kBodies = "bodies";
 constexpr absl::string_view kEnvelopes = "envelopes";
 constexpr absl::string_view kSchedule = "schedule";
 constexpr absl::string_view kQuarantine = "quarantine";
+constexpr absl::string_view kSuppression = "suppression";
 
 }  // namespace
 
@@ -51,10 +54,17 @@ absl::Status SpoolDb::Open(bool read_only) {
   bodies.min_blob_size = 512;
   bodies.enable_blob_garbage_collection = true;
 
+  // Ingest looks up every recipient here, and nearly all are absent: a
+  // Bloom filter answers those without reading a block.
+  rocksdb::ColumnFamilyOptions suppression = small_records;
+  rocksdb::BlockBasedTableOptions suppression_table;
+  suppression_table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  suppression.table_factory.reset(rocksdb::NewBlockBasedTableFactory(suppression_table));
+
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, small_records}, {std::string(kBodies), bodies},
       {std::string(kEnvelopes), small_records},           {std::string(kSchedule), small_records},
-      {std::string(kQuarantine), small_records},
+      {std::string(kQuarantine), small_records},          {std::string(kSuppression), suppression},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status status =
@@ -71,6 +81,7 @@ absl::Status SpoolDb::Open(bool read_only) {
   envelopes_cf_ = handles[2];
   schedule_cf_ = handles[3];
   quarantine_cf_ = handles[4];
+  suppression_cf_ = handles[5];
 
   std::string format;
   status = db_->Get(rocksdb::ReadOptions(), default_cf_, ToSlice(kFormatKey), &format);
@@ -91,8 +102,8 @@ absl::Status SpoolDb::Open(bool read_only) {
 
 void SpoolDb::Close() {
   if (db_ == nullptr) return;
-  for (rocksdb::ColumnFamilyHandle** cf :
-       {&default_cf_, &bodies_cf_, &envelopes_cf_, &schedule_cf_, &quarantine_cf_}) {
+  for (rocksdb::ColumnFamilyHandle** cf : {&default_cf_, &bodies_cf_, &envelopes_cf_, &schedule_cf_,
+                                           &quarantine_cf_, &suppression_cf_}) {
     if (*cf != nullptr) db_->DestroyColumnFamilyHandle(*cf);
     *cf = nullptr;
   }
@@ -171,7 +182,7 @@ void SpoolDb::Flush() {
   if (db_ == nullptr || read_only_) return;
   rocksdb::FlushOptions flush;
   const std::vector<rocksdb::ColumnFamilyHandle*> families = {
-      default_cf_, bodies_cf_, envelopes_cf_, schedule_cf_, quarantine_cf_};
+      default_cf_, bodies_cf_, envelopes_cf_, schedule_cf_, quarantine_cf_, suppression_cf_};
   if (rocksdb::Status flushed = db_->Flush(flush, families); !flushed.ok()) {
     SLUICE_LOG(kWarning, "spool flush at shutdown failed").Field("error", flushed.ToString());
   }

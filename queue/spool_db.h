@@ -4,7 +4,9 @@
 // Column families: "bodies" (message bytes, written once), "envelopes"
 // (the small record rewritten on every attempt), "schedule" (due time + id
 // -> routing info, the on-disk schedule index), "quarantine" (records that
-// could not be decoded) and "default" (the format version).
+// could not be decoded), "suppression" (scope + address -> why mail to it is
+// refused, queue/suppression.h; created in a spool that predates it) and
+// "default" (the format version).
 //
 // Errors: a database that cannot be opened or read is kUnavailable, one of a
 // format this sluice cannot read is kFailedPrecondition. SpoolDb does no
@@ -77,6 +79,7 @@ class SpoolDb {
   rocksdb::ColumnFamilyHandle* bodies() const { return bodies_cf_; }
   rocksdb::ColumnFamilyHandle* envelopes() const { return envelopes_cf_; }
   rocksdb::ColumnFamilyHandle* schedule() const { return schedule_cf_; }
+  rocksdb::ColumnFamilyHandle* suppression() const { return suppression_cf_; }
 
  private:
   const std::string path_;
@@ -91,6 +94,7 @@ class SpoolDb {
   rocksdb::ColumnFamilyHandle* envelopes_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* schedule_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* quarantine_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* suppression_cf_ = nullptr;
 };
 
 }  // namespace sluice::queue

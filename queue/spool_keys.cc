@@ -47,4 +47,19 @@ absl::StatusOr<ScheduleKeyParts> ParseScheduleKey(absl::string_view key) {
   return parts;
 }
 
+std::string SuppressionKey(absl::string_view scope, absl::string_view address) {
+  std::string key;
+  key.reserve(scope.size() + 1 + address.size());
+  absl::StrAppend(&key, scope, absl::string_view("\0", 1), address);
+  return key;
+}
+
+absl::StatusOr<SuppressionKeyParts> ParseSuppressionKey(absl::string_view key) {
+  const size_t nul = key.find('\0');
+  if (nul == absl::string_view::npos) {
+    return absl::DataLossError("suppression key has no scope separator");
+  }
+  return SuppressionKeyParts{key.substr(0, nul), key.substr(nul + 1)};
+}
+
 }  // namespace sluice::queue

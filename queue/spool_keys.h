@@ -28,4 +28,15 @@ struct ScheduleKeyParts {
 };
 absl::StatusOr<ScheduleKeyParts> ParseScheduleKey(absl::string_view key);
 
+// The suppression column family: scope, a NUL, the address (scopes hold no
+// NUL), so one scope's entries are contiguous and in address order.
+std::string SuppressionKey(absl::string_view scope, absl::string_view address);
+
+struct SuppressionKeyParts {
+  absl::string_view scope;
+  absl::string_view address;
+};
+// Views into `key`; DataLoss without the NUL.
+absl::StatusOr<SuppressionKeyParts> ParseSuppressionKey(absl::string_view key);
+
 }  // namespace sluice::queue
