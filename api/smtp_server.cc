@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "api/ingest.h"
+#include "api/suppression_reply.h"
 #include "api/unsubscribe_header.h"
 #include "common/logging.h"
 #include "tls/tls_stream.h"
@@ -78,7 +79,8 @@ class SmtpServer::Policy final : public smtp::ServerPolicy {
                                    const smtp::Recipient& recipient) override {
     if (server_.options_.kind != SmtpListenerKind::kRelay || session.authenticated() ||
         common::AnyContains(server_.options_.relay_networks, client_.conn->peer().sockaddr_ptr())) {
-      return smtp::PolicyDecision::Accept();
+      return server_.ChecksSuppression(client_, recipient) ? smtp::PolicyDecision::Verify()
+                                                           : smtp::PolicyDecision::Accept();
     }
     if (server_.options_.bounce_domains.contains(absl::AsciiStrToLower(recipient.address.domain))) {
       return smtp::PolicyDecision::Accept();
@@ -288,6 +290,9 @@ void SmtpServer::Drive(Client& c, smtp::ServerAction action) {
     case smtp::ServerAction::kAuthenticate:
       Flush(c);
       Authenticate(c);
+      return;
+    case smtp::ServerAction::kCheckRecipient:
+      CheckRecipient(c);
       return;
     case smtp::ServerAction::kStartTls:
       // "220 Ready to start TLS" goes out in plaintext; everything after it
@@ -500,6 +505,49 @@ void SmtpServer::Authenticate(Client& c) {
         c.auth_logged = true;
         Drive(c, c.session->SupplyAuthResult(result));
         c.auth_logged = false;
+      });
+}
+
+bool SmtpServer::ChecksSuppression(const Client& c, const smtp::Recipient& recipient) const {
+  if (options_.suppression == nullptr || !options_.suppression->MayHaveSuppressions()) return false;
+  const bool tenant = options_.kind != SmtpListenerKind::kRelay && c.session->authenticated();
+  if (!tenant && !options_.suppression_for_everyone) return false;
+  return !options_.bounce_domains.contains(absl::AsciiStrToLower(recipient.address.domain));
+}
+
+void SmtpServer::CheckRecipient(Client& c) {
+  // Replies so far stay in the output: pipelined RCPTs are answered
+  // together once the input is used up.
+  c.busy = true;
+  reactor_.CancelTimer(c.timer);
+  c.conn->PauseReading();
+  const uint64_t id = c.id;
+  const std::string address = c.session->pending_recipient().address.ToString();
+  std::string tenant = options_.kind != SmtpListenerKind::kRelay ? c.session->auth_user() : "";
+  ++pending_answers_;
+  options_.suppression->LookUpSuppressed(
+      std::move(tenant), {address},
+      [this, id,
+       address](absl::StatusOr<std::vector<std::optional<queue::SuppressionEntry>>> found) {
+        --pending_answers_;
+        auto it = clients_.find(id);
+        if (it == clients_.end()) {
+          MaybeFinishStop();
+          return;
+        }
+        Client& c = *it->second;
+        c.busy = false;
+        c.conn->ResumeReading();
+        smtp::PolicyDecision decision = smtp::PolicyDecision::Accept();
+        if (!found.ok()) {
+          decision = smtp::PolicyDecision::Reject(451, "4.3.0",
+                                                  "Suppression list unavailable; try again later");
+        } else if (!found->empty() && (*found)[0].has_value()) {
+          Add(options_.metrics.suppressed);
+          decision = smtp::PolicyDecision::Reject(
+              550, "5.7.1", absl::StrCat("<", address, ">: ", DescribeSuppression(*(*found)[0])));
+        }
+        Drive(c, c.session->SupplyRecipientResult(decision));
       });
 }
 

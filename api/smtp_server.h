@@ -48,6 +48,7 @@
 #include "common/message_id.h"
 #include "common/metrics.h"
 #include "queue/spool.h"
+#include "queue/suppression.h"
 #include "reactor/reactor.h"
 #include "reactor/tcp_connection.h"
 #include "reactor/tcp_listener.h"
@@ -83,6 +84,7 @@ struct SmtpListenerMetrics {
   common::Counter* tls_sessions = nullptr;       // TLS handshakes completed (STARTTLS or implicit)
   common::Counter* refused_temporary = nullptr;  // 4xx replies
   common::Counter* refused_permanent = nullptr;  // 5xx replies
+  common::Counter* suppressed = nullptr;         // recipients refused as suppressed
   // Called with the message's tenant ("" for relay) once it is acknowledged
   // (250 after the spool commit); sluiced counts it by listener and tenant.
   std::function<void(std::string_view tenant, uint64_t messages)> received;
@@ -123,6 +125,14 @@ struct SmtpServerOptions {
   // refused.
   std::shared_ptr<const UnsubscribeToken> unsubscribe;
   std::string unsubscribe_base_url;
+  // The suppression list, checked at RCPT for tenants (authenticated users
+  // of the submission listeners, in their scope) and, with
+  // suppression_for_everyone, for every outbound client (relay clients in
+  // the global scope); mail to the bounce domains is never checked. A
+  // suppressed recipient gets 550 5.7.1 saying why; a lookup that fails,
+  // 451 4.3.0. Null: nothing is checked.
+  queue::SuppressionList* suppression = nullptr;
+  bool suppression_for_everyone = false;
 };
 
 class SmtpServer final : public reactor::TcpConnection::Handler {
@@ -167,6 +177,9 @@ class SmtpServer final : public reactor::TcpConnection::Handler {
   void AnswerMessage(uint64_t client, const std::string& queue_id, absl::Status status);
   bool Outbound(const Client& client) const;
   void Authenticate(Client& client);
+  // Whether RCPT of `recipient` waits for the suppression list.
+  bool ChecksSuppression(const Client& client, const smtp::Recipient& recipient) const;
+  void CheckRecipient(Client& client);
   // Logs (rate-limited) and counts a 4xx/5xx reply the session wrote.
   void OnRefused(const Client& client, int code, std::string_view enhanced, std::string_view text);
   void ArmTimer(Client& client);

@@ -49,6 +49,9 @@ Outcome Run(const sluice::smtp::ServerOptions& options, std::string_view input, 
                                                 ? sluice::smtp::AuthResult::kAccepted
                                                 : sluice::smtp::AuthResult::kRejected);
           break;
+        case ServerAction::kCheckRecipient:
+          action = session.SupplyRecipientResult(sluice::smtp::PolicyDecision::Accept());
+          break;
         case ServerAction::kMessage:
           outcome.bodies.push_back(session.TakeMessage().body);
           action = session.SupplyMessageResult(sluice::smtp::MessageResult::Accepted("Q"));

@@ -23,10 +23,19 @@ struct PolicyDecision {
   int code = 0;          // reply code of a refusal: 4xx or 5xx
   std::string enhanced;  // RFC 3463 code of a refusal, e.g. "5.7.1"
   std::string text;
+  // From CheckRcptTo only: acceptable here, but the owner must look
+  // further (a lookup elsewhere) before the session answers; the session
+  // then waits (ServerAction::kCheckRecipient).
+  bool verify = false;
 
   static PolicyDecision Accept() { return {}; }
   static PolicyDecision Reject(int code, std::string enhanced, std::string text) {
     return {false, code, std::move(enhanced), std::move(text)};
+  }
+  static PolicyDecision Verify() {
+    PolicyDecision decision;
+    decision.verify = true;
+    return decision;
   }
 };
 

@@ -82,6 +82,8 @@ ServerAction ServerSession::action() const {
   switch (state_) {
     case State::kAwaitAuth:
       return ServerAction::kAuthenticate;
+    case State::kAwaitRecipient:
+      return ServerAction::kCheckRecipient;
     case State::kAwaitMessage:
       return ServerAction::kMessage;
     case State::kTlsPending:
@@ -144,6 +146,7 @@ size_t ServerSession::Process(std::string_view input) {
         // discarded (RFC 3207 5, CVE-2011-0411).
         return input.size();
       case State::kAwaitAuth:
+      case State::kAwaitRecipient:
       case State::kAwaitMessage:
         return pos;
       case State::kData:
@@ -364,8 +367,26 @@ void ServerSession::HandleRcpt(const Command& command) {
   }
   const PolicyDecision decision = policy_->CheckRcptTo(*this, envelope_, recipient);
   if (!decision.accept) return Reply(decision.code, decision.enhanced, decision.text);
+  if (decision.verify) {
+    pending_recipient_ = std::move(recipient);
+    state_ = State::kAwaitRecipient;
+    return;
+  }
   envelope_.recipients.push_back(std::move(recipient));
   Reply(250, "2.1.5", "Ok");
+}
+
+ServerAction ServerSession::SupplyRecipientResult(const PolicyDecision& decision) {
+  if (state_ != State::kAwaitRecipient) return action();
+  state_ = State::kCommand;
+  if (decision.accept) {
+    envelope_.recipients.push_back(std::move(pending_recipient_));
+    Reply(250, "2.1.5", "Ok");
+  } else {
+    Reply(decision.code, decision.enhanced, decision.text);
+  }
+  pending_recipient_ = Recipient();
+  return Resume();
 }
 
 void ServerSession::HandleData() {

@@ -17,6 +17,8 @@
 //       kReadMore:     action = session.Feed(read());
 //       kAuthenticate: check session.auth_request();
 //                      action = session.SupplyAuthResult(result);
+//       kCheckRecipient: look session.pending_recipient() up;
+//                      action = session.SupplyRecipientResult(decision);
 //       kMessage:      spool session.TakeMessage();
 //                      action = session.SupplyMessageResult(result);
 //       kStartTls:     handshake; action = session.TlsStarted();
@@ -26,7 +28,8 @@
 // TLS handshake (kStartTls) and before closing (kClose); it may flush at the
 // other points. Replies to pipelined commands accumulate in output() until
 // the input fed so far is used up, which is the batching RFC 2920 wants.
-// While the session waits (kAuthenticate, kMessage) it consumes nothing;
+// While the session waits (kAuthenticate, kCheckRecipient, kMessage) it
+// consumes nothing;
 // bytes fed meanwhile are kept and processed on resumption, so the caller
 // should stop reading until it has answered.
 //
@@ -56,9 +59,12 @@ struct ParameterError;
 enum class ServerAction {
   kReadMore,      // input used up: flush output(), Feed() more
   kAuthenticate,  // verify auth_request(), then SupplyAuthResult()
-  kMessage,       // TakeMessage(), store it, then SupplyMessageResult()
-  kStartTls,      // flush output(), run the TLS handshake, then TlsStarted()
-  kClose,         // flush output(), close the connection
+  // The policy asked to look pending_recipient() up (PolicyDecision::Verify):
+  // then SupplyRecipientResult().
+  kCheckRecipient,
+  kMessage,   // TakeMessage(), store it, then SupplyMessageResult()
+  kStartTls,  // flush output(), run the TLS handshake, then TlsStarted()
+  kClose,     // flush output(), close the connection
 };
 
 enum class AuthResult {
@@ -119,6 +125,11 @@ class ServerSession {
   const AuthRequest& auth_request() const { return auth_.request(); }
   ServerAction SupplyAuthResult(AuthResult result);
 
+  // kCheckRecipient: the RCPT the policy accepted pending a lookup, and
+  // the lookup's answer (Accept: 250, or a refusal's reply).
+  const Recipient& pending_recipient() const { return pending_recipient_; }
+  ServerAction SupplyRecipientResult(const PolicyDecision& decision);
+
   // kMessage. TakeMessage() moves the message out (call it once).
   ReceivedMessage TakeMessage();
   ServerAction SupplyMessageResult(const MessageResult& result);
@@ -150,6 +161,7 @@ class ServerSession {
     kData,
     kBdat,
     kAwaitAuth,
+    kAwaitRecipient,
     kAwaitMessage,
     kTlsPending,
     kClosed,
@@ -201,6 +213,7 @@ class ServerSession {
 
   bool in_transaction_ = false;
   Envelope envelope_;
+  Recipient pending_recipient_;
   BodyReceiver body_;
   ReceivedMessage message_;
 };

@@ -128,6 +128,9 @@ class Pair {
         case ServerAction::kAuthenticate:
           ADD_FAILURE() << "unexpected AUTH";
           return;
+        case ServerAction::kCheckRecipient:
+          action = server_.SupplyRecipientResult(PolicyDecision::Accept());
+          break;
       }
     }
   }

@@ -68,6 +68,12 @@ class Driver {
                                                                        : AuthResult::kRejected);
           break;
         }
+        case ServerAction::kCheckRecipient:
+          checked_.push_back(session_.pending_recipient().address.ToString());
+          action = session_.SupplyRecipientResult(
+              check_recipient_ ? check_recipient_(session_.pending_recipient())
+                               : PolicyDecision::Accept());
+          break;
         case ServerAction::kMessage:
           messages_.push_back(session_.TakeMessage());
           action = session_.SupplyMessageResult(
@@ -91,6 +97,11 @@ class Driver {
   int tls_starts() const { return tls_starts_; }
   void set_message_result(MessageResult result) { message_result_ = std::move(result); }
   void set_auth_result(AuthResult result) { auth_result_override_ = result; }
+  // Answers kCheckRecipient (default: accept); the addresses asked about.
+  void set_check_recipient(std::function<PolicyDecision(const Recipient&)> check) {
+    check_recipient_ = std::move(check);
+  }
+  const std::vector<std::string>& checked() const { return checked_; }
 
  private:
   ServerSession session_;
@@ -99,6 +110,8 @@ class Driver {
   std::vector<AuthRequest> auths_;
   std::optional<MessageResult> message_result_;
   std::optional<AuthResult> auth_result_override_;
+  std::function<PolicyDecision(const Recipient&)> check_recipient_;
+  std::vector<std::string> checked_;
   bool closed_ = false;
   int tls_starts_ = 0;
 };
@@ -650,6 +663,49 @@ TEST(ServerSessionTest, PolicyDecidesAndAddsTheReceivedHeader) {
             "Received: from good.test by mx.test with ESMTP for <b@mx.test>\r\nhello\r\n");
   EXPECT_EQ(driver.messages()[0].envelope.recipients.size(), 1u);
   EXPECT_EQ(driver.session().bad_commands(), 1) << "policy refusals are not bad commands";
+}
+
+// A policy that accepts every recipient pending a lookup by its owner.
+class VerifyingPolicy : public ServerPolicy {
+ public:
+  PolicyDecision CheckRcptTo(const ServerSession&, const Envelope&, const Recipient&) override {
+    return PolicyDecision::Verify();
+  }
+};
+
+TEST(ServerSessionTest, WaitsForTheOwnersRecipientLookup) {
+  VerifyingPolicy policy;
+  Driver driver(TestOptions(), &policy);
+  driver.Feed("EHLO c\r\n");
+  // Pipelined: the session stops at the first RCPT and consumes nothing
+  // more until it has the answer.
+  EXPECT_EQ(driver.FeedRaw("MAIL FROM:<a@c.test>\r\nRCPT TO:<one@mx.test>\r\n"
+                           "RCPT TO:<gone@mx.test>\r\nRCPT TO:<two@mx.test>\r\nDATA\r\n"),
+            ServerAction::kCheckRecipient);
+  EXPECT_TRUE(absl::EndsWith(driver.output(), "250 2.1.0 Ok\r\n"));
+  EXPECT_EQ(driver.session().pending_recipient().address.ToString(), "one@mx.test");
+  EXPECT_GT(driver.session().buffered_input(), 0u);
+  EXPECT_EQ(driver.session().Feed("more\r\n"), ServerAction::kCheckRecipient)
+      << "input fed while waiting is kept, not processed";
+
+  driver.set_check_recipient([](const Recipient& recipient) {
+    return recipient.address.local_part == "gone"
+               ? PolicyDecision::Reject(550, "5.7.1", "<gone@mx.test>: recipient suppressed")
+               : PolicyDecision::Accept();
+  });
+  const size_t before = driver.output().size();
+  driver.Handle(driver.session().SupplyRecipientResult(PolicyDecision::Accept()));
+  EXPECT_EQ(driver.output().substr(before),
+            "250 2.1.5 Ok\r\n"
+            "550 5.7.1 <gone@mx.test>: recipient suppressed\r\n"
+            "250 2.1.5 Ok\r\n"
+            "354 End data with <CR><LF>.<CR><LF>\r\n");
+  EXPECT_EQ(driver.checked(), (std::vector<std::string>{"gone@mx.test", "two@mx.test"}));
+  driver.Feed(".\r\n");
+  ASSERT_EQ(driver.messages().size(), 1u);
+  ASSERT_EQ(driver.messages()[0].envelope.recipients.size(), 2u);
+  EXPECT_EQ(driver.messages()[0].envelope.recipients[1].address.ToString(), "two@mx.test");
+  EXPECT_EQ(driver.messages()[0].body, "more\r\n");
 }
 
 // Records what ServerPolicy::OnRefused is told.
