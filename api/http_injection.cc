@@ -105,6 +105,49 @@ absl::StatusOr<PreparedInjection> PrepareInjection(InjectionRequestParser& parse
   return out;
 }
 
+void RejectAccepted(PreparedInjection* prepared,
+                    const std::vector<std::optional<std::string>>& reasons) {
+  std::vector<PreparedRecipient> kept;
+  kept.reserve(prepared->accepted.size());
+  for (size_t i = 0; i < prepared->accepted.size(); ++i) {
+    PreparedRecipient& recipient = prepared->accepted[i];
+    if (i >= reasons.size() || !reasons[i].has_value()) {
+      kept.push_back(std::move(recipient));
+      continue;
+    }
+    prepared->rejected.push_back({recipient.index, recipient.email, *reasons[i]});
+    queue::NewMessage& message = prepared->messages[recipient.message];
+    for (queue::Envelope& envelope : message.envelopes) {
+      const absl::StatusOr<common::MessageId> id = queue::ParseIdKey(envelope.id());
+      if (!id.ok() || id->ToString() != recipient.message_id) continue;
+      auto* recipients = envelope.mutable_recipients();
+      for (int r = 0; r < recipients->size(); ++r) {
+        if ((*recipients)[r].address() == recipient.email) {
+          recipients->erase(recipients->begin() + r);
+          break;
+        }
+      }
+    }
+  }
+  // Drop what is left empty, renumbering the messages the kept refer to.
+  std::vector<size_t> renumbered(prepared->messages.size());
+  std::vector<queue::NewMessage> messages;
+  for (size_t m = 0; m < prepared->messages.size(); ++m) {
+    queue::NewMessage& message = prepared->messages[m];
+    std::erase_if(message.envelopes,
+                  [](const queue::Envelope& e) { return e.recipients_size() == 0; });
+    if (message.envelopes.empty()) {
+      prepared->body_bytes -= message.body.size();
+      continue;
+    }
+    renumbered[m] = messages.size();
+    messages.push_back(std::move(message));
+  }
+  for (PreparedRecipient& recipient : kept) recipient.message = renumbered[recipient.message];
+  prepared->messages = std::move(messages);
+  prepared->accepted = std::move(kept);
+}
+
 std::string FormatInjectionResponse(const PreparedInjection& prepared,
                                     const std::vector<absl::Status>& results) {
   std::string out;

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,13 @@ absl::StatusOr<PreparedInjection> PrepareInjection(InjectionRequestParser& parse
                                                    std::string_view json,
                                                    common::MessageIdGenerator& ids,
                                                    const InjectionContext& context);
+
+// Moves the accepted recipients that `reasons` refuses (reasons[i] for
+// prepared->accepted[i]; nullopt keeps it) to "rejected" with that reason,
+// and out of the envelopes that would have delivered them. Envelopes and
+// messages left without a recipient are dropped.
+void RejectAccepted(PreparedInjection* prepared,
+                    const std::vector<std::optional<std::string>>& reasons);
 
 // The JSON answer: {"accepted":[{"index","email","message_id"}...],
 // "rejected":[{"index","email","reason"}...], "missing_substitutions":[...]}.

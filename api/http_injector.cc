@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "api/suppression_reply.h"
 #include "common/logging.h"
 
 namespace sluice::api {
@@ -92,8 +93,50 @@ void HttpInjector::OnPrepared(HttpReply reply, absl::StatusOr<PreparedInjection>
   if (options_.dkim_pool != nullptr && options_.dkim != nullptr && !options_.dkim->empty()) {
     job->dkim = options_.dkim;
   }
+  const bool look_up =
+      options_.suppression != nullptr && options_.suppression->MayHaveSuppressions();
+  std::vector<std::string> addresses;
+  if (look_up) {
+    addresses.reserve(job->prepared.accepted.size());
+    for (const PreparedRecipient& r : job->prepared.accepted) addresses.push_back(r.email);
+  }
+  std::string tenant = job->tenant;
   job->results.resize(job->prepared.messages.size());
   jobs_.emplace(job_id, std::move(job));
+  if (!look_up) {
+    Pump(job_id);
+    return;
+  }
+  options_.suppression->LookUpSuppressed(
+      std::move(tenant), std::move(addresses),
+      [this, job_id](absl::StatusOr<std::vector<std::optional<queue::SuppressionEntry>>> found) {
+        OnLookedUp(job_id, std::move(found));
+      });
+}
+
+void HttpInjector::OnLookedUp(
+    uint64_t job_id, absl::StatusOr<std::vector<std::optional<queue::SuppressionEntry>>> found) {
+  auto it = jobs_.find(job_id);
+  if (!found.ok()) {
+    HttpReply reply = std::move(it->second->reply);
+    jobs_.erase(it);
+    reply(HttpResponse::Error(503, absl::StrCat("suppression list unavailable (",
+                                                found.status().message(), "); try again")));
+    return;
+  }
+  Job& job = *it->second;
+  std::vector<std::optional<std::string>> reasons(found->size());
+  uint64_t suppressed = 0;
+  for (size_t i = 0; i < found->size(); ++i) {
+    if (!(*found)[i].has_value()) continue;
+    reasons[i] = DescribeSuppression(*(*found)[i]);
+    ++suppressed;
+  }
+  if (suppressed > 0) {
+    Add(options_.metrics.suppressed, suppressed);
+    RejectAccepted(&job.prepared, reasons);
+    job.results.assign(job.prepared.messages.size(), absl::OkStatus());
+  }
   Pump(job_id);
 }
 

@@ -12,6 +12,11 @@
 // `dkim_wait`; messages it could not sign by then fail with their reason
 // and nothing unsigned is stored.
 //
+// Suppression: before anything is signed or stored, the recipients are
+// looked up on the suppression list (one lookup per request, off the
+// shard); those on it move to "rejected" with the reason, and a request
+// whose lookup fails answers 503 with nothing stored.
+//
 // Used on one shard; what the options point to must outlive the answers.
 #pragma once
 
@@ -38,6 +43,7 @@
 #include "common/metrics.h"
 #include "mail/dkim_keyring.h"
 #include "queue/spool.h"
+#include "queue/suppression.h"
 #include "reactor/reactor.h"
 
 namespace sluice::api {
@@ -47,6 +53,7 @@ struct HttpInjectionMetrics {
   common::Counter* messages_accepted = nullptr;    // spooled and answered 200
   common::Counter* recipients_accepted = nullptr;  // recipients of those
   common::Counter* injections_failed = nullptr;    // spool or signing errors
+  common::Counter* suppressed = nullptr;           // recipients refused as suppressed
   // Messages spooled (acknowledged), by the request's tenant.
   std::function<void(std::string_view tenant, uint64_t messages)> received;
 };
@@ -69,6 +76,10 @@ struct HttpInjectorOptions {
   // One-click unsubscribe (InjectionContext); null: refused.
   std::shared_ptr<const UnsubscribeToken> unsubscribe;
   std::string unsubscribe_base_url;
+  // Every request's recipients are looked up here (in the request's tenant
+  // scope and the global one) and the suppressed are rejected; null:
+  // nothing is checked.
+  queue::SuppressionList* suppression = nullptr;
   HttpInjectionMetrics metrics;
   std::string listener = "http";  // in the log
   const common::Clock* clock = common::Clock::Real();
@@ -90,6 +101,9 @@ class HttpInjector {
   struct Job;
 
   void OnPrepared(HttpReply reply, absl::StatusOr<PreparedInjection> prepared);
+  // The suppression list's answer for the job's accepted recipients.
+  void OnLookedUp(uint64_t job_id,
+                  absl::StatusOr<std::vector<std::optional<queue::SuppressionEntry>>> found);
   // Starts messages until `max_in_flight` are out, or the signing workers
   // are full (then tries again after `dkim_retry`).
   void Pump(uint64_t job_id);

@@ -16,6 +16,7 @@ HttpInjectorOptions InjectorOptions(const HttpServerOptions& options) {
   out.spool = options.spool;
   out.post = options.post;
   out.metrics = options.counters.injection;
+  out.suppression = options.suppression;
   out.listener = options.transport.tls != nullptr ? "https" : "http";
   out.clock = options.clock;
   return out;
@@ -50,9 +51,12 @@ HttpServer::HttpServer(reactor::Reactor& reactor, int shard, HttpServerOptions o
     : shard_(shard),
       options_(std::move(options)),
       admin_(options_.spool, options_.operations, options_.delivery),
+      suppressions_(options_.suppression, options_.clock),
       injector_(reactor, shard, InjectorOptions(options_)),
       unsubscribe_(options_.injector.unsubscribe, options_.record_event,
-                   options_.counters.unsubscribes, options_.clock) {
+                   options_.counters.unsubscribes, options_.clock,
+                   options_.unsubscribes_suppress ? options_.suppression : nullptr,
+                   options_.unsubscribe_expiry) {
   AddRoutes();
 }
 
@@ -85,6 +89,20 @@ void HttpServer::AddRoutes() {
         [this](HttpCall& call) { admin_.Suspend(call.target, false, std::move(call.reply)); });
   r.Add("GET", "/api/v1/sites", kRead,
         [this](HttpCall& call) { admin_.Sites(std::move(call.reply)); });
+  r.Add("GET", "/api/v1/suppressions", kRead,
+        [this](HttpCall& call) { suppressions_.List(call.target, std::move(call.reply)); });
+  r.Add("POST", "/api/v1/suppressions", kScopeAdmin,
+        [this](HttpCall& call) { suppressions_.Add(call.request, std::move(call.reply)); });
+  r.Add("GET", "/api/v1/suppressions/check", kRead,
+        [this](HttpCall& call) { suppressions_.Check(call.target, std::move(call.reply)); });
+  r.Add("GET", "/api/v1/suppressions/export", kRead,
+        [this](HttpCall& call) { suppressions_.Export(call.target, std::move(call.reply)); });
+  r.Add("POST", "/api/v1/suppressions/import", kScopeAdmin, [this](HttpCall& call) {
+    suppressions_.Import(call.request, call.target, std::move(call.reply));
+  });
+  r.Add("DELETE", "/api/v1/suppressions/", kScopeAdmin, [this](HttpCall& call) {
+    suppressions_.Remove(call.rest, call.target, std::move(call.reply));
+  });
   r.Add("POST", "/unsubscribe/", kNone, [this](HttpCall& call) {
     unsubscribe_.Post(call.rest, call.request, std::move(call.reply));
   });

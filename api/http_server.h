@@ -25,6 +25,9 @@
 //   GET    /api/v1/sites           read: the live delivery queues (ready,
 //                                  in flight, connections, window,
 //                                  delivered per minute, last error)
+//   /api/v1/suppressions...        the suppression list (api/suppression_admin.h):
+//                                  read: list, check, export; admin: add,
+//                                  remove, import
 //   POST   /unsubscribe/{token}    one-click unsubscribe (RFC 8058; GET shows
 //                                  a confirmation page): the token is the
 //                                  authority (api/unsubscribe_handler.h)
@@ -61,6 +64,7 @@
 #include "api/http_routes.h"
 #include "api/http_transport.h"
 #include "api/injection_request.h"
+#include "api/suppression_admin.h"
 #include "api/unsubscribe_handler.h"
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -68,6 +72,7 @@
 #include "mail/dkim_keyring.h"
 #include "queue/spool.h"
 #include "queue/spool_admin.h"
+#include "queue/suppression.h"
 #include "reactor/reactor.h"
 #include "tls/server_context.h"
 
@@ -96,6 +101,12 @@ struct HttpServerOptions {
   queue::SpoolAdmin* operations = nullptr;
   // Suspend, resume, bounce and the live queues; without it those answer 503.
   engine::DeliveryControl* delivery = nullptr;
+  // Checked at injection, served under /api/v1/suppressions, and fed by
+  // one-click unsubscribes when `unsubscribes_suppress` (entries lasting
+  // `unsubscribe_expiry`, zero: for ever); null: none of that.
+  queue::SuppressionList* suppression = nullptr;
+  bool unsubscribes_suppress = true;
+  absl::Duration unsubscribe_expiry = absl::ZeroDuration();
   // Who may call; null behaves like an empty store (loopback only).
   std::shared_ptr<const ApiKeyStore> keys;
   // Runs a task on shard `shard` (how the worker's results come back).
@@ -141,6 +152,7 @@ class HttpServer {
   const int shard_;
   HttpServerOptions options_;
   HttpAdmin admin_;
+  SuppressionAdmin suppressions_;
   HttpInjector injector_;
   UnsubscribeHandler unsubscribe_;
   HttpRoutes routes_;

@@ -63,7 +63,30 @@ void UnsubscribeHandler::Post(std::string_view token, const HttpRequest& request
     return;
   }
   if (unsubscribed_ != nullptr) unsubscribed_->Add(1);
-  reply(HttpResponse::Text(200, "unsubscribed\n"));
+  if (suppression_ == nullptr) {
+    reply(HttpResponse::Text(200, "unsubscribed\n"));
+    return;
+  }
+  const absl::Time now = clock_->Now();
+  queue::SuppressionEntry entry;
+  entry.scope = who->tenant;
+  entry.address = who->recipient;
+  entry.source = queue::SuppressionSource::kUnsubscribe;
+  entry.reason = who->campaign.empty()
+                     ? "one-click unsubscribe"
+                     : absl::StrCat("one-click unsubscribe, campaign ", who->campaign);
+  entry.created_unix_ms = absl::ToUnixMillis(now);
+  if (expiry_ > absl::ZeroDuration()) entry.expires_unix_ms = absl::ToUnixMillis(now + expiry_);
+  suppression_->Suppress(
+      {std::move(entry)}, [reply = std::move(reply)](absl::Status status) mutable {
+        if (!status.ok()) {
+          reply(HttpResponse::Error(
+              503, absl::StrCat("unsubscribe: not stored (", status.message(), "); try again"),
+              {{"Retry-After", "1"}}));
+          return;
+        }
+        reply(HttpResponse::Text(200, "unsubscribed\n"));
+      });
 }
 
 void UnsubscribeHandler::Confirm(std::string_view token, HttpReply reply) {

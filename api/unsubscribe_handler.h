@@ -11,8 +11,10 @@
 //                              unsubscribes, since link scanners follow GETs
 //
 // The token is the authority (UnsubscribeToken: HMAC-signed, no state);
-// no API key is asked for. Posting the same token twice records two
-// events; the suppression list keeps one entry. Used on one shard.
+// no API key is asked for. With a suppression list, the recipient is added
+// to its tenant's scope (source "unsubscribe") and the 200 waits until that
+// entry is on disk. Posting the same token twice records two events; the
+// suppression list keeps one entry. Used on one shard.
 #pragma once
 
 #include <functional>
@@ -27,6 +29,7 @@
 #include "api/unsubscribe_token.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "queue/suppression.h"
 
 namespace sluice::api {
 
@@ -37,13 +40,18 @@ class UnsubscribeHandler {
   using Record = std::function<bool(std::string line)>;
 
   // Null `tokens`: one-click unsubscribe is not configured (404).
-  // `unsubscribed` may be null.
+  // `unsubscribed` and `suppression` may be null; entries added to
+  // `suppression` expire after `expiry` (zero: never).
   UnsubscribeHandler(std::shared_ptr<const UnsubscribeToken> tokens, Record record,
-                     common::Counter* unsubscribed, const common::Clock* clock)
+                     common::Counter* unsubscribed, const common::Clock* clock,
+                     queue::SuppressionList* suppression = nullptr,
+                     absl::Duration expiry = absl::ZeroDuration())
       : tokens_(std::move(tokens)),
         record_(std::move(record)),
         unsubscribed_(unsubscribed),
-        clock_(clock) {}
+        clock_(clock),
+        suppression_(suppression),
+        expiry_(expiry) {}
 
   void Post(std::string_view token, const HttpRequest& request, HttpReply reply);
   void Confirm(std::string_view token, HttpReply reply);
@@ -59,6 +67,8 @@ class UnsubscribeHandler {
   Record record_;
   common::Counter* unsubscribed_;
   const common::Clock* clock_;
+  queue::SuppressionList* suppression_;
+  absl::Duration expiry_;
 };
 
 }  // namespace sluice::api

@@ -219,6 +219,19 @@ rules_file = ""
 # verp_secret_file holds 32+ random bytes (mode 0600).
 verp_domain = ""
 verp_secret_file = ""
+
+[suppression]
+# Addresses sluice will not mail again, per tenant (and a global scope),
+# kept in the spool; the admin API lists, adds, removes, imports and
+# exports them. These add entries by themselves:
+bounce_categories = ["bad-mailbox", "bad-domain", "inactive-mailbox"]
+complaints = true
+unsubscribes = true
+# How long entries last (absent: for ever), e.g. bounce_expiry = "4320h".
+# SMTP clients refused at RCPT (550 5.7.1) for a suppressed recipient:
+# "tenants" (authenticated submitters), "everyone" or "off". HTTP
+# injection always checks and lists them under "rejected".
+smtp = "tenants"
 )toml";
 
 bool AllDigits(absl::string_view text) {
@@ -396,6 +409,17 @@ void BindConfig(TableBinder& root, Config* config) {
     if (config->bounces.verp_domain.empty() != config->bounces.verp_secret_file.empty()) {
       bounces.Error("needs both verp_domain and verp_secret_file, or neither");
     }
+  });
+  root.Table("suppression", [&](TableBinder& suppression) {
+    SuppressionConfig& c = config->suppression;
+    // Category names are checked where the classifier is (server/daemon.cc).
+    suppression.StringList("bounce_categories", &c.bounce_categories);
+    suppression.Bool("complaints", &c.complaints);
+    suppression.Bool("unsubscribes", &c.unsubscribes);
+    suppression.Duration("bounce_expiry", &c.bounce_expiry);
+    suppression.Duration("complaint_expiry", &c.complaint_expiry);
+    suppression.Duration("unsubscribe_expiry", &c.unsubscribe_expiry);
+    suppression.Choice("smtp", {"tenants", "everyone", "off"}, &c.smtp);
   });
   root.Table("unsubscribe", [&](TableBinder& unsubscribe) {
     UnsubscribeConfig& c = config->unsubscribe;

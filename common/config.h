@@ -248,6 +248,23 @@ struct BouncesConfig {
   std::string verp_secret_file;
 };
 
+// [suppression]: who is not mailed again (queue/suppression.h).
+struct SuppressionConfig {
+  // Hard bounces (synchronous 5xx, or a DSN reporting a permanent failure)
+  // of these categories add the recipient to its tenant's list.
+  std::vector<std::string> bounce_categories = {"bad-mailbox", "bad-domain", "inactive-mailbox"};
+  bool complaints = true;    // a feedback report adds the complainer
+  bool unsubscribes = true;  // a one-click unsubscribe adds the recipient
+  // How long each kind of entry lasts; zero: for ever.
+  absl::Duration bounce_expiry = absl::ZeroDuration();
+  absl::Duration complaint_expiry = absl::ZeroDuration();
+  absl::Duration unsubscribe_expiry = absl::ZeroDuration();
+  // Which SMTP clients get 550 5.7.1 at RCPT for a suppressed recipient:
+  // "tenants" (authenticated submitters), "everyone" (relay clients too,
+  // against the global scope) or "off". HTTP injection is always checked.
+  std::string smtp = "tenants";
+};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
@@ -266,6 +283,7 @@ struct Config {
   DkimConfig dkim;
   UnsubscribeConfig unsubscribe;
   BouncesConfig bounces;
+  SuppressionConfig suppression;
 };
 
 // The built-in defaults, as TOML.

@@ -27,7 +27,8 @@ AttemptRecorder::AttemptRecorder(const common::Clock& clock, int shard,
                                  const DeliveryShared& shared, PendingOps& ops)
     : shared_(shared),
       ops_(ops),
-      ids_(&clock, shard, common::MessageIdGenerator::StreamNode(kIdStream)) {
+      ids_(&clock, shard, common::MessageIdGenerator::StreamNode(kIdStream)),
+      suppression_(&shared.suppression, ops) {
   dsn_policy_.delay_notice_after = shared.policy->delay_notice_after();
 }
 
@@ -134,6 +135,12 @@ void AttemptRecorder::CountEvents(const std::vector<DeliveryEvent>& events) {
           category.ok()) {
         common::Counter* failures = m.failures[column - 1][static_cast<size_t>(*category)];
         if (failures != nullptr) failures->Add(1);
+        if (event.type == DeliveryEventType::kBounced) {
+          const int by_category = static_cast<int>(*category);
+          if (m.bounces_by_site != nullptr) m.bounces_by_site->Add(by_category, event.site);
+          if (m.bounces_by_tenant != nullptr) m.bounces_by_tenant->Add(by_category, event.tenant);
+          suppression_.HardBounce(event, *category);
+        }
       }
     }
     if (m.by_site != nullptr) m.by_site->Add(column, event.site);

@@ -26,6 +26,7 @@
 #include "engine/delivery_job.h"
 #include "engine/delivery_shared.h"
 #include "engine/pending_ops.h"
+#include "engine/suppression_feed.h"
 #include "queue/spool.h"
 #include "smtp/client_session.h"
 
@@ -65,6 +66,7 @@ class AttemptRecorder {
   absl::BitGen random_;
   common::MessageIdGenerator ids_;
   common::LogLimiter log_limit_{/*per_second=*/50, /*burst=*/200};
+  SuppressionFeed suppression_;
 };
 
 }  // namespace sluice::engine

@@ -33,7 +33,15 @@ DeliveryEngine::DeliveryEngine(reactor::Reactor& reactor, int shard, const Deliv
       shared_(shared),
       ops_([this] { MaybeFinishStop(); }),
       recorder_(reactor.clock(), shard, *shared, ops_),
-      inbound_(reactor, *shared, ops_),
+      inbound_(reactor, *shared, ops_,
+               [this](std::string_view domain,
+                      absl::AnyInvocable<void(absl::StatusOr<dns::Destination>)> done) {
+                 if (resolver_ == nullptr) {  // stopping
+                   done(absl::CancelledError("delivery is stopping"));
+                   return;
+                 }
+                 resolver_->ResolveDestination(domain, std::move(done));
+               }),
       scheduler_(
           reactor, *shared, ops_,
           [this](std::string_view domain,

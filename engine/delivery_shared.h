@@ -17,6 +17,7 @@
 #include "engine/delivery_policy.h"
 #include "engine/event_log.h"
 #include "engine/outbound_connection.h"
+#include "engine/suppression_feed.h"
 #include "mail/bounce_classifier.h"
 #include "mail/verp.h"
 #include "queue/spool.h"
@@ -56,6 +57,13 @@ struct DeliveryMetrics {
   // recipients their DSNs report failed or delayed, by category.
   std::array<common::Counter*, 5> inbound_reports{};
   std::array<common::Counter*, kBounceCategories> async_bounces{};
+  // Bounces (synchronous 5xx and DSNs reporting a failure) by category
+  // (columns in mail::BounceCategory order) and site or tenant, and
+  // complaints by site (one column): the complaint rate of a site is
+  // complaints over its delivered recipients (by_site).
+  common::BoundedLabels* bounces_by_site = nullptr;
+  common::BoundedLabels* bounces_by_tenant = nullptr;
+  common::BoundedLabels* complaints_by_site = nullptr;
   dns::ResolverMetrics dns;  // every shard's resolver
 };
 
@@ -80,6 +88,9 @@ struct DeliveryShared {
   // null: from the envelope's sender.
   const mail::Verp* verp = nullptr;
   std::string verp_domain;
+  // What hard bounces and complaints add to the suppression list
+  // ([suppression]); its list null: nothing.
+  SuppressionFeedOptions suppression;
   int shards = 1;
   // Runs `task` with shard `shard`'s engine on that shard (dropped if the
   // engine is gone).

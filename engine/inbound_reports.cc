@@ -98,7 +98,9 @@ void InboundReports::Understand(const common::MessageId& id, queue::StoredMessag
             .Field("status", event.status)
             .Field("category", event.category)
             .Field("original", report.original_message_id);
-        if (shared_.events != nullptr) shared_.events->Log(event);
+        // A delay is reported, but it is not a bounce (yet).
+        Emit(std::move(event),
+             r.action == "failed" ? std::optional<mail::BounceClass>(c) : std::nullopt);
       }
       break;
     case mail::BounceReportKind::kFeedback: {
@@ -113,7 +115,7 @@ void InboundReports::Understand(const common::MessageId& id, queue::StoredMessag
           .Field("recipient", event.recipient)
           .Field("type", event.category)
           .Field("original", report.original_message_id);
-      if (shared_.events != nullptr) shared_.events->Log(event);
+      Emit(std::move(event), std::nullopt);
       break;
     }
     case mail::BounceReportKind::kAutoReply:
@@ -131,6 +133,7 @@ void InboundReports::Understand(const common::MessageId& id, queue::StoredMessag
             .Field("original_envelope", verp->message_id.ToString())
             .Field("recipient_index", static_cast<int64_t>(verp->recipient))
             .Field("reason", report.reason);
+        // Its recipient is unknown: logged and counted, not suppressed.
         if (shared_.events != nullptr) shared_.events->Log(event);
         break;
       }
@@ -138,6 +141,38 @@ void InboundReports::Understand(const common::MessageId& id, queue::StoredMessag
       return;
   }
   Retire(id);
+}
+
+void InboundReports::Emit(DeliveryEvent event, std::optional<mail::BounceClass> bounce) {
+  if (!lookup_ || event.domain.empty()) {
+    Publish(event, bounce);
+    return;
+  }
+  ops_.Begin();
+  const std::string domain = event.domain;
+  lookup_(domain, [this, event = std::move(event),
+                   bounce](absl::StatusOr<dns::Destination> destination) mutable {
+    // A domain that no longer resolves still gets its event, under no site.
+    if (destination.ok()) event.site = destination->site.key;
+    Publish(event, bounce);
+    ops_.End();
+  });
+}
+
+void InboundReports::Publish(const DeliveryEvent& event,
+                             const std::optional<mail::BounceClass>& bounce) {
+  if (shared_.events != nullptr) shared_.events->Log(event);
+  const DeliveryMetrics& m = shared_.metrics;
+  if (event.type == DeliveryEventType::kComplaint) {
+    if (m.complaints_by_site != nullptr) m.complaints_by_site->Add(0, event.site);
+    suppression_.Complaint(event);
+    return;
+  }
+  if (!bounce.has_value()) return;
+  const int column = static_cast<int>(bounce->category);
+  if (m.bounces_by_site != nullptr) m.bounces_by_site->Add(column, event.site);
+  if (m.bounces_by_tenant != nullptr) m.bounces_by_tenant->Add(column, event.tenant);
+  if (bounce->hard) suppression_.HardBounce(event, bounce->category);
 }
 
 void InboundReports::Keep(queue::Envelope envelope, std::string reason) {

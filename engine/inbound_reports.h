@@ -10,6 +10,9 @@
 //     type as its category, the complaining address as the recipient;
 //   - an auto-reply: nothing (it is not a bounce).
 //
+// Hard bounces of the configured categories and complaints also go to the
+// suppression list (engine/suppression_feed.h).
+//
 // Each event names the returned message's Message-ID when the report
 // encloses it. The message is then removed from the spool. One that cannot
 // be understood is kept: moved to the queue "bounces-unknown" with the
@@ -20,11 +23,16 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "common/message_id.h"
+#include "dns/site.h"
 #include "engine/delivery_shared.h"
 #include "engine/pending_ops.h"
+#include "engine/suppression_feed.h"
+#include "mail/bounce_classifier.h"
 #include "queue/spool.h"
 #include "reactor/reactor.h"
 
@@ -37,8 +45,18 @@ class InboundReports {
  public:
   static constexpr size_t kMaxParseBytes = 4 << 20;
 
-  InboundReports(reactor::Reactor& reactor, const DeliveryShared& shared, PendingOps& ops)
-      : reactor_(reactor), shared_(shared), ops_(ops) {}
+  // Finds the site of a recipient's domain, so bounces and complaints count
+  // by the site their mail went to (null: they count under "none").
+  using Lookup = absl::AnyInvocable<void(
+      std::string_view domain, absl::AnyInvocable<void(absl::StatusOr<dns::Destination>)> done)>;
+
+  InboundReports(reactor::Reactor& reactor, const DeliveryShared& shared, PendingOps& ops,
+                 Lookup lookup = nullptr)
+      : reactor_(reactor),
+        shared_(shared),
+        ops_(ops),
+        lookup_(std::move(lookup)),
+        suppression_(&shared.suppression, ops) {}
 
   // Reads, understands and retires one message of the queue "bounces".
   void Process(const queue::ScheduledMessage& message);
@@ -46,11 +64,18 @@ class InboundReports {
  private:
   void Understand(const common::MessageId& id, queue::StoredMessage stored);
   void Keep(queue::Envelope envelope, std::string reason);
+  // Finds the event's site, then Publish()es it. `bounce`: the class of an
+  // async bounce; nullopt for a complaint.
+  void Emit(DeliveryEvent event, std::optional<mail::BounceClass> bounce);
+  // The event log, the metrics by site and tenant, the suppression list.
+  void Publish(const DeliveryEvent& event, const std::optional<mail::BounceClass>& bounce);
   void Retire(const common::MessageId& id);
 
   reactor::Reactor& reactor_;
   const DeliveryShared& shared_;
   PendingOps& ops_;
+  Lookup lookup_;
+  SuppressionFeed suppression_;
 };
 
 }  // namespace sluice::engine

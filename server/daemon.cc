@@ -156,6 +156,9 @@ absl::Status Daemon::PrepareDelivery() {
   SLUICE_ASSIGN_OR_RETURN(verp_, VerpCodec(config_));
   shared.verp = verp_.get();
   shared.verp_domain = absl::AsciiStrToLower(config_.bounces.verp_domain);
+  SLUICE_ASSIGN_OR_RETURN(shared.suppression, SuppressionFeedSettings(config_));
+  shared.suppression.added_bounces = metrics_->suppression().added_bounces;
+  shared.suppression.added_complaints = metrics_->suppression().added_complaints;
   shared.shards = group_->size();
   shared.metrics = metrics_->delivery();
   shared.post = [engines = delivery_.get()](
@@ -177,6 +180,7 @@ absl::Status Daemon::OpenSpool() {
   options.write_errors_metric = metrics.write_errors;
   options.batch_size_metric = metrics.batch_size;
   options.commit_seconds_metric = metrics.commit_seconds;
+  options.suppression_entries_metric = metrics_->suppression().entries;
   options.path = (std::filesystem::path(config_.server.data_dir) / "spool").string();
   options.post = [group = group_.get()](int shard, absl::AnyInvocable<void()> task) {
     group->Post(shard, std::move(task));
@@ -195,6 +199,7 @@ absl::Status Daemon::OpenSpool() {
 absl::Status Daemon::StartDelivery() {
   if (!config_.delivery.enabled) return absl::OkStatus();
   delivery_shared_.spool = spool_.get();
+  delivery_shared_.suppression.list = spool_.get();
   absl::Status started = delivery_->Start([this](int shard, reactor::Reactor& reactor) {
     return engine::DeliveryEngine::Create(reactor, shard, &delivery_shared_);
   });
@@ -233,6 +238,9 @@ absl::Status Daemon::StartHttp() {
   options.operations = spool_.get();
   options.keys = api_keys_;
   options.delivery = delivery_service_.get();
+  options.suppression = spool_.get();
+  options.unsubscribes_suppress = config_.suppression.unsubscribes;
+  options.unsubscribe_expiry = config_.suppression.unsubscribe_expiry;
   options.injector.hostname = HostName(config_);
   options.injector.worker = http_worker_.get();
   options.injector.dkim = dkim_keys_;
@@ -276,6 +284,8 @@ absl::Status Daemon::StartSmtp() {
   shared.dkim_wait = config_.dkim.max_wait;
   shared.unsubscribe = unsubscribe_;
   shared.unsubscribe_base_url = config_.unsubscribe.base_url;
+  if (config_.suppression.smtp != "off") shared.suppression = spool_.get();
+  shared.suppression_for_everyone = config_.suppression.smtp == "everyone";
   for (api::SmtpListenerKind kind : kSmtpKinds) {
     const int i = static_cast<int>(kind);
     limiters_[i] = std::make_unique<api::ConnectionLimiter>(config_.smtp.max_connections,
@@ -304,6 +314,14 @@ void Daemon::Reload(common::Config config) {
       config.bounces.verp_domain != config_.bounces.verp_domain ||
       config.bounces.verp_secret_file != config_.bounces.verp_secret_file) {
     SLUICE_LOG(kWarning, "the [bounces] section takes effect only after a restart");
+  }
+  const common::SuppressionConfig& a = config.suppression;
+  const common::SuppressionConfig& b = config_.suppression;
+  if (a.bounce_categories != b.bounce_categories || a.complaints != b.complaints ||
+      a.unsubscribes != b.unsubscribes || a.bounce_expiry != b.bounce_expiry ||
+      a.complaint_expiry != b.complaint_expiry || a.unsubscribe_expiry != b.unsubscribe_expiry ||
+      a.smtp != b.smtp) {
+    SLUICE_LOG(kWarning, "the [suppression] section takes effect only after a restart");
   }
   if (config.unsubscribe.secret_file != config_.unsubscribe.secret_file ||
       config.unsubscribe.base_url != config_.unsubscribe.base_url) {

@@ -132,6 +132,40 @@ void DaemonMetrics::RegisterDelivery() {
                                    "tenant", config_.max_tenants, results);
   m.by_site = delivery_by_site_.get();
   m.by_tenant = delivery_by_tenant_.get();
+  std::vector<common::MetricLabels> categories;
+  for (size_t category = 0; category < engine::kBounceCategories; ++category) {
+    categories.push_back({{"category", std::string(mail::BounceCategoryName(
+                                           static_cast<mail::BounceCategory>(category)))}});
+  }
+  bounces_by_site_ = AddBounded(
+      "sluice_bounces_site_total",
+      "Bounced recipients (synchronous 5xx and DSNs reporting a failure), by category and site.",
+      "site", config_.max_sites, categories);
+  bounces_by_tenant_ = AddBounded(
+      "sluice_bounces_tenant_total",
+      "Bounced recipients (synchronous 5xx and DSNs reporting a failure), by category and tenant.",
+      "tenant", config_.max_tenants, categories);
+  complaints_by_site_ = AddBounded("sluice_complaints_site_total",
+                                   "Feedback reports (complaints) received, by the site of the "
+                                   "complaining recipient's domain.",
+                                   "site", config_.max_sites, {{}});
+  m.bounces_by_site = bounces_by_site_.get();
+  m.bounces_by_tenant = bounces_by_tenant_.get();
+  m.complaints_by_site = complaints_by_site_.get();
+  suppression_.entries = AddGauge("sluice_suppression_entries",
+                                  "Entries on the suppression list (every scope, expired ones "
+                                  "until the hourly sweep).");
+  suppression_.added_bounces =
+      AddCounter("sluice_suppression_added_total",
+                 "Entries that delivery added to the suppression list, by source.",
+                 {{"source", "hard-bounce"}});
+  suppression_.added_complaints = AddCounter(
+      "sluice_suppression_added_total",
+      "Entries that delivery added to the suppression list, by source.", {{"source", "complaint"}});
+  http_.injection.suppressed =
+      AddCounter("sluice_suppression_hits_total",
+                 "Recipients refused at injection because they are suppressed, by listener.",
+                 {{"listener", "http"}});
   if (absl::StatusOr<dns::ResolverMetrics> dns = dns::RegisterResolverMetrics(registry_);
       dns.ok()) {
     m.dns = *dns;
@@ -177,6 +211,10 @@ void DaemonMetrics::RegisterSmtp(api::SmtpListenerKind kind) {
   m.refused_permanent =
       AddCounter("sluice_smtp_refusals_total", "SMTP replies refusing something, by class.",
                  {{"listener", name}, {"class", "5xx"}});
+  m.suppressed =
+      AddCounter("sluice_suppression_hits_total",
+                 "Recipients refused at injection because they are suppressed, by listener.",
+                 {{"listener", name}});
   if (common::BoundedLabels* received = received_.get(); received != nullptr) {
     m.received = [received, column](std::string_view tenant, uint64_t messages) {
       received->Add(column, tenant, messages);

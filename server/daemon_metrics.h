@@ -27,6 +27,13 @@ struct SpoolMetrics {
   common::Histogram* commit_seconds = nullptr;
 };
 
+// The suppression list's gauge and delivery's additions to it.
+struct SuppressionMetrics {
+  common::Gauge* entries = nullptr;
+  common::Counter* added_bounces = nullptr;
+  common::Counter* added_complaints = nullptr;
+};
+
 class DaemonMetrics {
  public:
   // Registers everything; an error names the metric that could not be.
@@ -40,6 +47,7 @@ class DaemonMetrics {
   const std::vector<common::Histogram*>& loop_lag() const { return loop_lag_; }
   const engine::DeliveryMetrics& delivery() const { return delivery_; }
   const SpoolMetrics& spool() const { return spool_; }
+  const SuppressionMetrics& suppression() const { return suppression_; }
   const api::HttpServerMetrics& http() const { return http_; }
   const api::DkimMetrics& dkim() const { return dkim_; }
   const api::SmtpListenerMetrics& smtp(api::SmtpListenerKind kind) const {
@@ -74,8 +82,12 @@ class DaemonMetrics {
   std::unique_ptr<common::BoundedLabels> delivery_by_site_;
   std::unique_ptr<common::BoundedLabels> delivery_by_tenant_;
   std::unique_ptr<common::BoundedLabels> dkim_by_domain_;
+  std::unique_ptr<common::BoundedLabels> bounces_by_site_;
+  std::unique_ptr<common::BoundedLabels> bounces_by_tenant_;
+  std::unique_ptr<common::BoundedLabels> complaints_by_site_;
   engine::DeliveryMetrics delivery_;
   SpoolMetrics spool_;
+  SuppressionMetrics suppression_;
   api::HttpServerMetrics http_;
   api::DkimMetrics dkim_;
   api::SmtpListenerMetrics smtp_[3];

@@ -156,6 +156,24 @@ absl::StatusOr<std::unique_ptr<const mail::BounceClassifier>> BounceRules(
   return mail::BounceClassifier::Create(*std::move(rules));
 }
 
+absl::StatusOr<engine::SuppressionFeedOptions> SuppressionFeedSettings(
+    const common::Config& config) {
+  const common::SuppressionConfig& c = config.suppression;
+  engine::SuppressionFeedOptions options;
+  for (const std::string& name : c.bounce_categories) {
+    absl::StatusOr<mail::BounceCategory> category = mail::ParseBounceCategory(name);
+    if (!category.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("suppression.bounce_categories: ", category.status().message()));
+    }
+    options.bounce_categories[static_cast<size_t>(*category)] = true;
+  }
+  options.complaints = c.complaints;
+  options.bounce_expiry = c.bounce_expiry;
+  options.complaint_expiry = c.complaint_expiry;
+  return options;
+}
+
 absl::StatusOr<std::unique_ptr<const mail::Verp>> VerpCodec(const common::Config& config) {
   const common::BouncesConfig& b = config.bounces;
   if (b.verp_domain.empty()) return nullptr;

@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "dns/dns_config.h"
 #include "engine/event_log.h"
+#include "engine/suppression_feed.h"
 #include "mail/bounce_classifier.h"
 #include "mail/dkim_keyring.h"
 #include "mail/verp.h"
@@ -58,6 +59,11 @@ absl::StatusOr<std::unique_ptr<const mail::BounceClassifier>> BounceRules(
 // The VERP codec of [bounces], or null when VERP is off. verp_domain must
 // be one of smtp.bounce_domains (where the bounces come back).
 absl::StatusOr<std::unique_ptr<const mail::Verp>> VerpCodec(const common::Config& config);
+
+// What delivery adds to the suppression list by itself ([suppression]),
+// without the list and the counters; an unknown category is an error.
+absl::StatusOr<engine::SuppressionFeedOptions> SuppressionFeedSettings(
+    const common::Config& config);
 
 // The listeners' certificate: the configured files, or a self-signed one
 // generated into <data_dir>/tls so the defaults work out of the box.

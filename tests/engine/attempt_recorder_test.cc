@@ -92,6 +92,43 @@ TEST_F(AttemptRecorderTest, ABounceSpoolsItsDsnBeforeTheRemoval) {
   EXPECT_EQ(shared_.metrics.bounced->Value(), 1u);
 }
 
+TEST_F(AttemptRecorderTest, AHardBounceOfAConfiguredCategorySuppressesForItsTenant) {
+  testing::FakeSuppressionList list;
+  shared_.suppression.list = &list;
+  shared_.suppression.bounce_categories[static_cast<size_t>(mail::BounceCategory::kBadMailbox)] =
+      true;
+  shared_.suppression.bounce_expiry = absl::Hours(24);
+  const common::MessageId id = spool_.Put("example.com", {"gone@example.com", "full@example.com"});
+  const smtp::ServerReply full = smtp::ServerReply::Local(552, "5.2.2", "mailbox full");
+  DeliveryJob job = Job(id);
+  job.envelope.set_tenant("acme");
+  recorder_->Record(job,
+                    Result({{smtp::RecipientStatus::kPermanentFailure, kNoUser},
+                            {smtp::RecipientStatus::kPermanentFailure, full}}),
+                    Info());
+  Settle();
+  EXPECT_EQ(shared_.metrics.bounced->Value(), 2u);
+  // Quota is not among the categories: only the bad mailbox is suppressed.
+  ASSERT_EQ(list.entries.size(), 1u);
+  const queue::SuppressionEntry& entry = list.entries[0];
+  EXPECT_EQ(entry.scope, "acme");
+  EXPECT_EQ(entry.address, "gone@example.com");
+  EXPECT_EQ(entry.source, queue::SuppressionSource::kHardBounce);
+  EXPECT_TRUE(absl::StartsWith(entry.reason, "bad-mailbox: 550 5.1.1")) << entry.reason;
+  EXPECT_EQ(entry.expires_unix_ms - entry.created_unix_ms, 24 * 3600 * 1000);
+}
+
+TEST_F(AttemptRecorderTest, ADeferralSuppressesNothing) {
+  testing::FakeSuppressionList list;
+  shared_.suppression.list = &list;
+  shared_.suppression.bounce_categories.fill(true);
+  const common::MessageId id = spool_.Put("example.com", {"a@example.com"});
+  const smtp::ServerReply later = smtp::ServerReply::Local(450, "4.1.1", "try later, no user?");
+  recorder_->Record(Job(id), Result({{smtp::RecipientStatus::kTemporaryFailure, later}}), Info());
+  Settle();
+  EXPECT_TRUE(list.entries.empty());
+}
+
 TEST_F(AttemptRecorderTest, ABounceAfterTheAttemptKeepsWhatTheAttemptDelivered) {
   const common::MessageId id = spool_.Put("example.com", {"a@example.com", "b@example.com"});
   const smtp::ServerReply reason = smtp::ServerReply::Local(550, "5.0.0", "bounced by operator");

@@ -22,9 +22,38 @@
 #include "engine/outbound_connection.h"
 #include "gtest/gtest.h"
 #include "queue/spool.h"
+#include "queue/suppression.h"
 #include "reactor/reactor.h"
 
 namespace sluice::engine::testing {
+
+// Records what is added; every add succeeds at once. Nothing else is used
+// by delivery, so the rest answers Unimplemented.
+class FakeSuppressionList final : public queue::SuppressionList {
+ public:
+  bool MayHaveSuppressions() const override { return !entries.empty(); }
+  void Suppress(std::vector<queue::SuppressionEntry> added, SuppressDone done) override {
+    for (queue::SuppressionEntry& entry : added) entries.push_back(std::move(entry));
+    done(absl::OkStatus());
+  }
+  void LookUpSuppressed(std::string, std::vector<std::string>, LookupDone done) override {
+    done(absl::UnimplementedError("fake"));
+  }
+  void Unsuppress(std::string, std::vector<std::string>, RemovedDone done) override {
+    done(absl::UnimplementedError("fake"));
+  }
+  void ListSuppressed(std::string, std::string, std::string, size_t, EntriesDone done) override {
+    done(absl::UnimplementedError("fake"));
+  }
+  void ImportSuppressions(std::string, std::string, ImportDone done) override {
+    done(absl::UnimplementedError("fake"));
+  }
+  void ExportSuppressions(std::string, TextDone done) override {
+    done(absl::UnimplementedError("fake"));
+  }
+
+  std::vector<queue::SuppressionEntry> entries;
+};
 
 class FakeSpool final : public queue::Spool {
  public:

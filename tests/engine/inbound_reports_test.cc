@@ -144,5 +144,66 @@ TEST_F(InboundReportsTest, AnAutoReplyIsDroppedWithoutAnEvent) {
   EXPECT_FALSE(spool_.Find(id).has_value());
 }
 
+TEST_F(InboundReportsTest, HardBouncesAndComplaintsAreSuppressedAndCountedBySite) {
+  testing::FakeSuppressionList list;
+  shared_.suppression.list = &list;
+  shared_.suppression.bounce_categories[static_cast<size_t>(mail::BounceCategory::kBadMailbox)] =
+      true;
+  shared_.suppression.complaints = true;
+  common::MetricsRegistry registry(1);
+  std::vector<common::MetricLabels> categories;
+  for (size_t c = 0; c < kBounceCategories; ++c) {
+    categories.push_back({{"category", std::string(mail::BounceCategoryName(
+                                           static_cast<mail::BounceCategory>(c)))}});
+  }
+  std::unique_ptr<common::BoundedLabels> by_site = *common::BoundedLabels::Create(
+      registry,
+      {.name = "bounces", .help = "h", .label = "site", .columns = categories, .promote_after = 1});
+  std::unique_ptr<common::BoundedLabels> complaints = *common::BoundedLabels::Create(
+      registry,
+      {.name = "complaints", .help = "h", .label = "site", .columns = {{}}, .promote_after = 1});
+  shared_.metrics.bounces_by_site = by_site.get();
+  shared_.metrics.complaints_by_site = complaints.get();
+  std::vector<std::string> looked_up;
+  inbound_ = std::make_unique<InboundReports>(
+      *reactor_, shared_, ops_,
+      [&](std::string_view domain,
+          absl::AnyInvocable<void(absl::StatusOr<dns::Destination>)> done) {
+        looked_up.emplace_back(domain);
+        dns::Destination destination;
+        destination.site.key = "mx:mx." + std::string(domain);
+        done(std::move(destination));
+      });
+
+  Process(kDsn);
+  Process(kArf);
+  ASSERT_EQ(list.entries.size(), 2u);
+  EXPECT_EQ(list.entries[0].address, "gone@example.net");
+  EXPECT_EQ(list.entries[0].scope, "");  // the DSN names no tenant: every tenant's
+  EXPECT_EQ(list.entries[0].source, queue::SuppressionSource::kHardBounce);
+  EXPECT_EQ(list.entries[1].address, "reader@provider.example");
+  EXPECT_EQ(list.entries[1].source, queue::SuppressionSource::kComplaint);
+  EXPECT_EQ(list.entries[1].reason, "feedback report: abuse (source 192.0.2.9)");
+  EXPECT_EQ(looked_up, (std::vector<std::string>{"example.net", "provider.example"}));
+  const std::string text = registry.RenderPrometheus();
+  int series = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StartsWith(line, "#") || !absl::EndsWith(line, " 1")) continue;
+    if (absl::StartsWith(line, "complaints{") &&
+        absl::StrContains(line, "site=\"mx:mx.provider.example\"")) {
+      ++series;
+    }
+    if (absl::StartsWith(line, "bounces{") && absl::StrContains(line, "category=\"bad-mailbox\"") &&
+        absl::StrContains(line, "site=\"mx:mx.example.net\"")) {
+      ++series;
+    }
+  }
+  EXPECT_EQ(series, 2) << text;
+  // The events carry the site too.
+  const std::vector<std::string> lines = EventLines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"site\":\"mx:mx.example.net\"")) << lines[0];
+}
+
 }  // namespace
 }  // namespace sluice::engine

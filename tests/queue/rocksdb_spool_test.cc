@@ -32,7 +32,8 @@ class RawSpoolDb {
 
   RawSpoolDb(const std::string& path, bool read_only) {
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name : {"default", "bodies", "envelopes", "schedule", "quarantine"}) {
+    for (const char* name :
+         {"default", "bodies", "envelopes", "schedule", "quarantine", "suppression"}) {
       families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     const rocksdb::DBOptions options;

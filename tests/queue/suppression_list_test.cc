@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "queue/rocksdb_spool.h"
 #include "queue/suppression.h"
+#include "rocksdb/db.h"
 #include "tests/queue/spool_test_util.h"
 
 namespace sluice::queue {
@@ -263,6 +264,32 @@ TEST_F(SuppressionListTest, ImportThenExportRoundTrips) {
   Answer<absl::StatusOr<std::string>> second;
   spool_->ExportSuppressions("acme", second.Callback());
   EXPECT_EQ(second.Get().value_or(""), *text);
+}
+
+TEST_F(SuppressionListTest, ASpoolFromBeforeTheListOpensAndGetsOne) {
+  spool_.reset();
+  std::filesystem::remove_all(path_);
+  {
+    // The column families and format of a spool made before suppression.
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name : {"default", "bodies", "envelopes", "schedule", "quarantine"}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, path_, families, &handles, &db).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[0], "format", "1").ok());
+    for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle);
+    delete db;
+  }
+  Open();
+  EXPECT_FALSE(spool_->MayHaveSuppressions());
+  ASSERT_TRUE(Suppress({Entry("", "a@example.com")}).ok());
+  Open();
+  EXPECT_EQ(spool_->suppressions(), 1);
 }
 
 TEST_F(SuppressionListTest, ImportRefusesTextThatIsNotCsv) {
