@@ -6,8 +6,11 @@ bounce domain ([smtp] bounce_domains), and sluiced reads it: an
 async_bounce event names the recipient, its status and category and the
 original message, and the DSN leaves the spool. With VERP on, sluiced
 sends from b-<id>-<index>-<mac>@<bounce domain>, so the event also names
-the envelope and recipient it is about. A message for the bounce domain
-that is no report stays, moved aside with the reason.
+the envelope and recipient it is about. The bounced recipient lands on the
+suppression list, so the next injection to it is refused: over HTTP (a
+"rejected" entry) and over SMTP submission (550 5.7.1 at RCPT). A message
+for the bounce domain that is no report stays, moved aside with the
+reason.
 
 Delivery goes by a static route to Postfix on 127.0.0.42. Run by
 run_python_test.sh with the runfiles root as the first argument; needs
@@ -17,6 +20,8 @@ root (Postfix).
 import json
 import os
 import shutil
+import smtplib
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -31,6 +36,7 @@ from tools.testbed.sluice_instance import SluiceInstance, delivery_toml, wait_un
 from postfix_instance import PostfixInstance, free_port  # noqa: E402
 
 SLUICED = os.path.join(ROOT, "server", "sluiced")
+PASSWD = os.path.join(ROOT, "tls", "sluice-passwd")
 POSTFIX = "127.0.0.42"
 BOUNCES = "bounces.sluice.test"
 
@@ -45,9 +51,13 @@ class AsyncBounceTest(unittest.TestCase):
         secret = os.path.join(cls.work, "verp.key")
         with open(os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
             f.write(os.urandom(32))
+        password_hash = subprocess.run(
+            [PASSWD, "--scheme=pbkdf2-sha256", "--pbkdf2_iterations=1000"], input="secret",
+            capture_output=True, text=True, check=True).stdout.strip()
         cls.sluice = SluiceInstance(
             SLUICED, os.path.join(cls.work, "data"),
-            f'[smtp]\nbounce_domains = ["{BOUNCES}"]\n'
+            f'[smtp]\nbounce_domains = ["{BOUNCES}"]\nauth_on_loopback_without_tls = true\n'
+            f'[[users]]\nname = "acme"\npassword_hash = "{password_hash}"\n'
             f'[bounces]\nverp_domain = "{BOUNCES}"\nverp_secret_file = "{secret}"\n' +
             delivery_toml("127.0.0.1:1", 25, extra=f"""
 [[dns.routes]]
@@ -77,6 +87,76 @@ hosts = ["{POSTFIX}:{cls.postfix_port}"]
                 return json.loads(r.read())
         except urllib.error.HTTPError as e:
             return {"status": e.code}
+
+    def api(self, method, path, body=None):
+        host, port = self.sluice.http
+        request = urllib.request.Request(
+            f"http://{host}:{port}{path}", method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def suppressed(self, address, tenant):
+        status, answer = self.api(
+            "GET", f"/api/v1/suppressions/check?tenant={tenant}&address={address}")
+        self.assertEqual(status, 200, answer)
+        return answer["entry"] if answer["suppressed"] else None
+
+    def test_the_bounced_recipient_is_suppressed_and_refused_next_time(self):
+        message = ("From: News <news@sluice.test>\r\nTo: ghost2@postfix.example\r\n"
+                   "Subject: Weekly\r\n\r\nhello\r\n").encode()
+        self.sluice.send(f"news@{BOUNCES}", ["ghost2@postfix.example"], message)
+        self.sluice.wait_events(
+            lambda es: any(e["type"] == "async_bounce" and e["recipient"] ==
+                           "ghost2@postfix.example" for e in es), 60, "its async_bounce event")
+        # The DSN names no tenant we still know: the entry is for every tenant.
+        entry = wait_until(lambda: self.suppressed("ghost2@postfix.example", "acme"), 30,
+                           "the suppression entry")
+        self.assertEqual(entry["tenant"], "")
+        self.assertEqual(entry["source"], "hard-bounce")
+        self.assertTrue(entry["reason"].startswith("bad-mailbox: "), entry)
+        self.assertIsNone(entry["expires"])
+
+        status, answer = self.api("POST", "/api/v1/messages", {
+            "from": "News <news@sluice.test>", "subject": "Again", "text": "hello again",
+            "tenant": "acme",
+            "recipients": [{"email": "ghost2@postfix.example"},
+                           {"email": "reader@postfix.example"}]})
+        self.assertEqual(status, 200, answer)
+        self.assertEqual([a["email"] for a in answer["accepted"]], ["reader@postfix.example"])
+        [rejected] = answer["rejected"]
+        self.assertEqual((rejected["index"], rejected["email"]), (0, "ghost2@postfix.example"))
+        self.assertTrue(rejected["reason"].startswith("suppressed for every tenant: hard-bounce"),
+                        rejected)
+
+        host, port = self.sluice.submission
+        with smtplib.SMTP(host, port, timeout=30) as client:
+            client.login("acme", "secret")
+            client.mail("news@sluice.test")
+            code, text = client.rcpt("Ghost2@Postfix.Example")
+            self.assertEqual(code, 550, text)
+            self.assertIn(b"5.7.1", text)
+            self.assertIn(b"suppressed for every tenant: hard-bounce", text)
+            self.assertEqual(client.rcpt("reader@postfix.example")[0], 250)
+            client.rset()
+        self.assertGreaterEqual(
+            self.sluice.metric("sluice_suppression_hits_total", 'listener="http"'), 1)
+        self.assertGreaterEqual(
+            self.sluice.metric("sluice_suppression_hits_total", 'listener="submission"'), 1)
+        self.assertGreaterEqual(
+            self.sluice.metric("sluice_suppression_added_total", 'source="hard-bounce"'), 1)
+        self.assertGreaterEqual(self.sluice.metric("sluice_suppression_entries"), 1)
+
+        # An operator takes it off the list; mail to it is accepted again.
+        status, answer = self.api("DELETE", "/api/v1/suppressions/ghost2@postfix.example")
+        self.assertEqual((status, answer), (200, {"removed": 1}))
+        self.assertIsNone(self.suppressed("ghost2@postfix.example", "acme"))
+        self.assertEqual(self.api("DELETE", "/api/v1/suppressions/ghost2@postfix.example")[0],
+                         404)
 
     def test_a_later_bounce_from_postfix_is_read_into_an_event(self):
         message = ("From: News <news@sluice.test>\r\nTo: ghost@postfix.example\r\n"

@@ -215,6 +215,21 @@ hosts = ["{SINK}:{cls.port}"]
                          {"tenant": "acme", "recipient": "reader@example.net",
                           "campaign": "weekly"})
         self.assertEqual(self.sluice.metric("sluice_unsubscribes_total"), 1)
+        # The 200 came once the recipient was on the tenant's suppression
+        # list; other tenants may still mail it.
+        status, body = self.curl("/api/v1/suppressions/check?tenant=acme&address=reader@example.net")
+        self.assertEqual(status, 200, body)
+        entry = json.loads(body)["entry"]
+        self.assertEqual((entry["tenant"], entry["source"]), ("acme", "unsubscribe"))
+        self.assertEqual(entry["reason"], "one-click unsubscribe, campaign weekly")
+        status, body = self.curl("/api/v1/suppressions/check?tenant=other&address=reader@example.net")
+        self.assertEqual(json.loads(body), {"suppressed": False, "entry": None})
+        answer = self.inject({"from": "News <news@example.com>", "subject": "Weekly",
+                              "text": "Again.", "tenant": "acme",
+                              "recipients": [{"email": "reader@example.net"},
+                                             {"email": "other@example.net"}]})
+        self.assertEqual([r["email"] for r in answer["rejected"]], ["reader@example.net"])
+        self.assertTrue(answer["rejected"][0]["reason"].startswith("suppressed: unsubscribe on "))
 
     def test_a_trusted_smtp_submitter_asks_for_one_click_with_a_header(self):
         message = ("From: News <news@example.com>\r\nTo: one@example.net\r\n"
