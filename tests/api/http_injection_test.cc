@@ -140,5 +140,51 @@ TEST_F(HttpInjectionTest, NoValidRecipientIsAnError) {
   EXPECT_EQ(prepared.status().message(), "recipients: no valid recipient");
 }
 
+TEST_F(HttpInjectionTest, RejectingAcceptedRecipientsTakesThemOutOfTheirEnvelopes) {
+  absl::StatusOr<PreparedInjection> prepared = Prepare(R"({
+    "from": "a@example.org", "text": "same for all", "to_header": "undisclosed",
+    "recipients": [{"email": "1@x.example"}, {"email": "2@y.example"}, {"email": "3@x.example"},
+                   {"email": "4@x.example"}]})");
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  ASSERT_EQ(prepared->messages[0].envelopes.size(), 3u);  // x: 1, 3 | x: 4 | y: 2
+  // 2@y.example and 4@x.example are suppressed: their envelopes empty out.
+  RejectAccepted(&*prepared,
+                 {std::nullopt, "suppressed: complaint", std::nullopt, "suppressed: hard-bounce"});
+  ASSERT_EQ(prepared->messages.size(), 1u);
+  const queue::NewMessage& message = prepared->messages[0];
+  ASSERT_EQ(message.envelopes.size(), 1u);
+  EXPECT_EQ(message.envelopes[0].recipients_size(), 2);
+  EXPECT_EQ(message.envelopes[0].recipients(0).address(), "1@x.example");
+  EXPECT_EQ(message.envelopes[0].recipients(1).address(), "3@x.example");
+  ASSERT_EQ(prepared->accepted.size(), 2u);
+  EXPECT_EQ(prepared->accepted[1].email, "3@x.example");
+  const std::string response = FormatInjectionResponse(*prepared, {absl::OkStatus()});
+  EXPECT_TRUE(absl::StrContains(response,
+                                "\"rejected\":[{\"index\":1,\"email\":\"2@y.example\",\"reason\":"
+                                "\"suppressed: complaint\"},{\"index\":3,\"email\":\"4@x.example\","
+                                "\"reason\":\"suppressed: hard-bounce\"}]"))
+      << response;
+}
+
+TEST_F(HttpInjectionTest, RejectingEveryRecipientOfAPersonalisedMessageDropsIt) {
+  absl::StatusOr<PreparedInjection> prepared = Prepare(R"({
+    "from": "a@example.org", "text": "Hi {{n}}",
+    "recipients": [{"email": "1@x.example", "substitutions": {"n": "1"}},
+                   {"email": "2@x.example", "substitutions": {"n": "2"}},
+                   {"email": "3@x.example", "substitutions": {"n": "3"}}]})");
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  ASSERT_EQ(prepared->messages.size(), 3u);
+  const size_t second_body = prepared->messages[1].body.size();
+  const size_t bytes = prepared->body_bytes;
+  const std::string third_body = prepared->messages[2].body;
+  RejectAccepted(&*prepared, {std::nullopt, "suppressed: unsubscribe", std::nullopt});
+  ASSERT_EQ(prepared->messages.size(), 2u);
+  EXPECT_EQ(prepared->body_bytes, bytes - second_body);
+  // The third recipient's message moved up, and its recipient follows it.
+  ASSERT_EQ(prepared->accepted.size(), 2u);
+  EXPECT_EQ(prepared->accepted[1].message, 1u);
+  EXPECT_EQ(prepared->messages[1].body, third_body);
+}
+
 }  // namespace
 }  // namespace sluice::api
