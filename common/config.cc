@@ -219,6 +219,11 @@ rules_file = ""
 # verp_secret_file holds 32+ random bytes (mode 0600).
 verp_domain = ""
 verp_secret_file = ""
+# A bounce domain of its own for one tenant's or pool's mail (an async
+# bounce that comes back there is known to be that tenant's):
+#   [[bounces.verp_domains]]
+#   tenant = "acme"                   (or pool = "transactional")
+#   domain = "bounces.acme.example"   (one of smtp.bounce_domains)
 
 [suppression]
 # Addresses sluice will not mail again, per tenant (and a global scope),
@@ -408,6 +413,18 @@ void BindConfig(TableBinder& root, Config* config) {
     bounces.String("verp_secret_file", &config->bounces.verp_secret_file);
     if (config->bounces.verp_domain.empty() != config->bounces.verp_secret_file.empty()) {
       bounces.Error("needs both verp_domain and verp_secret_file, or neither");
+    }
+    if (bounces.Has("verp_domains")) config->bounces.verp_domains.clear();
+    bounces.TableArray("verp_domains", [&](TableBinder& entry, size_t) {
+      BouncesConfig::VerpDomain& d = config->bounces.verp_domains.emplace_back();
+      entry.String("tenant", &d.tenant);
+      entry.String("pool", &d.pool);
+      entry.Checked("domain", &d.domain, &CheckDomain);
+      if (d.tenant.empty() == d.pool.empty()) entry.Error("needs a tenant or a pool (one of them)");
+      if (d.domain.empty()) entry.Error("needs a domain");
+    });
+    if (!config->bounces.verp_domains.empty() && config->bounces.verp_domain.empty()) {
+      bounces.Error("verp_domains needs VERP on (verp_domain and verp_secret_file)");
     }
   });
   root.Table("suppression", [&](TableBinder& suppression) {

@@ -246,6 +246,18 @@ struct BouncesConfig {
   // verp_secret_file (32+ bytes, not readable by others). Both or neither.
   std::string verp_domain;
   std::string verp_secret_file;
+  // [[bounces.verp_domains]]: another bounce domain (also one of
+  // smtp.bounce_domains) for one tenant's or one egress pool's mail, so
+  // each sender's bounces come back to its own domain, and an async bounce
+  // there is known to be that tenant's. A tenant's entry wins over its
+  // pool's; mail of neither uses verp_domain.
+  struct VerpDomain {
+    std::string tenant;  // exactly one of tenant and pool
+    std::string pool;
+    std::string domain;
+    bool operator==(const VerpDomain&) const = default;
+  };
+  std::vector<VerpDomain> verp_domains;
 };
 
 // [suppression]: who is not mailed again (queue/suppression.h).

@@ -71,6 +71,15 @@ void UseVerp(DeliveryJob& job, const mail::Verp& verp, std::string_view bounce_d
   }
 }
 
+std::string_view VerpDomainFor(const queue::Envelope& envelope,
+                               const absl::flat_hash_map<std::string, std::string>& by_tenant,
+                               const absl::flat_hash_map<std::string, std::string>& by_pool,
+                               std::string_view fallback) {
+  if (auto it = by_tenant.find(envelope.tenant()); it != by_tenant.end()) return it->second;
+  if (auto it = by_pool.find(envelope.pool()); it != by_pool.end()) return it->second;
+  return fallback;
+}
+
 bool HasEightBit(const std::string& body) {
   return std::any_of(body.begin(), body.end(),
                      [](char c) { return static_cast<unsigned char>(c) >= 0x80; });

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "mail/verp.h"
 #include "queue/spool.h"
@@ -32,6 +33,13 @@ struct DeliveryJob {
 // envelope and each recipient's index, unless the envelope has the null
 // sender or is no outbound mail (a DSN or an inbound bounce is sent as is).
 void UseVerp(DeliveryJob& job, const mail::Verp& verp, std::string_view bounce_domain);
+
+// The bounce domain of `envelope`'s VERP senders: its tenant's (in
+// `by_tenant`), else its pool's (`by_pool`), else `fallback`.
+std::string_view VerpDomainFor(const queue::Envelope& envelope,
+                               const absl::flat_hash_map<std::string, std::string>& by_tenant,
+                               const absl::flat_hash_map<std::string, std::string>& by_pool,
+                               std::string_view fallback);
 
 // The recipients of `envelope` that still need delivering (pending or
 // deferred).

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
 #include "common/bounded_labels.h"
@@ -88,6 +89,11 @@ struct DeliveryShared {
   // null: from the envelope's sender.
   const mail::Verp* verp = nullptr;
   std::string verp_domain;
+  // [[bounces.verp_domains]]: the bounce domains of some tenants' and
+  // pools' mail instead of verp_domain, and whose each tenant domain is.
+  absl::flat_hash_map<std::string, std::string> verp_domain_by_tenant;
+  absl::flat_hash_map<std::string, std::string> verp_domain_by_pool;
+  absl::flat_hash_map<std::string, std::string> verp_tenant_by_domain;
   // What hard bounces and complaints add to the suppression list
   // ([suppression]); its list null: nothing.
   SuppressionFeedOptions suppression;

@@ -70,6 +70,11 @@ void InboundReports::Understand(const common::MessageId& id, queue::StoredMessag
         verp = *std::move(target);
         base.original_envelope_id = verp->message_id;
         base.original_recipient_index = verp->recipient;
+        // Came back to a tenant's own bounce domain: that tenant's mail.
+        if (auto tenant = shared_.verp_tenant_by_domain.find(verp->domain);
+            tenant != shared_.verp_tenant_by_domain.end()) {
+          base.tenant = tenant->second;
+        }
         break;
       }
     }

@@ -249,7 +249,11 @@ void SitePool::OnRead(OutboundConnection* c, ReadyMessage message,
     job->body = std::make_shared<const std::string>(std::move(stored->body));
     job->needs_8bit = HasEightBit(*job->body);
     job->started = reactor_.clock().Now();
-    if (shared_.verp != nullptr) UseVerp(*job, *shared_.verp, shared_.verp_domain);
+    if (shared_.verp != nullptr) {
+      UseVerp(*job, *shared_.verp,
+              VerpDomainFor(job->envelope, shared_.verp_domain_by_tenant,
+                            shared_.verp_domain_by_pool, shared_.verp_domain));
+    }
     if (job->attempted.empty()) {
       ops_.Begin();
       shared_.spool->Remove(message.id, [this](absl::Status) { ops_.End(); });

@@ -156,6 +156,15 @@ absl::Status Daemon::PrepareDelivery() {
   SLUICE_ASSIGN_OR_RETURN(verp_, VerpCodec(config_));
   shared.verp = verp_.get();
   shared.verp_domain = absl::AsciiStrToLower(config_.bounces.verp_domain);
+  for (const common::BouncesConfig::VerpDomain& d : config_.bounces.verp_domains) {
+    const std::string domain = absl::AsciiStrToLower(d.domain);
+    if (!d.tenant.empty()) {
+      shared.verp_domain_by_tenant[d.tenant] = domain;
+      shared.verp_tenant_by_domain[domain] = d.tenant;
+    } else {
+      shared.verp_domain_by_pool[d.pool] = domain;
+    }
+  }
   SLUICE_ASSIGN_OR_RETURN(shared.suppression, SuppressionFeedSettings(config_));
   shared.suppression.added_bounces = metrics_->suppression().added_bounces;
   shared.suppression.added_complaints = metrics_->suppression().added_complaints;
@@ -312,7 +321,8 @@ void Daemon::Reload(common::Config config) {
   }
   if (config.bounces.rules_file != config_.bounces.rules_file ||
       config.bounces.verp_domain != config_.bounces.verp_domain ||
-      config.bounces.verp_secret_file != config_.bounces.verp_secret_file) {
+      config.bounces.verp_secret_file != config_.bounces.verp_secret_file ||
+      config.bounces.verp_domains != config_.bounces.verp_domains) {
     SLUICE_LOG(kWarning, "the [bounces] section takes effect only after a restart");
   }
   const common::SuppressionConfig& a = config.suppression;

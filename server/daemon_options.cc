@@ -177,15 +177,24 @@ absl::StatusOr<engine::SuppressionFeedOptions> SuppressionFeedSettings(
 absl::StatusOr<std::unique_ptr<const mail::Verp>> VerpCodec(const common::Config& config) {
   const common::BouncesConfig& b = config.bounces;
   if (b.verp_domain.empty()) return nullptr;
-  const std::string domain = absl::AsciiStrToLower(b.verp_domain);
-  bool bounce_domain = false;
-  for (const std::string& d : config.smtp.bounce_domains) {
-    bounce_domain |= absl::AsciiStrToLower(d) == domain;
-  }
-  if (!bounce_domain) {
+  auto is_bounce_domain = [&config](const std::string& name) {
+    const std::string domain = absl::AsciiStrToLower(name);
+    for (const std::string& d : config.smtp.bounce_domains) {
+      if (absl::AsciiStrToLower(d) == domain) return true;
+    }
+    return false;
+  };
+  if (!is_bounce_domain(b.verp_domain)) {
     return absl::InvalidArgumentError(
         absl::StrCat("bounces.verp_domain ", b.verp_domain,
                      " must be one of smtp.bounce_domains, or its bounces would be refused"));
+  }
+  for (const common::BouncesConfig::VerpDomain& d : b.verp_domains) {
+    if (!is_bounce_domain(d.domain)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bounces.verp_domains: ", d.domain,
+                       " must be one of smtp.bounce_domains, or its bounces would be refused"));
+    }
   }
   absl::StatusOr<std::string> secret = common::ReadSecretFile(b.verp_secret_file);
   if (!secret.ok()) return secret.status();

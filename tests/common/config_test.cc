@@ -308,4 +308,46 @@ TEST(ListenAddressTest, ToStringRoundTrips) {
 }
 
 }  // namespace
+
+TEST(ConfigTest, ReadsTheSuppressionSectionWithItsDefaults) {
+  const absl::StatusOr<Config> defaults = LoadConfig("", "sluice.toml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->suppression.bounce_categories,
+            (std::vector<std::string>{"bad-mailbox", "bad-domain", "inactive-mailbox"}));
+  EXPECT_TRUE(defaults->suppression.complaints);
+  EXPECT_TRUE(defaults->suppression.unsubscribes);
+  EXPECT_EQ(defaults->suppression.bounce_expiry, absl::ZeroDuration());
+  EXPECT_EQ(defaults->suppression.smtp, "tenants");
+  const absl::StatusOr<Config> config = LoadConfig(
+      "[suppression]\nbounce_categories = [\"bad-mailbox\"]\ncomplaints = false\n"
+      "bounce_expiry = \"4320h\"\nsmtp = \"everyone\"\n",
+      "sluice.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->suppression.bounce_categories, (std::vector<std::string>{"bad-mailbox"}));
+  EXPECT_FALSE(config->suppression.complaints);
+  EXPECT_EQ(config->suppression.bounce_expiry, absl::Hours(4320));
+  EXPECT_EQ(config->suppression.smtp, "everyone");
+  EXPECT_TRUE(
+      absl::StrContains(LoadError("[suppression]\nsmtp = \"sometimes\"\n"), "suppression.smtp"));
+}
+
+TEST(ConfigTest, ReadsVerpDomainsPerTenantOrPool) {
+  const absl::StatusOr<Config> config = LoadConfig(
+      "[bounces]\nverp_domain = \"b.example.com\"\nverp_secret_file = \"/k\"\n"
+      "[[bounces.verp_domains]]\ntenant = \"acme\"\ndomain = \"b.acme.example\"\n"
+      "[[bounces.verp_domains]]\npool = \"bulk\"\ndomain = \"b.bulk.example\"\n",
+      "sluice.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->bounces.verp_domains.size(), 2u);
+  EXPECT_EQ(config->bounces.verp_domains[0].tenant, "acme");
+  EXPECT_EQ(config->bounces.verp_domains[1].pool, "bulk");
+  EXPECT_TRUE(absl::StrContains(
+      LoadError("[bounces]\nverp_domain = \"b.example.com\"\nverp_secret_file = \"/k\"\n"
+                "[[bounces.verp_domains]]\ntenant = \"a\"\npool = \"p\"\ndomain = \"d.example\"\n"),
+      "needs a tenant or a pool (one of them)"));
+  EXPECT_TRUE(absl::StrContains(
+      LoadError("[[bounces.verp_domains]]\ntenant = \"a\"\ndomain = \"d.example\"\n"),
+      "verp_domains needs VERP on"));
+}
+
 }  // namespace sluice::common

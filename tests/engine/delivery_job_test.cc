@@ -235,5 +235,18 @@ TEST(DeliveryJobTest, HasEightBitFindsOctetsAbove127) {
   EXPECT_FALSE(HasEightBit(std::string("a\0b", 3)));
 }
 
+TEST(DeliveryJobTest, VerpDomainIsTheTenantsThenThePoolsThenTheDefault) {
+  const absl::flat_hash_map<std::string, std::string> by_tenant = {{"acme", "b.acme.example"}};
+  const absl::flat_hash_map<std::string, std::string> by_pool = {{"bulk", "b.bulk.example"}};
+  queue::Envelope envelope;
+  envelope.set_tenant("acme");
+  envelope.set_pool("bulk");
+  EXPECT_EQ(VerpDomainFor(envelope, by_tenant, by_pool, "b.example"), "b.acme.example");
+  envelope.set_tenant("globex");
+  EXPECT_EQ(VerpDomainFor(envelope, by_tenant, by_pool, "b.example"), "b.bulk.example");
+  envelope.set_pool("");
+  EXPECT_EQ(VerpDomainFor(envelope, by_tenant, by_pool, "b.example"), "b.example");
+}
+
 }  // namespace
 }  // namespace sluice::engine

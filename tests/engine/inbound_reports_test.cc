@@ -205,5 +205,31 @@ TEST_F(InboundReportsTest, HardBouncesAndComplaintsAreSuppressedAndCountedBySite
   EXPECT_TRUE(absl::StrContains(lines[0], "\"site\":\"mx:mx.example.net\"")) << lines[0];
 }
 
+TEST_F(InboundReportsTest, ADsnToATenantsBounceDomainSuppressesForThatTenant) {
+  const mail::Verp verp = *mail::Verp::Create(std::string(32, 'v'));
+  shared_.verp = &verp;
+  shared_.verp_tenant_by_domain["bounces.acme.example"] = "acme";
+  testing::FakeSuppressionList list;
+  shared_.suppression.list = &list;
+  shared_.suppression.bounce_categories[static_cast<size_t>(mail::BounceCategory::kBadMailbox)] =
+      true;
+  const common::MessageId original = common::MessageId::FromParts(1'800'000'000'000, 1, 0, 5);
+  const std::string address = verp.Encode(original, 0, "bounces.acme.example");
+  const common::MessageId id = spool_.Put("bounces.acme.example", {address});
+  spool_.SetBody(id, kDsn, kInboundBouncesQueue);
+  queue::ScheduledMessage message;
+  message.id = id;
+  message.queue = kInboundBouncesQueue;
+  inbound_->Process(message);
+  ASSERT_TRUE(RunUntil(*reactor_, [&] { return ops_.count() == 0; }));
+  const std::vector<std::string> lines = EventLines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"tenant\":\"acme\"")) << lines[0];
+  ASSERT_EQ(list.entries.size(), 1u);
+  EXPECT_EQ(list.entries[0].scope, "acme");
+  EXPECT_EQ(list.entries[0].address, "gone@example.net");
+  shared_.verp = nullptr;
+}
+
 }  // namespace
 }  // namespace sluice::engine
