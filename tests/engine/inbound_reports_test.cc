@@ -52,13 +52,16 @@ class InboundReportsTest : public testing::DeliveryTest {
     inbound_ = std::make_unique<InboundReports>(*reactor_, shared_, ops_);
   }
 
-  // Stores `body` as a message of the queue "bounces" and processes it.
-  common::MessageId Process(const std::string& body) {
-    const common::MessageId id = spool_.Put("bounces.sluice.test", {"b@bounces.sluice.test"});
+  // Stores `body` as a message of the queue "bounces" for `recipient` and
+  // processes it.
+  common::MessageId Process(const std::string& body,
+                            const std::string& recipient = "b@bounces.sluice.test") {
+    const std::string domain = recipient.substr(recipient.rfind('@') + 1);
+    const common::MessageId id = spool_.Put(domain, {recipient});
     spool_.SetBody(id, body, kInboundBouncesQueue);
     queue::ScheduledMessage message;
     message.id = id;
-    message.domain = "bounces.sluice.test";
+    message.domain = domain;
     message.queue = kInboundBouncesQueue;
     inbound_->Process(message);
     EXPECT_TRUE(RunUntil(*reactor_, [&] { return ops_.count() == 0; }));
@@ -117,14 +120,8 @@ TEST_F(InboundReportsTest, AReportToAVerpAddressNamesTheEnvelopeEvenWhenMangled)
   const common::MessageId original = common::MessageId::FromParts(1'800'000'000'000, 1, 0, 5);
   const std::string address = verp.Encode(original, 3, "bounces.sluice.test");
   // A "DSN" a broken MTA wrote: no report, just words.
-  const common::MessageId id = spool_.Put("bounces.sluice.test", {address});
-  spool_.SetBody(id, "From: postmaster@broken.example\r\nSubject: ?\r\n\r\nno\r\n",
-                 kInboundBouncesQueue);
-  queue::ScheduledMessage message;
-  message.id = id;
-  message.queue = kInboundBouncesQueue;
-  inbound_->Process(message);
-  ASSERT_TRUE(RunUntil(*reactor_, [&] { return ops_.count() == 0; }));
+  const common::MessageId id =
+      Process("From: postmaster@broken.example\r\nSubject: ?\r\n\r\nno\r\n", address);
   const std::vector<std::string> lines = EventLines();
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_TRUE(absl::StrContains(lines[0], "\"type\":\"async_bounce\"")) << lines[0];
@@ -214,14 +211,7 @@ TEST_F(InboundReportsTest, ADsnToATenantsBounceDomainSuppressesForThatTenant) {
   shared_.suppression.bounce_categories[static_cast<size_t>(mail::BounceCategory::kBadMailbox)] =
       true;
   const common::MessageId original = common::MessageId::FromParts(1'800'000'000'000, 1, 0, 5);
-  const std::string address = verp.Encode(original, 0, "bounces.acme.example");
-  const common::MessageId id = spool_.Put("bounces.acme.example", {address});
-  spool_.SetBody(id, kDsn, kInboundBouncesQueue);
-  queue::ScheduledMessage message;
-  message.id = id;
-  message.queue = kInboundBouncesQueue;
-  inbound_->Process(message);
-  ASSERT_TRUE(RunUntil(*reactor_, [&] { return ops_.count() == 0; }));
+  Process(kDsn, verp.Encode(original, 0, "bounces.acme.example"));
   const std::vector<std::string> lines = EventLines();
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_TRUE(absl::StrContains(lines[0], "\"tenant\":\"acme\"")) << lines[0];
