@@ -60,6 +60,9 @@ absl::Status SpoolDb::Open(bool read_only) {
   rocksdb::BlockBasedTableOptions suppression_table;
   suppression_table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   suppression.table_factory.reset(rocksdb::NewBlockBasedTableFactory(suppression_table));
+  // And the same for what is still in the memtable (a fresh import).
+  suppression.memtable_whole_key_filtering = true;
+  suppression.memtable_prefix_bloom_size_ratio = 0.05;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, small_records}, {std::string(kBodies), bodies},
