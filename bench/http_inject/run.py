@@ -16,11 +16,17 @@ Points (each a fresh batch of messages into the same spool):
   h2load-*   1 recipient per request from h2load (nghttp2-client), a C
              client, so the client is not the limit: h1 over 16 HTTP/1.1
              connections, h2c and h2 (TLS) with 16 streams on 1 connection
+  --suppressed N: then imports N suppression entries (CSV through the admin
+             API; none is a benchmark recipient, so every lookup misses as
+             most do) and measures http-1 (16 connections) and http-1000
+             again: the cost of checking the list at ingest, against the
+             same points with an empty list (which skips the lookup)
 A message counts once sluice answered 200 / 250, which it gives only after
 the spool's synced commit. Reported: messages (recipients) per second and
 sluiced CPU seconds per 1,000.
 
   bench/http_inject/run.py [--messages 20000] [--connections 1,16] [--quick]
+                           [--suppressed 1000000]
 
 Needs postfix's smtp-source and h2load (apt-get install postfix
 nghttp2-client); builds sluiced with
@@ -153,12 +159,33 @@ def h2load_point(url, requests, body_path, options):
     return requests, requests / rate
 
 
+def import_suppressions(port, rows):
+    """Imports `rows` global entries in slices of 500,000; returns how many."""
+    imported = 0
+    for start in range(0, rows, 500_000):
+        count = min(500_000, rows - start)
+        csv = "address\r\n" + "".join(f"listed{i}@dest{i % 10}.example\r\n"
+                                        for i in range(start, start + count))
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        conn.request("POST", "/api/v1/suppressions/import", body=csv.encode(),
+                     headers={"Content-Type": "text/csv"})
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+        if response.status != 200:
+            sys.exit(f"import failed: {response.status} {answer}")
+        imported += answer["imported"]
+        conn.close()
+    return imported
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--connections", default="1,16")
     parser.add_argument("--quick", action="store_true", help="2,000 messages per point")
+    parser.add_argument("--suppressed", type=int, default=0,
+                        help="suppression entries to import before the last points")
     args = parser.parse_args()
     if shutil.which("smtp-source") is None:
         sys.exit("needs smtp-source: apt-get install postfix")
@@ -224,6 +251,17 @@ def main():
                 lambda: h2load_point(url, messages, body_path, ["-c", "1", "-m", "16"]))
         measure("h2load-h2", 1,
                 lambda: h2load_point(tls_url, messages, body_path, ["-c", "1", "-m", "16"]))
+        if args.suppressed > 0:
+            start = time.monotonic()
+            imported = import_suppressions(http_port, args.suppressed)
+            elapsed = time.monotonic() - start
+            print(f"imported {imported} suppression entries in {elapsed:.1f}s "
+                  f"({imported / elapsed:.0f}/s)", flush=True)
+            n = messages
+            for _ in range(2):
+                measure("http-1+list", 16, lambda: http_point(http_port, 16, n, 1, "single"))
+                measure("http-1000+list", 2,
+                        lambda: http_point(http_port, 2, bulk_requests, 1000, "own"))
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=60)
