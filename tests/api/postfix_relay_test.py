@@ -9,15 +9,23 @@ queue is empty.
   postfix_relay_test.py SLUICED TOOLS_DIR
 """
 import os
+import queue
 import re
-import select
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 MESSAGES = 20
+
+
+def forward_lines(stream, lines):
+    """Puts each line of `stream` on the queue `lines`, then None at its end."""
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
 
 
 def main(sluiced, tools):
@@ -47,11 +55,12 @@ def main(sluiced, tools):
     # Short queue-run timers: a message whose qmgr wake-up got lost (seen
     # once under a loaded CI run: 19 of 20 relayed, one waiting for the
     # default 300 s queue run) is picked up within seconds.
+    maillog = os.path.join(work, "maillog")
     postfix = PostfixInstance(work, f"relayhost = [127.0.0.1]:{relay}\n"
                                     "smtp_tls_security_level = encrypt\n"
                                     "queue_run_delay = 2s\n"
                                     "minimal_backoff_time = 2s\n"
-                                    "maximal_backoff_time = 4s\n")
+                                    "maximal_backoff_time = 4s\n", maillog=maillog)
     try:
         wait_for_port(relay, lambda: daemon.poll() is None, "sluiced")
         postfix.start()
@@ -62,16 +71,26 @@ def main(sluiced, tools):
         if result.returncode != 0:
             sys.exit(f"FAIL: smtp-source into Postfix: {result.stderr}")
         # Read sluiced's log until every message was accepted from Postfix.
+        # A thread reads the lines: select() on the pipe would miss lines
+        # already in the reader's buffer (and wait for ever on the last one).
+        lines = queue.Queue()
+        threading.Thread(target=forward_lines, args=(daemon.stderr, lines), daemon=True).start()
         accepted = 0
         deadline = time.monotonic() + 120
         while accepted < MESSAGES:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([daemon.stderr], [], [], remaining)[0]:
-                sys.exit(f"FAIL: sluiced accepted {accepted} of {MESSAGES} messages relayed by "
-                         f"Postfix; Postfix deferred {postfix.queue_count('deferred')}")
-            line = daemon.stderr.readline()
-            if not line:
+            try:
+                line = lines.get(timeout=max(remaining, 0.001))
+            except queue.Empty:
+                line = ""
+            if line is None:
                 sys.exit("FAIL: sluiced exited")
+            if not line:
+                queues = ", ".join(f"{q} {postfix.queue_count(q)}"
+                                   for q in ("maildrop", "incoming", "active", "deferred"))
+                log = open(maillog, errors="replace").read() if os.path.exists(maillog) else ""
+                sys.exit(f"FAIL: sluiced accepted {accepted} of {MESSAGES} messages relayed by "
+                         f"Postfix; Postfix queues: {queues}\nPostfix's log:\n{log[-6000:]}")
             if 'msg="message accepted"' in line and re.search(r"client=127\.0\.0\.1", line):
                 accepted += 1
         print(f"sluiced accepted all {MESSAGES} messages relayed by Postfix over TLS")
