@@ -1,12 +1,13 @@
 #!/bin/bash
-# Builds the libFuzzer targets (SMTP command and DATA, bounce reports) with clang++ (not Bazel) and runs each for
+# Builds the libFuzzer targets (SMTP command and DATA, bounce reports, the
+# suppression list's CSV) with clang++ (not Bazel) and runs each for
 # a bounded time. Exits non-zero if a target fails to build or finds a crash,
 # a leak, a sanitizer report or a broken invariant (the targets trap).
 #
 #   fuzz/run_fuzzers.sh [SECONDS_PER_TARGET]     (default 60)
 #
 # Needs Debian's clang and libclang-rt-14-dev (libFuzzer and the sanitizer
-# runtimes), libabsl-dev and libre2-dev. Under `bazel test //fuzz:fuzz_test` the sources
+# runtimes), libabsl-dev, libre2-dev and libcsv-dev. Under `bazel test //fuzz:fuzz_test` the sources
 # come from the test's runfiles; run directly, from the script's checkout.
 set -euo pipefail
 
@@ -49,12 +50,14 @@ declare -A sources=(
   [smtp_command_fuzzer]="$smtp_sources"
   [smtp_data_fuzzer]="$smtp_sources"
   [bounce_report_fuzzer]="mime/mime_entity mime/base64 mime/quoted_printable mail/bounce_report"
+  [suppression_csv_fuzzer]="queue/suppression queue/suppression_csv"
 )
-declare -A libs=([bounce_report_fuzzer]="-lre2")
+declare -A libs=([bounce_report_fuzzer]="-lre2"
+  [suppression_csv_fuzzer]="-lcsv -labsl_time -labsl_time_zone")
 declare -A seeds=([smtp_command_fuzzer]=command [smtp_data_fuzzer]=data
-  [bounce_report_fuzzer]=bounce)
+  [bounce_report_fuzzer]=bounce [suppression_csv_fuzzer]=csv)
 declare -A max_len=([smtp_command_fuzzer]=4096 [smtp_data_fuzzer]=4096
-  [bounce_report_fuzzer]=16384)
+  [bounce_report_fuzzer]=16384 [suppression_csv_fuzzer]=4096)
 
 object() {
   local obj="$work/obj/${1//\//_}.o"
@@ -63,7 +66,7 @@ object() {
 }
 
 status=0
-for target in smtp_command_fuzzer smtp_data_fuzzer bounce_report_fuzzer; do
+for target in smtp_command_fuzzer smtp_data_fuzzer bounce_report_fuzzer suppression_csv_fuzzer; do
   objects=()
   for src in ${sources[$target]}; do objects+=("$(object "$src")"); done
   # shellcheck disable=SC2086  # libs is a list of flags

@@ -37,20 +37,24 @@ void OnRow(int /*terminator*/, void* rows_ptr) {
   rows->current.clear();
 }
 
+// Times from 1970 to the end of 9999, which every format here can write.
+constexpr int64_t kLastSecond = 253'402'300'799;  // 9999-12-31T23:59:59Z
+
 // Unix milliseconds of an RFC 3339 time or a count of Unix seconds.
 std::optional<int64_t> ParseTime(absl::string_view text) {
   int64_t seconds = 0;
-  if (absl::SimpleAtoi(text, &seconds) && seconds >= 0) return seconds * 1000;
+  if (absl::SimpleAtoi(text, &seconds)) {
+    if (seconds < 0 || seconds > kLastSecond) return std::nullopt;
+    return seconds * 1000;
+  }
   absl::Time time;
   std::string error;
-  if (absl::ParseTime(absl::RFC3339_full, std::string(text), &time, &error)) {
-    return absl::ToUnixMillis(time);
-  }
-  return std::nullopt;
+  if (!absl::ParseTime(absl::RFC3339_full, std::string(text), &time, &error)) return std::nullopt;
+  if (time < absl::UnixEpoch() || time > absl::FromUnixSeconds(kLastSecond)) return std::nullopt;
+  return absl::ToUnixMillis(time);
 }
 
 std::string FormatTime(int64_t unix_ms) {
-  if (unix_ms == 0) return {};
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(unix_ms), absl::UTCTimeZone());
 }
 
@@ -181,7 +185,8 @@ void AppendSuppressionCsvRow(const SuppressionEntry& entry, std::string* out) {
   AppendField(SuppressionSourceName(entry.source), false, out);
   AppendField(entry.reason, false, out);
   AppendField(FormatTime(entry.created_unix_ms), false, out);
-  AppendField(FormatTime(entry.expires_unix_ms), true, out);
+  AppendField(entry.expires_unix_ms == 0 ? std::string() : FormatTime(entry.expires_unix_ms), true,
+              out);
 }
 
 }  // namespace sluice::queue

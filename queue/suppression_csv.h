@@ -4,8 +4,8 @@
 // The first line names the columns; "address" (or "email") is required,
 // and "tenant", "source", "reason", "created" and "expires" are optional
 // (other columns are ignored, so exports of other systems load as they
-// are). Times are RFC 3339 ("2026-12-04T10:00:00Z") or Unix seconds; an
-// empty "expires" never expires. A row without a tenant column gets the
+// are). Times are RFC 3339 ("2026-12-04T10:00:00Z") or Unix seconds, from
+// 1970 to 9999; an empty "expires" never expires. A row without a tenant column gets the
 // import's scope; one without a source is "operator"; one without
 // "created" is made now. Lines end in CRLF or LF; fields may be quoted.
 #pragma once
