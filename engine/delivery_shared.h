@@ -60,11 +60,13 @@ struct DeliveryMetrics {
   std::array<common::Counter*, kBounceCategories> async_bounces{};
   // Bounces (synchronous 5xx and DSNs reporting a failure) by category
   // (columns in mail::BounceCategory order) and site or tenant, and
-  // complaints by site (one column): the complaint rate of a site is
-  // complaints over its delivered recipients (by_site).
+  // complaints by feedback type (columns: kFeedbackTypes of
+  // engine/inbound_reports.h) and site or tenant: the complaint rate of a
+  // site is its complaints over its delivered recipients (by_site).
   common::BoundedLabels* bounces_by_site = nullptr;
   common::BoundedLabels* bounces_by_tenant = nullptr;
   common::BoundedLabels* complaints_by_site = nullptr;
+  common::BoundedLabels* complaints_by_tenant = nullptr;
   dns::ResolverMetrics dns;  // every shard's resolver
 };
 

@@ -1,5 +1,6 @@
 #include "engine/inbound_reports.h"
 
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <string>
@@ -27,6 +28,13 @@ void Count(common::Counter* counter) {
 }
 
 }  // namespace
+
+size_t FeedbackTypeColumn(std::string_view type) {
+  for (size_t i = 0; i < std::size(kFeedbackTypes); ++i) {
+    if (kFeedbackTypes[i] == type) return i;
+  }
+  return std::size(kFeedbackTypes) - 1;
+}
 
 void InboundReports::Process(const queue::ScheduledMessage& message) {
   ops_.Begin();
@@ -169,7 +177,9 @@ void InboundReports::Publish(const DeliveryEvent& event,
   if (shared_.events != nullptr) shared_.events->Log(event);
   const DeliveryMetrics& m = shared_.metrics;
   if (event.type == DeliveryEventType::kComplaint) {
-    if (m.complaints_by_site != nullptr) m.complaints_by_site->Add(0, event.site);
+    const int column = static_cast<int>(FeedbackTypeColumn(event.category));
+    if (m.complaints_by_site != nullptr) m.complaints_by_site->Add(column, event.site);
+    if (m.complaints_by_tenant != nullptr) m.complaints_by_tenant->Add(column, event.tenant);
     suppression_.Complaint(event);
     return;
   }

@@ -38,6 +38,13 @@
 
 namespace sluice::engine {
 
+// The feedback types of RFC 5965 and 6650 (mail/bounce_report.h), the
+// columns of complaints counted by site and tenant; any other counts as
+// "other".
+inline constexpr std::string_view kFeedbackTypes[] = {
+    "abuse", "fraud", "opt-out", "virus", "not-spam", "auth-failure", "other"};
+size_t FeedbackTypeColumn(std::string_view type);
+
 inline constexpr char kInboundBouncesQueue[] = "bounces";
 inline constexpr char kUnknownBouncesQueue[] = "bounces-unknown";
 

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "dns/resolver.h"
+#include "engine/inbound_reports.h"
 #include "mail/bounce_classifier.h"
 #include "mail/bounce_report.h"
 
@@ -145,13 +146,22 @@ void DaemonMetrics::RegisterDelivery() {
       "sluice_bounces_tenant_total",
       "Bounced recipients (synchronous 5xx and DSNs reporting a failure), by category and tenant.",
       "tenant", config_.max_tenants, categories);
+  std::vector<common::MetricLabels> feedback_types;
+  for (std::string_view type : engine::kFeedbackTypes) {
+    feedback_types.push_back({{"type", std::string(type)}});
+  }
   complaints_by_site_ = AddBounded("sluice_complaints_site_total",
-                                   "Feedback reports (complaints) received, by the site of the "
-                                   "complaining recipient's domain.",
-                                   "site", config_.max_sites, {{}});
+                                   "Feedback reports (complaints) received, by feedback type and "
+                                   "the site of the complaining recipient's domain.",
+                                   "site", config_.max_sites, feedback_types);
+  complaints_by_tenant_ = AddBounded(
+      "sluice_complaints_tenant_total",
+      "Feedback reports (complaints) received, by feedback type and tenant (none: unknown).",
+      "tenant", config_.max_tenants, feedback_types);
   m.bounces_by_site = bounces_by_site_.get();
   m.bounces_by_tenant = bounces_by_tenant_.get();
   m.complaints_by_site = complaints_by_site_.get();
+  m.complaints_by_tenant = complaints_by_tenant_.get();
   suppression_.entries = AddGauge("sluice_suppression_entries",
                                   "Entries on the suppression list (every scope, expired ones "
                                   "until the hourly sweep).");

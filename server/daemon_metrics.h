@@ -85,6 +85,7 @@ class DaemonMetrics {
   std::unique_ptr<common::BoundedLabels> bounces_by_site_;
   std::unique_ptr<common::BoundedLabels> bounces_by_tenant_;
   std::unique_ptr<common::BoundedLabels> complaints_by_site_;
+  std::unique_ptr<common::BoundedLabels> complaints_by_tenant_;
   engine::DeliveryMetrics delivery_;
   SpoolMetrics spool_;
   SuppressionMetrics suppression_;

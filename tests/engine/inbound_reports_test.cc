@@ -156,9 +156,11 @@ TEST_F(InboundReportsTest, HardBouncesAndComplaintsAreSuppressedAndCountedBySite
   std::unique_ptr<common::BoundedLabels> by_site = *common::BoundedLabels::Create(
       registry,
       {.name = "bounces", .help = "h", .label = "site", .columns = categories, .promote_after = 1});
+  std::vector<common::MetricLabels> types;
+  for (std::string_view type : kFeedbackTypes) types.push_back({{"type", std::string(type)}});
   std::unique_ptr<common::BoundedLabels> complaints = *common::BoundedLabels::Create(
       registry,
-      {.name = "complaints", .help = "h", .label = "site", .columns = {{}}, .promote_after = 1});
+      {.name = "complaints", .help = "h", .label = "site", .columns = types, .promote_after = 1});
   shared_.metrics.bounces_by_site = by_site.get();
   shared_.metrics.complaints_by_site = complaints.get();
   std::vector<std::string> looked_up;
@@ -186,7 +188,7 @@ TEST_F(InboundReportsTest, HardBouncesAndComplaintsAreSuppressedAndCountedBySite
   int series = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (absl::StartsWith(line, "#") || !absl::EndsWith(line, " 1")) continue;
-    if (absl::StartsWith(line, "complaints{") &&
+    if (absl::StartsWith(line, "complaints{") && absl::StrContains(line, "type=\"abuse\"") &&
         absl::StrContains(line, "site=\"mx:mx.provider.example\"")) {
       ++series;
     }
