@@ -10,7 +10,7 @@ SLUICE_PACKAGES=(
   # libraries (see third_party/BUILD.bazel)
   liburing-dev libc-ares-dev librocksdb-dev libabsl-dev libgtest-dev libgmock-dev
   libbenchmark-dev android-libboringssl-dev libnghttp2-dev libprotobuf-dev protobuf-compiler
-  libhttp-parser-dev libsimdjson-dev libtomlplusplus-dev libidn2-dev libre2-dev libcsv-dev
+  libhttp-parser-dev libsimdjson-dev libtomlplusplus-dev libidn2-dev libre2-dev libcsv-dev zlib1g-dev
   # test peers
   curl nghttp2-client nsd clang libclang-rt-14-dev openssl postfix prometheus bind9-dnsutils
   swaks libnet-ssleay-perl libauthen-sasl-perl python3-dkim opendkim
