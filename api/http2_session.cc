@@ -46,6 +46,8 @@ struct Http2Session::Stream {
   bool responded = false;
   std::string response_body;
   size_t response_offset = 0;
+  // Sent after the body, ending the stream; lower-case names.
+  std::vector<std::pair<std::string, std::string>> trailers;
 };
 
 absl::StatusOr<std::unique_ptr<Http2Session>> Http2Session::Create(
@@ -129,7 +131,8 @@ void Http2Session::Reject(Stream& stream, int status, std::string message) {
 }
 
 bool Http2Session::Respond(int32_t stream_id, int status, std::string_view content_type,
-                           std::string body, const HttpHeaders& headers, bool head) {
+                           std::string body, const HttpHeaders& headers, bool head,
+                           const HttpHeaders& trailers) {
   Stream* stream = Find(stream_id);
   if (stream == nullptr || stream->responded || failed_) return false;
   stream->responded = true;
@@ -137,7 +140,7 @@ bool Http2Session::Respond(int32_t stream_id, int status, std::string_view conte
   fields.reserve(headers.size() + 3);
   fields.emplace_back(":status", absl::StrCat(status));
   fields.emplace_back("content-type", std::string(content_type));
-  fields.emplace_back("content-length", absl::StrCat(body.size()));
+  if (trailers.empty()) fields.emplace_back("content-length", absl::StrCat(body.size()));
   for (const auto& [name, value] : headers) {
     std::string lower = absl::AsciiStrToLower(name);
     if (ConnectionSpecific(lower)) continue;
@@ -147,7 +150,11 @@ bool Http2Session::Respond(int32_t stream_id, int status, std::string_view conte
   nva.reserve(fields.size());
   for (const auto& [name, value] : fields) nva.push_back(Nv(name, value));
   nghttp2_data_provider provider{};
-  const bool with_body = !head && !body.empty();
+  for (const auto& [name, value] : trailers) {
+    stream->trailers.emplace_back(absl::AsciiStrToLower(name), value);
+  }
+  // Trailers need a DATA phase to follow, even for an empty body.
+  const bool with_body = !head && (!body.empty() || !stream->trailers.empty());
   if (with_body) {
     stream->response_body = std::move(body);
     provider.source.ptr = stream;
@@ -315,7 +322,7 @@ int Http2Session::OnStreamClose(nghttp2_session* /*session*/, int32_t stream_id,
   return 0;
 }
 
-ssize_t Http2Session::ReadBody(nghttp2_session* /*session*/, int32_t /*stream_id*/, uint8_t* buf,
+ssize_t Http2Session::ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf,
                                size_t length, uint32_t* data_flags, nghttp2_data_source* source,
                                void* /*user_data*/) {
   Stream* stream = static_cast<Stream*>(source->ptr);
@@ -325,6 +332,16 @@ ssize_t Http2Session::ReadBody(nghttp2_session* /*session*/, int32_t /*stream_id
   if (stream->response_offset == stream->response_body.size()) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     stream->response_body = std::string();
+    if (!stream->trailers.empty()) {
+      // The trailers end the stream instead of this DATA frame.
+      *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      std::vector<nghttp2_nv> nva;
+      nva.reserve(stream->trailers.size());
+      for (const auto& [name, value] : stream->trailers) nva.push_back(Nv(name, value));
+      if (nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size()) != 0) {
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+      }
+    }
   }
   return static_cast<ssize_t>(n);
 }

@@ -67,10 +67,13 @@ class Http2Session {
 
   // Answers stream `stream_id`. Names in `headers` are lowercased (HTTP/2
   // wants them so); content-length is added. `head`: the same headers, no
-  // body. False when the stream is gone (reset by the client) or already
-  // answered; the answer is dropped.
+  // body. With `trailers` (gRPC's grpc-status), the body is followed by a
+  // HEADERS frame of them that ends the stream, and there is no
+  // content-length. False when the stream is gone (reset by the client) or
+  // already answered; the answer is dropped.
   bool Respond(int32_t stream_id, int status, std::string_view content_type, std::string body,
-               const HttpHeaders& headers = {}, bool head = false);
+               const HttpHeaders& headers = {}, bool head = false,
+               const HttpHeaders& trailers = {});
 
   // The streams whose request has begun arriving and is not complete yet
   // (the caller times them out).

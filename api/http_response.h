@@ -18,7 +18,10 @@ struct HttpResponse {
   std::string body;
   std::string content_type = "application/json";
   HttpHeaders headers;  // beyond Content-Type and Content-Length
-  std::string reason;   // an error's message, for the log
+  // HTTP/2 only (gRPC's grpc-status): sent after the body, which then has
+  // no Content-Length.
+  HttpHeaders trailers;
+  std::string reason;  // an error's message, for the log
 
   static HttpResponse Json(int status, std::string body);
   static HttpResponse Text(int status, std::string body);

@@ -445,7 +445,7 @@ void HttpTransport::Write(Exchange& x, HttpResponse response) {
   if (c->protocol == Client::Protocol::kHttp2) {
     // False when the client reset the stream meanwhile: nothing to do.
     (void)c->h2->Respond(x.stream, response.status, response.content_type, std::move(response.body),
-                         response.headers, x.head);
+                         response.headers, x.head, response.trailers);
     return;
   }
   WriteHttp1(*c, response, x.keep_alive, x.head);

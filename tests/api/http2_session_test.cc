@@ -131,6 +131,38 @@ TEST_F(Http2SessionTest, ConcurrentStreamsAreAnsweredInAnyOrder) {
   EXPECT_FALSE(server_->has_streams());
 }
 
+TEST_F(Http2SessionTest, TrailersFollowTheBodyAndEndTheStream) {
+  Make();
+  Client client;
+  const int32_t id = client.Submit("POST", "/sluice.v1.Injection/Inject",
+                                   {{"content-type", "application/grpc"}, {"te", "trailers"}},
+                                   std::string("\0\0\0\0\0", 5));
+  const int32_t empty =
+      client.Submit("POST", "/sluice.v1.Injection/Inject", {{"content-type", "application/grpc"}},
+                    std::string("\0\0\0\0\0", 5));
+  ASSERT_EQ(Pump(client).size(), 2u);
+  const std::string message = std::string("\0\0\0\0\3", 5) + "abc";
+  EXPECT_TRUE(server_->Respond(id, 200, "application/grpc", message, {},
+                               /*head=*/false, {{"grpc-status", "0"}}));
+  // No body at all: the trailers still come after the headers.
+  EXPECT_TRUE(server_->Respond(empty, 200, "application/grpc", "", {}, /*head=*/false,
+                               {{"Grpc-Status", "16"}, {"grpc-message", "no key"}}));
+  Pump(client);
+  const ClientStream& s = client.stream(id);
+  EXPECT_TRUE(s.closed);
+  EXPECT_EQ(s.close_code, NGHTTP2_NO_ERROR);
+  EXPECT_EQ(s.status, 200);
+  EXPECT_EQ(s.body, message);
+  EXPECT_EQ(s.headers.count("content-length"), 0u);
+  EXPECT_EQ(s.trailers, (std::map<std::string, std::string>{{"grpc-status", "0"}}));
+  const ClientStream& e = client.stream(empty);
+  EXPECT_TRUE(e.closed);
+  EXPECT_EQ(e.body, "");
+  EXPECT_EQ(e.trailers, (std::map<std::string, std::string>{{"grpc-message", "no key"},
+                                                            {"grpc-status", "16"}}));
+  EXPECT_FALSE(server_->has_streams());
+}
+
 TEST_F(Http2SessionTest, HeadGetsTheHeadersWithoutBody) {
   Make();
   Client client;

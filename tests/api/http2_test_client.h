@@ -20,6 +20,7 @@ namespace sluice::api::testing {
 struct ClientStream {
   int status = 0;
   std::map<std::string, std::string> headers;
+  std::map<std::string, std::string> trailers;  // a HEADERS frame after the body
   std::string body;
   bool closed = false;
   uint32_t close_code = 0;
@@ -120,7 +121,11 @@ class Http2TestClient {
     std::string n(reinterpret_cast<const char*>(name), namelen);
     std::string v(reinterpret_cast<const char*>(value), valuelen);
     if (n == ":status") it->second->status = std::stoi(v);
-    it->second->headers[n] = v;
+    if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) {
+      it->second->trailers[n] = v;
+    } else {
+      it->second->headers[n] = v;
+    }
     return 0;
   }
   static int OnData(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data, size_t len,
