@@ -28,6 +28,7 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   bool keep_alive = true;
+  bool http2 = false;  // came on an HTTP/2 stream (gRPC needs one)
 
   // The first header named `name` (case-insensitive), or "".
   absl::string_view Header(absl::string_view name) const;

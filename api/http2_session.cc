@@ -218,6 +218,7 @@ int Http2Session::OnBeginHeaders(nghttp2_session* /*session*/, const nghttp2_fra
   Http2Session* self = Self(user_data);
   auto stream = std::make_unique<Stream>();
   stream->id = frame->hd.stream_id;
+  stream->request.http2 = true;
   self->streams_[stream->id] = std::move(stream);
   return 0;
 }

@@ -148,34 +148,45 @@ void RejectAccepted(PreparedInjection* prepared,
   prepared->accepted = std::move(kept);
 }
 
+InjectionOutcome OutcomeOf(const PreparedInjection& prepared,
+                           const std::vector<absl::Status>& results) {
+  InjectionOutcome outcome;
+  outcome.accepted.reserve(prepared.accepted.size());
+  outcome.rejected = prepared.rejected;
+  for (const PreparedRecipient& recipient : prepared.accepted) {
+    const absl::Status& status = results[recipient.message];
+    if (status.ok()) {
+      outcome.accepted.push_back(&recipient);
+    } else {
+      outcome.rejected.push_back({recipient.index, recipient.email,
+                                  absl::StrCat(status.message(), " (not accepted; retry)")});
+    }
+  }
+  std::sort(
+      outcome.rejected.begin(), outcome.rejected.end(),
+      [](const RejectedRecipient& a, const RejectedRecipient& b) { return a.index < b.index; });
+  return outcome;
+}
+
 std::string FormatInjectionResponse(const PreparedInjection& prepared,
                                     const std::vector<absl::Status>& results) {
+  const InjectionOutcome outcome = OutcomeOf(prepared, results);
   std::string out;
   out.reserve(64 + prepared.accepted.size() * 80);
   out.append("{\"accepted\":[");
-  std::vector<RejectedRecipient> rejected = prepared.rejected;
   bool first = true;
-  for (const PreparedRecipient& recipient : prepared.accepted) {
-    const absl::Status& status = results[recipient.message];
-    if (!status.ok()) {
-      rejected.push_back({recipient.index, recipient.email,
-                          absl::StrCat(status.message(), " (not accepted; retry)")});
-      continue;
-    }
+  for (const PreparedRecipient* recipient : outcome.accepted) {
     if (!first) out.push_back(',');
     first = false;
-    absl::StrAppend(&out, "{\"index\":", recipient.index, ",\"email\":");
-    AppendJsonString(&out, recipient.email);
+    absl::StrAppend(&out, "{\"index\":", recipient->index, ",\"email\":");
+    AppendJsonString(&out, recipient->email);
     out.append(",\"message_id\":");
-    AppendJsonString(&out, recipient.message_id);
+    AppendJsonString(&out, recipient->message_id);
     out.push_back('}');
   }
-  std::sort(
-      rejected.begin(), rejected.end(),
-      [](const RejectedRecipient& a, const RejectedRecipient& b) { return a.index < b.index; });
   out.append("],\"rejected\":[");
   first = true;
-  for (const RejectedRecipient& recipient : rejected) {
+  for (const RejectedRecipient& recipient : outcome.rejected) {
     if (!first) out.push_back(',');
     first = false;
     absl::StrAppend(&out, "{\"index\":", recipient.index, ",\"email\":");

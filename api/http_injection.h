@@ -69,6 +69,17 @@ absl::StatusOr<PreparedInjection> PrepareInjection(InjectionRequestParser& parse
 void RejectAccepted(PreparedInjection* prepared,
                     const std::vector<std::optional<std::string>>& reasons);
 
+// Who got in and who did not, once the spool has answered: `results[i]`
+// for prepared.messages[i]. Recipients of a message that failed move to
+// `rejected` with that status's message (which says what failed: "spool:
+// ..." or "dkim: ..."); `rejected` is in request order.
+struct InjectionOutcome {
+  std::vector<const PreparedRecipient*> accepted;
+  std::vector<RejectedRecipient> rejected;
+};
+InjectionOutcome OutcomeOf(const PreparedInjection& prepared,
+                           const std::vector<absl::Status>& results);
+
 // The JSON answer: {"accepted":[{"index","email","message_id"}...],
 // "rejected":[{"index","email","reason"}...], "missing_substitutions":[...]}.
 // `results[i]` is the spool's answer for prepared.messages[i]; recipients of

@@ -21,8 +21,25 @@ void Add(common::Counter* counter, uint64_t n = 1) {
 
 }  // namespace
 
+InjectionFormat InjectionFormat::Json() {
+  InjectionFormat format;
+  format.error = [](const absl::Status& error, bool retry_after) {
+    const int status = absl::IsInvalidArgument(error)                                   ? 400
+                       : absl::IsUnavailable(error) || absl::IsResourceExhausted(error) ? 503
+                                                                                        : 500;
+    return HttpResponse::Error(status, error.message(),
+                               retry_after ? HttpHeaders{{"Retry-After", "1"}} : HttpHeaders{});
+  };
+  format.accepted = [](const PreparedInjection& prepared,
+                       const std::vector<absl::Status>& results) {
+    return HttpResponse::Json(200, FormatInjectionResponse(prepared, results));
+  };
+  return format;
+}
+
 struct HttpInjector::Job {
   HttpReply reply;
+  std::shared_ptr<const InjectionFormat> format;
   PreparedInjection prepared;
   std::vector<absl::Status> results;
   size_t next = 0;       // the next message to start
@@ -50,9 +67,10 @@ void HttpInjector::SetDkim(std::shared_ptr<const mail::DkimKeyring> keyring) {
   options_.dkim = std::move(keyring);
 }
 
-void HttpInjector::Inject(HttpRequest& request, HttpReply reply) {
+void HttpInjector::Inject(std::string json, InjectionFormat format_value, HttpReply reply) {
+  auto format = std::make_shared<const InjectionFormat>(std::move(format_value));
   if (options_.spool == nullptr) {
-    reply(HttpResponse::Error(503, "no spool: injection is unavailable"));
+    reply(format->error(absl::UnavailableError("no spool: injection is unavailable"), false));
     return;
   }
   InjectionContext context;
@@ -60,32 +78,36 @@ void HttpInjector::Inject(HttpRequest& request, HttpReply reply) {
   context.now = options_.clock->Now();
   context.unsubscribe = options_.unsubscribe;
   context.unsubscribe_base_url = options_.unsubscribe_base_url;
-  if (options_.worker == nullptr || request.body.size() < options_.worker_threshold_bytes) {
-    OnPrepared(std::move(reply), PrepareInjection(parser_, request.body, ids_, context));
+  if (options_.worker == nullptr || json.size() < options_.worker_threshold_bytes) {
+    OnPrepared(std::move(reply), std::move(format), PrepareInjection(parser_, json, ids_, context));
     return;
   }
   // The reply waits in a shared slot: Submit() may refuse the job, and then
   // it is answered here.
   auto slot = std::make_shared<HttpReply>(std::move(reply));
-  const bool posted =
-      options_.worker->Submit(std::move(request.body), std::move(context),
-                              [this, slot, post = options_.post,
-                               shard = shard_](absl::StatusOr<PreparedInjection> prepared) mutable {
-                                post(shard, [this, slot, prepared = std::move(prepared)]() mutable {
-                                  OnPrepared(std::move(*slot), std::move(prepared));
-                                });
-                              });
-  if (!posted) (*slot)(HttpResponse::Error(503, "injection worker is busy; try again"));
+  const bool posted = options_.worker->Submit(
+      std::move(json), std::move(context),
+      [this, slot, format, post = options_.post,
+       shard = shard_](absl::StatusOr<PreparedInjection> prepared) mutable {
+        post(shard, [this, slot, format, prepared = std::move(prepared)]() mutable {
+          OnPrepared(std::move(*slot), format, std::move(prepared));
+        });
+      });
+  if (!posted) {
+    (*slot)(format->error(absl::UnavailableError("injection worker is busy; try again"), false));
+  }
 }
 
-void HttpInjector::OnPrepared(HttpReply reply, absl::StatusOr<PreparedInjection> prepared) {
+void HttpInjector::OnPrepared(HttpReply reply, std::shared_ptr<const InjectionFormat> format,
+                              absl::StatusOr<PreparedInjection> prepared) {
   if (!prepared.ok()) {
-    reply(HttpResponse::Error(400, prepared.status().message()));
+    reply(format->error(absl::InvalidArgumentError(prepared.status().message()), false));
     return;
   }
   const uint64_t job_id = next_job_id_++;
   auto job = std::make_unique<Job>();
   job->reply = std::move(reply);
+  job->format = std::move(format);
   job->prepared = *std::move(prepared);
   if (!job->prepared.messages.empty() && !job->prepared.messages[0].envelopes.empty()) {
     job->tenant = job->prepared.messages[0].envelopes[0].tenant();
@@ -119,9 +141,12 @@ void HttpInjector::OnLookedUp(
   auto it = jobs_.find(job_id);
   if (!found.ok()) {
     HttpReply reply = std::move(it->second->reply);
+    std::shared_ptr<const InjectionFormat> format = std::move(it->second->format);
     jobs_.erase(it);
-    reply(HttpResponse::Error(503, absl::StrCat("suppression list unavailable (",
-                                                found.status().message(), "); try again")));
+    reply(format->error(
+        absl::UnavailableError(absl::StrCat("suppression list unavailable (",
+                                            found.status().message(), "); try again")),
+        false));
     return;
   }
   Job& job = *it->second;
@@ -245,8 +270,8 @@ void HttpInjector::Finish(uint64_t job_id) {
   if (failed == job->results.size()) {
     // Nothing was stored: the client may safely send it all again.
     const bool retry = absl::IsUnavailable(first_error) || absl::IsResourceExhausted(first_error);
-    job->reply(HttpResponse::Error(retry ? 503 : 500, first_error.message(),
-                                   retry ? HttpHeaders{{"Retry-After", "1"}} : HttpHeaders{}));
+    job->reply(job->format->error(retry ? first_error : absl::InternalError(first_error.message()),
+                                  retry));
     return;
   }
   if (failed > 0 && log_.Allow(options_.clock->Now(), "http injection failures")) {
@@ -261,7 +286,7 @@ void HttpInjector::Finish(uint64_t job_id) {
       .Field("tenant", job->tenant)
       .Field("messages", job->results.size() - failed)
       .Field("recipients", recipients);
-  job->reply(HttpResponse::Json(200, FormatInjectionResponse(job->prepared, job->results)));
+  job->reply(job->format->accepted(job->prepared, job->results));
 }
 
 }  // namespace sluice::api

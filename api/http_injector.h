@@ -85,6 +85,22 @@ struct HttpInjectorOptions {
   const common::Clock* clock = common::Clock::Real();
 };
 
+// How an injection's outcome becomes the answer: the JSON of POST
+// /api/v1/messages, or a gRPC response (api/grpc_injection.h).
+struct InjectionFormat {
+  // A request that stored nothing: InvalidArgument ("field: problem"),
+  // Unavailable or ResourceExhausted (try again; `retry_after` when the
+  // client should wait a moment), anything else an internal failure.
+  std::function<HttpResponse(const absl::Status& error, bool retry_after)> error;
+  // Some or all recipients accepted: `results[i]` is the answer for
+  // prepared.messages[i].
+  std::function<HttpResponse(const PreparedInjection& prepared,
+                             const std::vector<absl::Status>& results)>
+      accepted;
+
+  static InjectionFormat Json();
+};
+
 class HttpInjector {
  public:
   HttpInjector(reactor::Reactor& reactor, int shard, HttpInjectorOptions options);
@@ -92,15 +108,20 @@ class HttpInjector {
   HttpInjector(const HttpInjector&) = delete;
   HttpInjector& operator=(const HttpInjector&) = delete;
 
-  // Takes the request's body; answers through `reply` once.
-  void Inject(HttpRequest& request, HttpReply reply);
+  // Takes the request's body; answers through `reply` once, as JSON.
+  void Inject(HttpRequest& request, HttpReply reply) {
+    Inject(std::move(request.body), InjectionFormat::Json(), std::move(reply));
+  }
+  // The JSON of an injection request, answered in `format`.
+  void Inject(std::string json, InjectionFormat format, HttpReply reply);
   // Keys for requests from now on (a configuration reload).
   void SetDkim(std::shared_ptr<const mail::DkimKeyring> keyring);
 
  private:
   struct Job;
 
-  void OnPrepared(HttpReply reply, absl::StatusOr<PreparedInjection> prepared);
+  void OnPrepared(HttpReply reply, std::shared_ptr<const InjectionFormat> format,
+                  absl::StatusOr<PreparedInjection> prepared);
   // The suppression list's answer for the job's accepted recipients.
   void OnLookedUp(uint64_t job_id,
                   absl::StatusOr<std::vector<std::optional<queue::SuppressionEntry>>> found);

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "api/grpc_injection.h"
 #include "api/http_json.h"
 
 namespace sluice::api {
@@ -111,6 +112,10 @@ void HttpServer::AddRoutes() {
 }
 
 void HttpServer::Serve(HttpRequest& request, bool loopback, HttpReply reply) {
+  if (IsGrpcRequest(request)) {
+    ServeGrpc(request, loopback, std::move(reply));
+    return;
+  }
   absl::StatusOr<HttpTarget> target = HttpTarget::Parse(request.target);
   if (!target.ok()) {
     reply(HttpResponse::Error(400, target.status().message()));
@@ -135,6 +140,42 @@ void HttpServer::Serve(HttpRequest& request, bool loopback, HttpReply reply) {
   HttpCall call{
       .request = request, .target = *target, .rest = match.rest, .reply = std::move(reply)};
   match.route->handler(call);
+}
+
+void HttpServer::ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply) {
+  if (!request.http2) {
+    reply(HttpResponse::Error(415, "gRPC needs HTTP/2: h2c on the HTTP listener, h2 on HTTPS"));
+    return;
+  }
+  if (request.method != "POST" || request.target != kGrpcInjectPath) {
+    reply(GrpcStatusResponse(absl::UnimplementedError(
+        absl::StrCat(request.method, " ", request.target, " is not a method sluice serves"))));
+    return;
+  }
+  if (std::optional<HttpResponse> refusal = Refusal(request, loopback, kScopeInject)) {
+    const std::string& why = refusal->reason;
+    reply(GrpcStatusResponse(refusal->status == 401   ? absl::UnauthenticatedError(why)
+                             : refusal->status == 403 ? absl::PermissionDeniedError(why)
+                                                      : absl::ResourceExhaustedError(why)));
+    return;
+  }
+  absl::StatusOr<std::string> message =
+      UnaryRequestMessage(request, options_.injector.limits.max_request_bytes);
+  if (!message.ok()) {
+    reply(GrpcStatusResponse(message.status()));
+    return;
+  }
+  sluice::v1::InjectRequest inject;
+  if (!inject.ParseFromString(*message)) {
+    reply(GrpcStatusResponse(absl::InvalidArgumentError("body: not a sluice.v1.InjectRequest")));
+    return;
+  }
+  absl::StatusOr<std::string> json = InjectionJsonOf(inject);
+  if (!json.ok()) {
+    reply(GrpcStatusResponse(json.status()));
+    return;
+  }
+  injector_.Inject(*std::move(json), GrpcInjectFormat(inject.request_id()), std::move(reply));
 }
 
 std::optional<HttpResponse> HttpServer::Refusal(const HttpRequest& request, bool loopback,

@@ -141,6 +141,9 @@ class HttpServer {
   HttpServer(reactor::Reactor& reactor, int shard, HttpServerOptions options);
   void AddRoutes();
   void Serve(HttpRequest& request, bool loopback, HttpReply reply);
+  // A gRPC call (api/grpc_injection.h): sluice.v1.Injection/Inject, with
+  // the same keys (scope inject); anything else is UNIMPLEMENTED.
+  void ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply);
   // The refusal (401, 403, 429) when the caller lacks every one of `scopes`.
   std::optional<HttpResponse> Refusal(const HttpRequest& request, bool loopback,
                                       uint32_t scopes) const;

@@ -13,7 +13,7 @@ SLUICE_PACKAGES=(
   libhttp-parser-dev libsimdjson-dev libtomlplusplus-dev libidn2-dev libre2-dev libcsv-dev zlib1g-dev
   # test peers
   curl nghttp2-client nsd clang libclang-rt-14-dev openssl postfix prometheus bind9-dnsutils
-  swaks libnet-ssleay-perl libauthen-sasl-perl python3-dkim opendkim
+  swaks libnet-ssleay-perl libauthen-sasl-perl python3-dkim opendkim python3-grpcio python3-protobuf
 )
 
 # DKIM verifiers from npm (mailauth), kept out of the checkout.

@@ -1,0 +1,50 @@
+// grpc_injection: sluice.v1.Injection/Inject (api/proto/sluice/v1/
+// injection.proto) on the HTTP/2 listeners, without the transport: the
+// call's request message taken off the wire, turned into the JSON API's
+// request (so both APIs validate and compose alike, and errors name the
+// same fields: "recipients[3].email: ..."), and the injector's outcome
+// turned into an InjectResponse or a gRPC status. Pure functions; any
+// thread.
+//
+// gRPC answers are HTTP 200 with content-type application/grpc and the
+// status in the trailers (grpc-status, grpc-message percent-encoded);
+// absl's status codes are gRPC's.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "api/http1_session.h"
+#include "api/http_injector.h"
+#include "api/http_response.h"
+#include "api/proto/sluice/v1/injection.pb.h"
+
+namespace sluice::api {
+
+inline constexpr std::string_view kGrpcInjectPath = "/sluice.v1.Injection/Inject";
+
+// True for a request that asks for gRPC (content-type application/grpc...).
+bool IsGrpcRequest(const HttpRequest& request);
+
+// The one message of a unary call's body: decompressed (grpc-encoding
+// gzip or identity), at most `max_bytes`. INVALID_ARGUMENT for no message
+// or more than one, UNIMPLEMENTED for another encoding, RESOURCE_EXHAUSTED
+// past the limit.
+absl::StatusOr<std::string> UnaryRequestMessage(const HttpRequest& request, size_t max_bytes);
+
+// The JSON request of POST /api/v1/messages that says what `request` says.
+// INVALID_ARGUMENT for raw content that is not UTF-8 (which JSON cannot
+// carry either).
+absl::StatusOr<std::string> InjectionJsonOf(const sluice::v1::InjectRequest& request);
+
+// Answers.
+HttpResponse GrpcStatusResponse(const absl::Status& status);
+HttpResponse GrpcMessageResponse(const std::string& message);
+// The injector's answers as Inject's: an InjectResponse naming `request_id`,
+// or the error's status.
+InjectionFormat GrpcInjectFormat(std::string request_id);
+
+}  // namespace sluice::api
