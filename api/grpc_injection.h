@@ -25,6 +25,7 @@
 namespace sluice::api {
 
 inline constexpr std::string_view kGrpcInjectPath = "/sluice.v1.Injection/Inject";
+inline constexpr std::string_view kGrpcHealthCheckPath = "/grpc.health.v1.Health/Check";
 
 // True for a request that asks for gRPC (content-type application/grpc...).
 bool IsGrpcRequest(const HttpRequest& request);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/grpc_injection.h"
 #include "api/http_json.h"
+#include "api/proto/grpc/health/v1/health.pb.h"
 
 namespace sluice::api {
 namespace {
@@ -147,6 +148,10 @@ void HttpServer::ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply)
     reply(HttpResponse::Error(415, "gRPC needs HTTP/2: h2c on the HTTP listener, h2 on HTTPS"));
     return;
   }
+  if (request.method == "POST" && request.target == kGrpcHealthCheckPath) {
+    GrpcHealthCheck(request, std::move(reply));
+    return;
+  }
   if (request.method != "POST" || request.target != kGrpcInjectPath) {
     reply(GrpcStatusResponse(absl::UnimplementedError(
         absl::StrCat(request.method, " ", request.target, " is not a method sluice serves"))));
@@ -176,6 +181,29 @@ void HttpServer::ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply)
     return;
   }
   injector_.Inject(*std::move(json), GrpcInjectFormat(inject.request_id()), std::move(reply));
+}
+
+void HttpServer::GrpcHealthCheck(HttpRequest& request, HttpReply reply) {
+  absl::StatusOr<std::string> message = UnaryRequestMessage(request, 64 << 10);
+  grpc::health::v1::HealthCheckRequest check;
+  if (!message.ok() || !check.ParseFromString(*message)) {
+    reply(GrpcStatusResponse(
+        message.ok() ? absl::InvalidArgumentError("body: not a grpc.health.v1.HealthCheckRequest")
+                     : message.status()));
+    return;
+  }
+  if (!check.service().empty() && check.service() != "sluice.v1.Injection") {
+    reply(GrpcStatusResponse(
+        absl::NotFoundError(absl::StrCat("service ", check.service(), " is not served here"))));
+    return;
+  }
+  // Serving exactly when /readyz says ready: not stopping, the spool writes.
+  admin_.Ready(transport_->stopping(), [reply = std::move(reply)](HttpResponse ready) mutable {
+    grpc::health::v1::HealthCheckResponse answer;
+    answer.set_status(ready.status == 200 ? grpc::health::v1::HealthCheckResponse::SERVING
+                                          : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+    reply(GrpcMessageResponse(answer.SerializeAsString()));
+  });
 }
 
 std::optional<HttpResponse> HttpServer::Refusal(const HttpRequest& request, bool loopback,

@@ -144,6 +144,9 @@ class HttpServer {
   // A gRPC call (api/grpc_injection.h): sluice.v1.Injection/Inject, with
   // the same keys (scope inject); anything else is UNIMPLEMENTED.
   void ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply);
+  // grpc.health.v1.Health/Check (no key needed, like /readyz): SERVING
+  // while ready, for the service "" and "sluice.v1.Injection".
+  void GrpcHealthCheck(HttpRequest& request, HttpReply reply);
   // The refusal (401, 403, 429) when the caller lacks every one of `scopes`.
   std::optional<HttpResponse> Refusal(const HttpRequest& request, bool loopback,
                                       uint32_t scopes) const;

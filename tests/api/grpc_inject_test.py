@@ -35,23 +35,32 @@ TOKEN = "grpc-inject-token-0123456789"
 READ_ONLY = "grpc-read-token-0123456789"
 
 
-def generated_module(work):
-    """sluice/v1/injection_pb2, made by protoc from the published proto."""
+def generated_modules(work):
+    """sluice/v1/injection_pb2 and grpc/health/v1/health_pb2, made by protoc
+    from the published protos."""
     if shutil.which("protoc") is None:
         raise AssertionError("protoc is missing (Debian package protobuf-compiler)")
     os.makedirs(work, exist_ok=True)
     subprocess.run(["protoc", f"-I{PROTO_ROOT}", f"--python_out={work}",
-                    os.path.join(PROTO_ROOT, "sluice", "v1", "injection.proto")], check=True)
+                    os.path.join(PROTO_ROOT, "sluice", "v1", "injection.proto"),
+                    os.path.join(PROTO_ROOT, "grpc", "health", "v1", "health.proto")],
+                   check=True)
     sys.path.insert(0, work)
+    # Not "grpc.health": that name is the grpcio package's.
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "health_pb2", os.path.join(work, "grpc", "health", "v1", "health_pb2.py"))
+    health_pb2 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(health_pb2)
     from sluice.v1 import injection_pb2
-    return injection_pb2
+    return injection_pb2, health_pb2
 
 
 class GrpcInjectTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="sluice-grpc-")
-        cls.pb = generated_module(os.path.join(cls.work, "gen"))
+        cls.pb, cls.health = generated_modules(os.path.join(cls.work, "gen"))
         cls.sluice = SluiceInstance(SLUICED, os.path.join(cls.work, "data"), f"""
 [dns]
 servers = ["127.0.0.1:9"]
@@ -153,6 +162,19 @@ scopes = ["read"]
         self.assertEqual(len(response.accepted), 10_000)
         self.assertEqual(len({a.message_id for a in response.accepted}), 10_000)
         self.assertEqual(len(response.rejected), 0)
+
+    def test_health_checking_says_serving(self):
+        check = self.channel.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=self.health.HealthCheckRequest.SerializeToString,
+            response_deserializer=self.health.HealthCheckResponse.FromString)
+        serving = self.health.HealthCheckResponse.SERVING
+        self.assertEqual(check(self.health.HealthCheckRequest(), timeout=30).status, serving)
+        self.assertEqual(check(self.health.HealthCheckRequest(service="sluice.v1.Injection"),
+                               timeout=30).status, serving)
+        with self.assertRaises(grpc.RpcError) as error:
+            check(self.health.HealthCheckRequest(service="other.Service"), timeout=30)
+        self.assertEqual(error.exception.code(), grpc.StatusCode.NOT_FOUND)
 
     def test_an_unknown_method_is_unimplemented(self):
         other = self.channel.unary_unary("/sluice.v1.Injection/Nope",
