@@ -1,13 +1,14 @@
 #!/bin/bash
 # Builds the libFuzzer targets (SMTP command and DATA, bounce reports, the
-# suppression list's CSV) with clang++ (not Bazel) and runs each for
+# suppression list's CSV, gRPC framing and gzip) with clang++ (not Bazel)
+# and runs each for
 # a bounded time. Exits non-zero if a target fails to build or finds a crash,
 # a leak, a sanitizer report or a broken invariant (the targets trap).
 #
 #   fuzz/run_fuzzers.sh [SECONDS_PER_TARGET]     (default 60)
 #
 # Needs Debian's clang and libclang-rt-14-dev (libFuzzer and the sanitizer
-# runtimes), libabsl-dev, libre2-dev and libcsv-dev. Under `bazel test //fuzz:fuzz_test` the sources
+# runtimes), libabsl-dev, libre2-dev, libcsv-dev and zlib1g-dev. Under `bazel test //fuzz:fuzz_test` the sources
 # come from the test's runfiles; run directly, from the script's checkout.
 set -euo pipefail
 
@@ -51,13 +52,15 @@ declare -A sources=(
   [smtp_data_fuzzer]="$smtp_sources"
   [bounce_report_fuzzer]="mime/mime_entity mime/base64 mime/quoted_printable mail/bounce_report"
   [suppression_csv_fuzzer]="queue/suppression queue/suppression_csv"
+  [grpc_framing_fuzzer]="grpc/grpc_wire grpc/message_reader grpc/gzip"
 )
 declare -A libs=([bounce_report_fuzzer]="-lre2"
-  [suppression_csv_fuzzer]="-lcsv -labsl_time -labsl_time_zone")
+  [suppression_csv_fuzzer]="-lcsv -labsl_time -labsl_time_zone"
+  [grpc_framing_fuzzer]="-lz -labsl_time -labsl_time_zone")
 declare -A seeds=([smtp_command_fuzzer]=command [smtp_data_fuzzer]=data
-  [bounce_report_fuzzer]=bounce [suppression_csv_fuzzer]=csv)
+  [bounce_report_fuzzer]=bounce [suppression_csv_fuzzer]=csv [grpc_framing_fuzzer]=grpc)
 declare -A max_len=([smtp_command_fuzzer]=4096 [smtp_data_fuzzer]=4096
-  [bounce_report_fuzzer]=16384 [suppression_csv_fuzzer]=4096)
+  [bounce_report_fuzzer]=16384 [suppression_csv_fuzzer]=4096 [grpc_framing_fuzzer]=16384)
 
 object() {
   local obj="$work/obj/${1//\//_}.o"
@@ -66,7 +69,8 @@ object() {
 }
 
 status=0
-for target in smtp_command_fuzzer smtp_data_fuzzer bounce_report_fuzzer suppression_csv_fuzzer; do
+for target in smtp_command_fuzzer smtp_data_fuzzer bounce_report_fuzzer suppression_csv_fuzzer \
+  grpc_framing_fuzzer; do
   objects=()
   for src in ${sources[$target]}; do objects+=("$(object "$src")"); done
   # shellcheck disable=SC2086  # libs is a list of flags
