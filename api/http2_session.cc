@@ -43,21 +43,26 @@ struct Http2Session::Stream {
   bool request_ended = false;  // END_STREAM received
   bool handed_out = false;     // the request (or its rejection) went to the caller
   bool rejected = false;       // no request will be handed out
+  bool streaming = false;      // the body goes to the caller as events
   bool responded = false;
+  bool response_ended = false;  // all of the answer's body is in response_body
+  // The answer's body not yet taken by nghttp2, from response_offset.
   std::string response_body;
   size_t response_offset = 0;
   // Sent after the body, ending the stream; lower-case names.
   std::vector<std::pair<std::string, std::string>> trailers;
 };
 
-absl::StatusOr<std::unique_ptr<Http2Session>> Http2Session::Create(
-    const HttpLimits& limits, uint32_t max_concurrent_streams) {
-  std::unique_ptr<Http2Session> session(new Http2Session(limits));
+absl::StatusOr<std::unique_ptr<Http2Session>> Http2Session::Create(const HttpLimits& limits,
+                                                                   uint32_t max_concurrent_streams,
+                                                                   StreamsBody streams) {
+  std::unique_ptr<Http2Session> session(new Http2Session(limits, std::move(streams)));
   if (absl::Status status = session->Init(max_concurrent_streams); !status.ok()) return status;
   return session;
 }
 
-Http2Session::Http2Session(const HttpLimits& limits) : limits_(limits) {}
+Http2Session::Http2Session(const HttpLimits& limits, StreamsBody streams)
+    : limits_(limits), streams_body_(std::move(streams)) {}
 
 Http2Session::~Http2Session() {
   if (session_ != nullptr) nghttp2_session_del(session_);
@@ -74,7 +79,16 @@ absl::Status Http2Session::Init(uint32_t max_concurrent_streams) {
   nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, &OnFrameSend);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &OnDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClose);
-  const int rv = nghttp2_session_server_new(&session_, callbacks, this);
+  // Window updates follow what is consumed: at once for ordinary bodies,
+  // as the caller says for streaming ones (Consume()).
+  nghttp2_option* option = nullptr;
+  if (nghttp2_option_new(&option) != 0) {
+    nghttp2_session_callbacks_del(callbacks);
+    return absl::ResourceExhaustedError("nghttp2: out of memory");
+  }
+  nghttp2_option_set_no_auto_window_update(option, 1);
+  const int rv = nghttp2_session_server_new2(&session_, callbacks, this, option);
+  nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
   if (rv != 0) return absl::InternalError(absl::StrCat("nghttp2: ", nghttp2_strerror(rv)));
   const uint32_t max_header_list =
@@ -118,6 +132,17 @@ Http2Session::Stream* Http2Session::Find(int32_t stream_id) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
+const Http2Session::Stream* Http2Session::Find(int32_t stream_id) const {
+  auto it = streams_.find(stream_id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+void Http2Session::Emit(Http2Request event) {
+  // Events arise while Feed() runs; nghttp2 resets streams at other times
+  // only for the caller's own answers.
+  if (out_ != nullptr) out_->push_back(std::move(event));
+}
+
 void Http2Session::Reject(Stream& stream, int status, std::string message) {
   stream.rejected = true;
   stream.request = HttpRequest();
@@ -136,6 +161,7 @@ bool Http2Session::Respond(int32_t stream_id, int status, std::string_view conte
   Stream* stream = Find(stream_id);
   if (stream == nullptr || stream->responded || failed_) return false;
   stream->responded = true;
+  stream->response_ended = true;
   std::vector<std::pair<std::string, std::string>> fields;
   fields.reserve(headers.size() + 3);
   fields.emplace_back(":status", absl::StrCat(status));
@@ -162,6 +188,60 @@ bool Http2Session::Respond(int32_t stream_id, int status, std::string_view conte
   }
   return nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(),
                                  with_body ? &provider : nullptr) == 0;
+}
+
+bool Http2Session::StartResponse(int32_t stream_id, int status, std::string_view content_type,
+                                 const HttpHeaders& headers) {
+  Stream* stream = Find(stream_id);
+  if (stream == nullptr || stream->responded || failed_) return false;
+  stream->responded = true;
+  std::vector<std::pair<std::string, std::string>> fields;
+  fields.reserve(headers.size() + 2);
+  fields.emplace_back(":status", absl::StrCat(status));
+  fields.emplace_back("content-type", std::string(content_type));
+  for (const auto& [name, value] : headers) {
+    std::string lower = absl::AsciiStrToLower(name);
+    if (ConnectionSpecific(lower) || lower == "content-length") continue;
+    fields.emplace_back(std::move(lower), value);
+  }
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(fields.size());
+  for (const auto& [name, value] : fields) nva.push_back(Nv(name, value));
+  nghttp2_data_provider provider{};
+  provider.source.ptr = stream;
+  provider.read_callback = &ReadBody;
+  return nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(), &provider) == 0;
+}
+
+bool Http2Session::SendData(int32_t stream_id, std::string_view bytes) {
+  Stream* stream = Find(stream_id);
+  if (stream == nullptr || !stream->responded || stream->response_ended || failed_) return false;
+  stream->response_body.append(bytes);
+  // Fails harmlessly when the body was not waiting (deferred) for data.
+  (void)nghttp2_session_resume_data(session_, stream_id);
+  return true;
+}
+
+bool Http2Session::EndResponse(int32_t stream_id, const HttpHeaders& trailers) {
+  Stream* stream = Find(stream_id);
+  if (stream == nullptr || !stream->responded || stream->response_ended || failed_) return false;
+  stream->response_ended = true;
+  for (const auto& [name, value] : trailers) {
+    stream->trailers.emplace_back(absl::AsciiStrToLower(name), value);
+  }
+  (void)nghttp2_session_resume_data(session_, stream_id);
+  return true;
+}
+
+size_t Http2Session::UnsentBytes(int32_t stream_id) const {
+  const Stream* stream = Find(stream_id);
+  return stream == nullptr ? 0 : stream->response_body.size() - stream->response_offset;
+}
+
+void Http2Session::Consume(int32_t stream_id, size_t bytes) {
+  if (bytes == 0 || failed_) return;
+  // A stream already closed counts for the connection window only.
+  (void)nghttp2_session_consume(session_, stream_id, bytes);
 }
 
 std::vector<int32_t> Http2Session::IncompleteStreams() const {
@@ -265,6 +345,17 @@ int Http2Session::OnFrameRecv(nghttp2_session* /*session*/, const nghttp2_frame*
       self->Reject(
           *stream, 431,
           absl::StrCat("request headers exceed ", self->limits_.max_header_bytes, " bytes"));
+    } else if (self->streams_body_ && self->streams_body_(stream->request)) {
+      // Streaming: the caller takes the headers now and the body as it
+      // comes.
+      stream->streaming = true;
+      stream->handed_out = true;
+      Http2Request opened;
+      opened.stream_id = stream->id;
+      opened.streaming = true;
+      opened.request = std::move(stream->request);
+      stream->request = HttpRequest();
+      self->Emit(std::move(opened));
     } else {
       // Refuse an oversize body before reading it, when its length is
       // declared (nghttp2 checks the DATA against it).
@@ -279,6 +370,13 @@ int Http2Session::OnFrameRecv(nghttp2_session* /*session*/, const nghttp2_frame*
   }
   if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
   stream->request_ended = true;
+  if (stream->streaming) {
+    Http2Request end;
+    end.stream_id = stream->id;
+    end.event = Http2Event::kEnd;
+    self->Emit(std::move(end));
+    return 0;
+  }
   if (stream->rejected || stream->handed_out || self->out_ == nullptr) return 0;
   stream->handed_out = true;
   Http2Request complete;
@@ -294,19 +392,28 @@ int Http2Session::OnFrameSend(nghttp2_session* session, const nghttp2_frame* fra
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
   if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
   Stream* stream = Self(user_data)->Find(frame->hd.stream_id);
-  // The answer to a rejected request is out while the client still sends
-  // its body: ask it to stop (RFC 9113 section 8.1).
-  if (stream != nullptr && stream->rejected && !stream->request_ended) {
+  // The answer to a rejected (or streaming) request is out while the
+  // client still sends its body: ask it to stop (RFC 9113 section 8.1).
+  if (stream != nullptr && (stream->rejected || stream->streaming) && !stream->request_ended) {
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream->id, NGHTTP2_NO_ERROR);
   }
   return 0;
 }
 
-int Http2Session::OnDataChunk(nghttp2_session* /*session*/, uint8_t /*flags*/, int32_t stream_id,
+int Http2Session::OnDataChunk(nghttp2_session* session, uint8_t /*flags*/, int32_t stream_id,
                               const uint8_t* data, size_t len, void* user_data) {
   Http2Session* self = Self(user_data);
   Stream* stream = self->Find(stream_id);
-  // Dropped data still counts as consumed (automatic WINDOW_UPDATE).
+  if (stream != nullptr && stream->streaming) {
+    Http2Request chunk;
+    chunk.stream_id = stream_id;
+    chunk.event = Http2Event::kData;
+    chunk.data.assign(reinterpret_cast<const char*>(data), len);
+    self->Emit(std::move(chunk));
+    return 0;  // consumed when the caller says so
+  }
+  // Buffered (or dropped) data is consumed now.
+  (void)nghttp2_session_consume(session, stream_id, len);
   if (stream == nullptr || stream->rejected) return 0;
   if (stream->request.body.size() + len > self->limits_.max_body_bytes) {
     self->Reject(*stream, 413,
@@ -319,7 +426,15 @@ int Http2Session::OnDataChunk(nghttp2_session* /*session*/, uint8_t /*flags*/, i
 
 int Http2Session::OnStreamClose(nghttp2_session* /*session*/, int32_t stream_id,
                                 uint32_t /*error_code*/, void* user_data) {
-  Self(user_data)->streams_.erase(stream_id);
+  Http2Session* self = Self(user_data);
+  Stream* stream = self->Find(stream_id);
+  if (stream != nullptr && stream->streaming && !stream->response_ended) {
+    Http2Request reset;
+    reset.stream_id = stream_id;
+    reset.event = Http2Event::kReset;
+    self->Emit(std::move(reset));
+  }
+  self->streams_.erase(stream_id);
   return 0;
 }
 
@@ -327,10 +442,17 @@ ssize_t Http2Session::ReadBody(nghttp2_session* session, int32_t stream_id, uint
                                size_t length, uint32_t* data_flags, nghttp2_data_source* source,
                                void* /*user_data*/) {
   Stream* stream = static_cast<Stream*>(source->ptr);
-  const size_t n = std::min(length, stream->response_body.size() - stream->response_offset);
+  const size_t available = stream->response_body.size() - stream->response_offset;
+  // A streaming answer waits for SendData() or EndResponse().
+  if (available == 0 && !stream->response_ended) return NGHTTP2_ERR_DEFERRED;
+  const size_t n = std::min(length, available);
   std::memcpy(buf, stream->response_body.data() + stream->response_offset, n);
   stream->response_offset += n;
   if (stream->response_offset == stream->response_body.size()) {
+    stream->response_body.clear();
+    stream->response_offset = 0;
+  }
+  if (stream->response_ended && stream->response_body.empty()) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     stream->response_body = std::string();
     if (!stream->trailers.empty()) {

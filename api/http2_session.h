@@ -20,12 +20,24 @@
 // stops. Request bodies are consumed as they arrive, so nghttp2 sends the
 // WINDOW_UPDATEs that keep them flowing.
 //
+// Streaming requests (gRPC's streaming calls): when `streams` says so of a
+// request's headers, the request is handed out at once (`streaming` set,
+// no body), and its body follows as kData events, then kEnd when the
+// client has sent everything, or kReset when it reset the stream before
+// the answer ended. No body limit applies; instead flow control does:
+// the client may send only a stream window (1 MiB) beyond what the
+// caller has Consume()d. The answer may go out in pieces: StartResponse(),
+// SendData() as often as needed, EndResponse() with the trailers. An
+// answer that ends while the client still sends resets the stream with
+// NO_ERROR.
+//
 // Errors: a connection-level protocol error (a bad preface, a malformed
 // frame, a compression error) queues a GOAWAY; Feed() returns the error
 // and wants_close() turns true: write the output, then close.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,9 +52,19 @@
 
 namespace sluice::api {
 
+enum class Http2Event {
+  kRequest,  // a complete request, a rejection, or a streaming request's headers
+  kData,     // streaming: the next bytes of the body, in `data`
+  kEnd,      // streaming: the client has sent all of the body
+  kReset,    // streaming: the client reset the stream; nothing more reaches it
+};
+
 struct Http2Request {
   int32_t stream_id = 0;
-  HttpRequest request;  // target from :path; :authority also as "host"
+  Http2Event event = Http2Event::kRequest;
+  HttpRequest request;     // target from :path; :authority also as "host"
+  bool streaming = false;  // kRequest: the body comes as events
+  std::string data;        // kData
   // Non-zero: the stream broke a limit (413, 431); answer it with this
   // status and `error`, without handling the request.
   int error_status = 0;
@@ -55,8 +77,12 @@ class Http2Session {
  public:
   static constexpr uint32_t kDefaultMaxConcurrentStreams = 100;
 
+  // True for a request (headers only, no body yet) whose body streams.
+  using StreamsBody = std::function<bool(const HttpRequest& request)>;
+
   static absl::StatusOr<std::unique_ptr<Http2Session>> Create(
-      const HttpLimits& limits, uint32_t max_concurrent_streams = kDefaultMaxConcurrentStreams);
+      const HttpLimits& limits, uint32_t max_concurrent_streams = kDefaultMaxConcurrentStreams,
+      StreamsBody streams = nullptr);
   ~Http2Session();
   Http2Session(const Http2Session&) = delete;
   Http2Session& operator=(const Http2Session&) = delete;
@@ -74,6 +100,21 @@ class Http2Session {
   bool Respond(int32_t stream_id, int status, std::string_view content_type, std::string body,
                const HttpHeaders& headers = {}, bool head = false,
                const HttpHeaders& trailers = {});
+
+  // A streaming answer: the status and headers now (no content-length),
+  // then SendData() any number of times, then EndResponse(). False when
+  // the stream is gone or already answered.
+  bool StartResponse(int32_t stream_id, int status, std::string_view content_type,
+                     const HttpHeaders& headers = {});
+  bool SendData(int32_t stream_id, std::string_view bytes);
+  // Ends a started answer: the trailers (may be empty) end the stream.
+  bool EndResponse(int32_t stream_id, const HttpHeaders& trailers);
+  // Bytes of a streaming answer that wait for the client's flow-control
+  // window (0 for a stream that is gone).
+  size_t UnsentBytes(int32_t stream_id) const;
+  // A streaming request's body bytes the caller is done with: the client
+  // may send as many more.
+  void Consume(int32_t stream_id, size_t bytes);
 
   // The streams whose request has begun arriving and is not complete yet
   // (the caller times them out).
@@ -96,9 +137,11 @@ class Http2Session {
  private:
   struct Stream;
 
-  explicit Http2Session(const HttpLimits& limits);
+  Http2Session(const HttpLimits& limits, StreamsBody streams);
   absl::Status Init(uint32_t max_concurrent_streams);
   Stream* Find(int32_t stream_id);
+  const Stream* Find(int32_t stream_id) const;
+  void Emit(Http2Request event);
   void Reject(Stream& stream, int status, std::string message);
 
   static int OnBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame, void* user_data);
@@ -115,6 +158,7 @@ class Http2Session {
                           uint32_t* data_flags, nghttp2_data_source* source, void* user_data);
 
   const HttpLimits limits_;
+  const StreamsBody streams_body_;
   nghttp2_session* session_ = nullptr;
   absl::flat_hash_map<int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<Http2Request>* out_ = nullptr;

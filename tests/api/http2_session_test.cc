@@ -25,8 +25,9 @@ using testing::ClientStream;
 
 class Http2SessionTest : public ::testing::Test {
  protected:
-  void Make(HttpLimits limits = {}, uint32_t max_streams = 100) {
-    auto session = Http2Session::Create(limits, max_streams);
+  void Make(HttpLimits limits = {}, uint32_t max_streams = 100,
+            Http2Session::StreamsBody streams = nullptr) {
+    auto session = Http2Session::Create(limits, max_streams, std::move(streams));
     ASSERT_TRUE(session.ok()) << session.status();
     server_ = std::move(*session);
   }
@@ -357,6 +358,136 @@ TEST_F(Http2SessionTest, ShutdownSendsGoawayAndClosesOnceStreamsAreDone) {
   Pump(client);
   EXPECT_EQ(client.stream(id).body, "a");
   EXPECT_TRUE(server_->wants_close());
+}
+
+// Requests to /stream stream their bodies.
+Http2Session::StreamsBody StreamPath() {
+  return [](const HttpRequest& request) { return request.target == "/stream"; };
+}
+
+std::string DataOf(const std::vector<Http2Request>& events, int32_t id) {
+  std::string data;
+  for (const Http2Request& e : events) {
+    if (e.stream_id == id && e.event == Http2Event::kData) data += e.data;
+  }
+  return data;
+}
+
+int Count(const std::vector<Http2Request>& events, int32_t id, Http2Event kind) {
+  return static_cast<int>(std::count_if(events.begin(), events.end(), [&](const Http2Request& e) {
+    return e.stream_id == id && e.event == kind;
+  }));
+}
+
+TEST_F(Http2SessionTest, StreamingRequestComesAsHeadersThenDataThenEnd) {
+  Make({}, 100, StreamPath());
+  Client client;
+  const int32_t id = client.Submit("POST", "/stream", {{"content-type", "application/grpc"}},
+                                   std::string(40000, 'x'), 1000);
+  const int32_t plain = client.Submit("POST", "/plain", {}, "whole");
+  std::vector<Http2Request> events = Pump(client);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0].stream_id, id);
+  EXPECT_EQ(events[0].event, Http2Event::kRequest);
+  EXPECT_TRUE(events[0].streaming);
+  EXPECT_EQ(events[0].request.target, "/stream");
+  EXPECT_EQ(events[0].request.Header("content-type"), "application/grpc");
+  EXPECT_TRUE(events[0].request.body.empty());
+  EXPECT_EQ(DataOf(events, id), std::string(40000, 'x'));
+  EXPECT_EQ(Count(events, id, Http2Event::kEnd), 1);
+  // The end comes after the last of the data.
+  int last_data = -1, end = -1;
+  for (int i = 0; i < static_cast<int>(events.size()); ++i) {
+    if (events[i].stream_id != id) continue;
+    if (events[i].event == Http2Event::kData) last_data = i;
+    if (events[i].event == Http2Event::kEnd) end = i;
+  }
+  EXPECT_GT(end, last_data);
+  // Other requests on the connection are whole, as ever.
+  const auto whole = std::find_if(events.begin(), events.end(),
+                                  [&](const Http2Request& e) { return e.stream_id == plain; });
+  ASSERT_NE(whole, events.end());
+  EXPECT_FALSE(whole->streaming);
+  EXPECT_EQ(whole->request.body, "whole");
+  server_->Consume(id, 40000);
+
+  // The answer in pieces, then trailers.
+  ASSERT_TRUE(server_->StartResponse(id, 200, "application/grpc", {{"X-One", "1"}}));
+  EXPECT_FALSE(server_->Respond(id, 200, "text/plain", "again"));  // started already
+  Pump(client);
+  EXPECT_EQ(client.stream(id).status, 200);
+  EXPECT_FALSE(client.stream(id).closed);
+  EXPECT_TRUE(server_->SendData(id, "first "));
+  Pump(client);
+  EXPECT_EQ(client.stream(id).body, "first ");
+  EXPECT_TRUE(server_->SendData(id, "second"));
+  EXPECT_TRUE(server_->EndResponse(id, {{"grpc-status", "0"}}));
+  EXPECT_FALSE(server_->SendData(id, "late"));
+  Pump(client);
+  const ClientStream& s = client.stream(id);
+  EXPECT_TRUE(s.closed);
+  EXPECT_EQ(s.close_code, NGHTTP2_NO_ERROR);
+  EXPECT_EQ(s.body, "first second");
+  EXPECT_EQ(s.headers.at("x-one"), "1");
+  EXPECT_EQ(s.headers.count("content-length"), 0u);
+  EXPECT_EQ(s.trailers.at("grpc-status"), "0");
+}
+
+TEST_F(Http2SessionTest, StreamingBodyWaitsForTheCallerToConsumeIt) {
+  Make({}, 100, StreamPath());
+  Client client;
+  constexpr size_t kBody = 5 << 20;  // five stream windows
+  const int32_t id = client.Submit("POST", "/stream", {}, std::string(kBody, 'y'));
+  std::vector<Http2Request> events = Pump(client);
+  // Nothing consumed: no more than the 1 MiB stream window arrives.
+  const size_t first = DataOf(events, id).size();
+  EXPECT_GT(first, 0u);
+  EXPECT_LE(first, size_t{1} << 20);
+  EXPECT_EQ(Count(events, id, Http2Event::kEnd), 0);
+  EXPECT_TRUE(Pump(client).empty());  // and the client stays blocked
+  // Consuming as it comes lets all of it through.
+  size_t received = first;
+  server_->Consume(id, first);
+  for (int round = 0; round < 100 && received < kBody; ++round) {
+    std::vector<Http2Request> more = Pump(client);
+    const size_t n = DataOf(more, id).size();
+    received += n;
+    server_->Consume(id, n);
+    if (Count(more, id, Http2Event::kEnd) == 1) {
+      EXPECT_EQ(received, kBody);
+    }
+  }
+  EXPECT_EQ(received, kBody);
+}
+
+TEST_F(Http2SessionTest, ResetOfAStreamingRequestIsAnEvent) {
+  Make({}, 100, StreamPath());
+  Client client;
+  const int32_t id = client.Submit("POST", "/stream", {}, "", 16384, /*defer_upload=*/true);
+  ASSERT_EQ(Pump(client).size(), 1u);
+  ASSERT_TRUE(server_->StartResponse(id, 200, "application/grpc"));
+  nghttp2_submit_rst_stream(client.session(), NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+  std::vector<Http2Request> events = Pump(client);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].stream_id, id);
+  EXPECT_EQ(events[0].event, Http2Event::kReset);
+  EXPECT_FALSE(server_->SendData(id, "gone"));
+  EXPECT_FALSE(server_->has_streams());
+}
+
+TEST_F(Http2SessionTest, StreamingAnswerThatEndsFirstStopsTheUpload) {
+  Make({}, 100, StreamPath());
+  Client client;
+  const int32_t id = client.Submit("POST", "/stream", {}, "", 16384, /*defer_upload=*/true);
+  ASSERT_EQ(Pump(client).size(), 1u);
+  ASSERT_TRUE(server_->StartResponse(id, 200, "application/grpc"));
+  ASSERT_TRUE(server_->EndResponse(id, {{"grpc-status", "3"}}));
+  EXPECT_TRUE(Pump(client).empty());  // no reset event: the answer had ended
+  const ClientStream& s = client.stream(id);
+  EXPECT_TRUE(s.closed);
+  EXPECT_EQ(s.close_code, NGHTTP2_NO_ERROR);
+  EXPECT_EQ(s.trailers.at("grpc-status"), "3");
+  EXPECT_FALSE(server_->has_streams());
 }
 
 }  // namespace
