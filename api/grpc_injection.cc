@@ -65,9 +65,16 @@ absl::StatusOr<std::string> UnaryRequestMessage(const HttpRequest& request, size
     return absl::InvalidArgumentError(
         absl::StrCat("body: a unary call takes one message, not ", messages.size()));
   }
-  grpc::Message& message = messages[0];
+  const absl::string_view encoding = request.Header("grpc-encoding");
+  return DecodedMessage(std::move(messages[0]), std::string_view(encoding.data(), encoding.size()),
+                        max_bytes);
+}
+
+absl::StatusOr<std::string> DecodedMessage(grpc::Message message, std::string_view encoding_header,
+                                           size_t max_bytes) {
   if (!message.compressed) return std::move(message.payload);
-  const std::string encoding = absl::AsciiStrToLower(request.Header("grpc-encoding"));
+  const std::string encoding =
+      absl::AsciiStrToLower(absl::string_view(encoding_header.data(), encoding_header.size()));
   if (encoding == "gzip") return grpc::GzipDecompress(message.payload, max_bytes);
   if (encoding.empty() || encoding == "identity") {
     return absl::InternalError("body: a compressed message without a grpc-encoding");
@@ -189,6 +196,32 @@ HttpResponse GrpcMessageResponse(const std::string& message) {
   HttpResponse response = GrpcStatusResponse(absl::OkStatus());
   response.body = grpc::EncodeMessage(message);
   return response;
+}
+
+absl::Status GrpcRefusalStatus(const HttpResponse& refusal) {
+  const std::string& why = refusal.reason;
+  return refusal.status == 401   ? absl::UnauthenticatedError(why)
+         : refusal.status == 403 ? absl::PermissionDeniedError(why)
+                                 : absl::ResourceExhaustedError(why);
+}
+
+HttpResponse GrpcStreamErrorResponse(const absl::Status& error, std::string request_id) {
+  sluice::v1::InjectResponse response;
+  response.set_request_id(std::move(request_id));
+  response.set_error_code(grpc::StatusCodeOf(error));
+  response.set_error_message(std::string(error.message()));
+  HttpResponse answer = GrpcMessageResponse(response.SerializeAsString());
+  answer.reason = std::string(error.message());
+  return answer;
+}
+
+InjectionFormat GrpcStreamFormat(std::string request_id) {
+  InjectionFormat format = GrpcInjectFormat(request_id);
+  format.error = [request_id = std::move(request_id)](const absl::Status& error,
+                                                      bool /*retry_after*/) {
+    return GrpcStreamErrorResponse(error, request_id);
+  };
+  return format;
 }
 
 InjectionFormat GrpcInjectFormat(std::string request_id) {

@@ -21,10 +21,12 @@
 #include "api/http_injector.h"
 #include "api/http_response.h"
 #include "api/proto/sluice/v1/injection.pb.h"
+#include "grpc/message_reader.h"
 
 namespace sluice::api {
 
 inline constexpr std::string_view kGrpcInjectPath = "/sluice.v1.Injection/Inject";
+inline constexpr std::string_view kGrpcInjectStreamPath = "/sluice.v1.Injection/InjectStream";
 inline constexpr std::string_view kGrpcHealthCheckPath = "/grpc.health.v1.Health/Check";
 
 // True for a request that asks for gRPC (content-type application/grpc...).
@@ -35,6 +37,10 @@ bool IsGrpcRequest(const HttpRequest& request);
 // or more than one, UNIMPLEMENTED for another encoding, RESOURCE_EXHAUSTED
 // past the limit.
 absl::StatusOr<std::string> UnaryRequestMessage(const HttpRequest& request, size_t max_bytes);
+// One message's payload, decompressed as `encoding` (the grpc-encoding
+// header) says when it is flagged compressed; errors as above.
+absl::StatusOr<std::string> DecodedMessage(grpc::Message message, std::string_view encoding,
+                                           size_t max_bytes);
 
 // The JSON request of POST /api/v1/messages that says what `request` says.
 // INVALID_ARGUMENT for raw content that is not UTF-8 (which JSON cannot
@@ -47,5 +53,12 @@ HttpResponse GrpcMessageResponse(const std::string& message);
 // The injector's answers as Inject's: an InjectResponse naming `request_id`,
 // or the error's status.
 InjectionFormat GrpcInjectFormat(std::string request_id);
+// As InjectStream's: always an InjectResponse (status OK), an error in its
+// error_code and error_message.
+InjectionFormat GrpcStreamFormat(std::string request_id);
+// An InjectResponse of InjectStream that says `error`.
+HttpResponse GrpcStreamErrorResponse(const absl::Status& error, std::string request_id);
+// The gRPC status of an HTTP refusal (401, 403, 429).
+absl::Status GrpcRefusalStatus(const HttpResponse& refusal);
 
 }  // namespace sluice::api

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "api/grpc_inject_stream.h"
 #include "api/grpc_injection.h"
 #include "api/http_json.h"
 #include "api/proto/grpc/health/v1/health.pb.h"
@@ -41,11 +42,23 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(reactor::Reactor&
   }
   std::unique_ptr<HttpServer> server(new HttpServer(reactor, shard, std::move(options)));
   HttpServer* self = server.get();
-  self->transport_ =
-      std::make_unique<HttpTransport>(reactor, listen_fd, TransportOptions(self->options_),
-                                      [self](HttpRequest& request, bool loopback, HttpReply reply) {
-                                        self->Serve(request, loopback, std::move(reply));
-                                      });
+  HttpStreaming streaming{
+      .wants =
+          [](const HttpRequest& request) {
+            return request.method == "POST" && request.target == kGrpcInjectStreamPath &&
+                   IsGrpcRequest(request);
+          },
+      .serve =
+          [self](HttpRequest& request, bool loopback, HttpStreamWriter writer) {
+            return self->ServeGrpcStream(request, loopback, writer);
+          },
+  };
+  self->transport_ = std::make_unique<HttpTransport>(
+      reactor, listen_fd, TransportOptions(self->options_),
+      [self](HttpRequest& request, bool loopback, HttpReply reply) {
+        self->Serve(request, loopback, std::move(reply));
+      },
+      std::move(streaming));
   return server;
 }
 
@@ -158,10 +171,7 @@ void HttpServer::ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply)
     return;
   }
   if (std::optional<HttpResponse> refusal = Refusal(request, loopback, kScopeInject)) {
-    const std::string& why = refusal->reason;
-    reply(GrpcStatusResponse(refusal->status == 401   ? absl::UnauthenticatedError(why)
-                             : refusal->status == 403 ? absl::PermissionDeniedError(why)
-                                                      : absl::ResourceExhaustedError(why)));
+    reply(GrpcStatusResponse(GrpcRefusalStatus(*refusal)));
     return;
   }
   absl::StatusOr<std::string> message =
@@ -183,9 +193,25 @@ void HttpServer::ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply)
   injector_.Inject(*std::move(json), GrpcInjectFormat(inject.request_id()), std::move(reply));
 }
 
+std::shared_ptr<HttpStreamHandler> HttpServer::ServeGrpcStream(HttpRequest& request, bool loopback,
+                                                               HttpStreamWriter writer) {
+  if (std::optional<HttpResponse> refusal = Refusal(request, loopback, kScopeInject)) {
+    writer.Start(200, "application/grpc");
+    writer.Finish(GrpcStatusResponse(GrpcRefusalStatus(*refusal)).trailers);
+    return nullptr;
+  }
+  const absl::string_view encoding = request.Header("grpc-encoding");
+  return GrpcInjectStream::Start(writer, std::string(encoding),
+                                 [this](std::string json, InjectionFormat format, HttpReply reply) {
+                                   injector_.Inject(std::move(json), std::move(format),
+                                                    std::move(reply));
+                                 },
+                                 {.max_message_bytes = options_.injector.limits.max_request_bytes});
+}
+
 void HttpServer::GrpcHealthCheck(HttpRequest& request, HttpReply reply) {
   absl::StatusOr<std::string> message = UnaryRequestMessage(request, 64 << 10);
-  grpc::health::v1::HealthCheckRequest check;
+  ::grpc::health::v1::HealthCheckRequest check;
   if (!message.ok() || !check.ParseFromString(*message)) {
     reply(GrpcStatusResponse(
         message.ok() ? absl::InvalidArgumentError("body: not a grpc.health.v1.HealthCheckRequest")
@@ -199,9 +225,9 @@ void HttpServer::GrpcHealthCheck(HttpRequest& request, HttpReply reply) {
   }
   // Serving exactly when /readyz says ready: not stopping, the spool writes.
   admin_.Ready(transport_->stopping(), [reply = std::move(reply)](HttpResponse ready) mutable {
-    grpc::health::v1::HealthCheckResponse answer;
-    answer.set_status(ready.status == 200 ? grpc::health::v1::HealthCheckResponse::SERVING
-                                          : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+    ::grpc::health::v1::HealthCheckResponse answer;
+    answer.set_status(ready.status == 200 ? ::grpc::health::v1::HealthCheckResponse::SERVING
+                                          : ::grpc::health::v1::HealthCheckResponse::NOT_SERVING);
     reply(GrpcMessageResponse(answer.SerializeAsString()));
   });
 }

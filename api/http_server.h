@@ -144,6 +144,10 @@ class HttpServer {
   // A gRPC call (api/grpc_injection.h): sluice.v1.Injection/Inject, with
   // the same keys (scope inject); anything else is UNIMPLEMENTED.
   void ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply);
+  // sluice.v1.Injection/InjectStream (api/grpc_inject_stream.h), at its
+  // headers: the stream's handler, or null when it was refused.
+  std::shared_ptr<HttpStreamHandler> ServeGrpcStream(HttpRequest& request, bool loopback,
+                                                     HttpStreamWriter writer);
   // grpc.health.v1.Health/Check (no key needed, like /readyz): SERVING
   // while ready, for the service "" and "sluice.v1.Injection".
   void GrpcHealthCheck(HttpRequest& request, HttpReply reply);

@@ -62,6 +62,8 @@ struct HttpTransport::Client {
   bool goaway = false;
   // The streams incomplete when the request timer was armed.
   std::vector<int32_t> timed_streams;
+  // Streaming exchanges by stream, until they finish or are cancelled.
+  absl::flat_hash_map<int32_t, uint64_t> stream_exchanges;
 
   bool request_started = false;
   bool closing = false;  // the last answer has been written
@@ -83,11 +85,24 @@ struct HttpTransport::Exchange {
   int32_t stream = 0;  // HTTP/2 stream; 0 for HTTP/1.1
   bool keep_alive = true;
   bool head = false;  // answer without the body
+  // Streaming: the handler, whether its answer has started, and whether
+  // its client has gone (reset or closed).
+  std::shared_ptr<HttpStreamHandler> handler;
+  bool started = false;
+  bool cancelled = false;
+};
+
+struct HttpTransport::Live {
+  Exchange* exchange = nullptr;
+  Client* client = nullptr;  // null when the exchange was cancelled
 };
 
 HttpTransport::HttpTransport(reactor::Reactor& reactor, int listen_fd, HttpTransportOptions options,
-                             Serve serve)
-    : reactor_(reactor), options_(std::move(options)), serve_(std::move(serve)) {
+                             Serve serve, HttpStreaming streaming)
+    : reactor_(reactor),
+      options_(std::move(options)),
+      serve_(std::move(serve)),
+      streaming_(std::move(streaming)) {
   listener_ = reactor::TcpListener::Start(reactor, listen_fd,
                                           [this](reactor::TcpConnection* conn) { Accept(conn); });
 }
@@ -232,7 +247,7 @@ void HttpTransport::StartProtocol(Client& c, bool http2) {
     return;
   }
   absl::StatusOr<std::unique_ptr<Http2Session>> session =
-      Http2Session::Create(options_.limits, options_.max_concurrent_streams);
+      Http2Session::Create(options_.limits, options_.max_concurrent_streams, streaming_.wants);
   if (!session.ok()) {
     SLUICE_LOG(kError, "cannot start an HTTP/2 session").Field("error", session.status());
     CloseClient(c);
@@ -305,7 +320,15 @@ void HttpTransport::OnHttp2Data(Client& c, absl::string_view data) {
   if (!status.ok()) SLUICE_LOG(kDebug, "http2 protocol error").Field("error", status);
   c.driving = true;
   for (Http2Request& request : requests) {
+    if (request.event != Http2Event::kRequest) {
+      OnStreamEvent(c, request);
+      continue;
+    }
     Add(options_.requests);
+    if (request.streaming) {
+      DispatchStream(c, request.request, request.stream_id);
+      continue;
+    }
     if (request.error_status != 0) {
       const HttpResponse response = HttpResponse::Error(request.error_status, request.error);
       LogRefusal(c, response, request.request.method, request.request.target);
@@ -313,6 +336,13 @@ void HttpTransport::OnHttp2Data(Client& c, absl::string_view data) {
       continue;
     }
     Dispatch(c, request.request, request.stream_id);
+  }
+  // Window updates may have released held answer bytes.
+  std::vector<uint64_t> streams;
+  streams.reserve(c.stream_exchanges.size());
+  for (const auto& [stream, id] : c.stream_exchanges) streams.push_back(id);
+  for (uint64_t id : streams) {
+    if (std::shared_ptr<HttpStreamHandler> handler = HandlerOf(id)) handler->OnProgress();
   }
   c.driving = false;
   // Streams still arriving must finish within a request timeout of the
@@ -373,6 +403,8 @@ void HttpTransport::OnClosed(reactor::TcpConnection& conn, const absl::Status& /
   auto it = client_ids_.find(&conn);
   if (it == client_ids_.end()) return;
   auto client = clients_.find(it->second);
+  client->second->closing = true;  // nothing more is written
+  CancelStreams(*client->second);
   reactor_.CancelTimer(client->second->idle_timer);
   reactor_.CancelTimer(client->second->request_timer);
   clients_.erase(client);
@@ -415,7 +447,7 @@ void HttpTransport::Drive(Client& c) {
   if (!c.busy) ArmIdleTimer(c);
 }
 
-void HttpTransport::Dispatch(Client& c, HttpRequest& request, int32_t stream) {
+uint64_t HttpTransport::AddExchange(Client& c, const HttpRequest& request, int32_t stream) {
   auto exchange = std::make_unique<Exchange>();
   const uint64_t id = next_exchange_id_++;
   exchange->id = id;
@@ -433,9 +465,139 @@ void HttpTransport::Dispatch(Client& c, HttpRequest& request, int32_t stream) {
   }
   reactor_.CancelTimer(c.idle_timer);
   c.idle_timer = reactor::TimerId{};
+  return id;
+}
+
+void HttpTransport::Dispatch(Client& c, HttpRequest& request, int32_t stream) {
+  const uint64_t id = AddExchange(c, request, stream);
   // The answer may come now (Complete() sees `driving`) or later.
   serve_(request, c.loopback,
          [this, id](HttpResponse response) { Complete(id, std::move(response)); });
+}
+
+void HttpTransport::DispatchStream(Client& c, HttpRequest& request, int32_t stream) {
+  if (!streaming_.serve) {
+    (void)c.h2->Respond(stream, 500, "application/json", "{}");
+    return;
+  }
+  const uint64_t id = AddExchange(c, request, stream);
+  c.stream_exchanges[stream] = id;
+  std::shared_ptr<HttpStreamHandler> handler =
+      streaming_.serve(request, c.loopback, HttpStreamWriter(this, id));
+  auto it = exchanges_.find(id);
+  if (it == exchanges_.end()) return;  // answered at once
+  if (handler == nullptr) {
+    FinishStream(id, {});
+    return;
+  }
+  it->second->handler = std::move(handler);
+}
+
+void HttpTransport::OnStreamEvent(Client& c, Http2Request& event) {
+  auto it = c.stream_exchanges.find(event.stream_id);
+  if (it == c.stream_exchanges.end()) {
+    // Its handler has finished: the bytes are dropped, and consumed.
+    if (event.event == Http2Event::kData) c.h2->Consume(event.stream_id, event.data.size());
+    return;
+  }
+  const uint64_t id = it->second;
+  std::shared_ptr<HttpStreamHandler> handler = HandlerOf(id);
+  if (handler == nullptr) return;
+  switch (event.event) {
+    case Http2Event::kData:
+      handler->OnData(event.data);
+      return;
+    case Http2Event::kEnd:
+      handler->OnEnd();
+      return;
+    case Http2Event::kReset:
+      exchanges_.at(id)->cancelled = true;
+      c.stream_exchanges.erase(it);
+      handler->OnCancel();
+      return;
+    case Http2Event::kRequest:
+      return;
+  }
+}
+
+std::shared_ptr<HttpStreamHandler> HttpTransport::HandlerOf(uint64_t id) const {
+  auto it = exchanges_.find(id);
+  return it == exchanges_.end() ? nullptr : it->second->handler;
+}
+
+void HttpTransport::CancelStreams(Client& c) {
+  std::vector<uint64_t> ids;
+  for (const auto& [stream, id] : c.stream_exchanges) ids.push_back(id);
+  c.stream_exchanges.clear();
+  for (uint64_t id : ids) {
+    auto it = exchanges_.find(id);
+    if (it == exchanges_.end()) continue;
+    it->second->cancelled = true;
+    if (std::shared_ptr<HttpStreamHandler> handler = it->second->handler) handler->OnCancel();
+  }
+}
+
+HttpTransport::Live HttpTransport::FindStream(uint64_t id) const {
+  auto it = exchanges_.find(id);
+  if (it == exchanges_.end()) return {};
+  Live live{.exchange = it->second.get()};
+  if (!live.exchange->cancelled) {
+    auto client = clients_.find(live.exchange->client);
+    if (client != clients_.end() && !client->second->closing) live.client = client->second.get();
+  }
+  return live;
+}
+
+void HttpTransport::StartStream(uint64_t id, int status, std::string_view content_type,
+                                const HttpHeaders& headers) {
+  const Live live = FindStream(id);
+  if (live.exchange == nullptr || live.exchange->started) return;
+  live.exchange->started = true;
+  if (live.client == nullptr) return;
+  (void)live.client->h2->StartResponse(live.exchange->stream, status, content_type, headers);
+  if (!live.client->driving) FlushHttp2(*live.client);
+}
+
+void HttpTransport::WriteStream(uint64_t id, std::string_view bytes) {
+  const Live live = FindStream(id);
+  if (live.client == nullptr || !live.exchange->started) return;
+  (void)live.client->h2->SendData(live.exchange->stream, bytes);
+  if (!live.client->driving) FlushHttp2(*live.client);
+}
+
+void HttpTransport::FinishStream(uint64_t id, const HttpHeaders& trailers) {
+  const Live live = FindStream(id);
+  if (live.exchange == nullptr) return;
+  if (!live.exchange->started) StartStream(id, 200, "application/octet-stream", {});
+  std::unique_ptr<Exchange> x = std::move(exchanges_.at(id));
+  exchanges_.erase(id);
+  Client* c = Find(x->client);
+  if (c == nullptr) {
+    MaybeFinishStop();
+    return;
+  }
+  --c->in_flight;
+  if (live.client != nullptr) {
+    c->stream_exchanges.erase(x->stream);
+    (void)c->h2->EndResponse(x->stream, trailers);
+  }
+  if (c->closing) return;
+  if (!c->driving) {
+    if (!Busy(*c)) ArmIdleTimer(*c);
+    FlushHttp2(*c);
+  }
+}
+
+void HttpTransport::ConsumeStream(uint64_t id, size_t bytes) {
+  const Live live = FindStream(id);
+  if (live.client == nullptr) return;
+  live.client->h2->Consume(live.exchange->stream, bytes);
+  if (!live.client->driving) FlushHttp2(*live.client);
+}
+
+size_t HttpTransport::UnsentStreamBytes(uint64_t id) const {
+  const Live live = FindStream(id);
+  return live.client == nullptr ? 0 : live.client->h2->UnsentBytes(live.exchange->stream);
 }
 
 void HttpTransport::Write(Exchange& x, HttpResponse response) {
@@ -520,6 +682,12 @@ void HttpTransport::Stop(absl::AnyInvocable<void()> done) {
   for (auto& [id, client] : clients_) {
     if (!Busy(*client)) idle.push_back(id);
   }
+  // Streams answer what is under way, then finish.
+  std::vector<std::shared_ptr<HttpStreamHandler>> streams;
+  for (auto& [id, exchange] : exchanges_) {
+    if (exchange->handler != nullptr && !exchange->cancelled) streams.push_back(exchange->handler);
+  }
+  for (const std::shared_ptr<HttpStreamHandler>& handler : streams) handler->OnStop();
   for (uint64_t id : idle) {
     Client* c = Find(id);
     if (c == nullptr) continue;

@@ -29,6 +29,14 @@
 // `request_timeout` (408 and close: slow clients); a connection with
 // nothing to do is closed after `idle_timeout`.
 //
+// Streaming requests (HTTP/2 only; gRPC's streaming calls): the requests
+// `streaming.wants` picks by their headers are served at once by
+// `streaming.serve`, which returns the stream's handler
+// (api/http_stream.h); the body then reaches the handler as it arrives,
+// at the pace the handler consumes it. The handler hears of a reset
+// stream or a closed connection (OnCancel) and of a stop (OnStop); its
+// exchange lasts until it calls Finish().
+//
 // Every answer of 400 or above is logged (rate-limited) with the client,
 // method, path (no query) and reason. Used only on its shard; Stop's
 // `done` runs once every answer owed has been written and every
@@ -48,6 +56,7 @@
 #include "api/http1_session.h"
 #include "api/http2_session.h"
 #include "api/http_response.h"
+#include "api/http_stream.h"
 #include "common/clock.h"
 #include "common/log_limiter.h"
 #include "common/metrics.h"
@@ -74,14 +83,24 @@ struct HttpTransportOptions {
   const common::Clock* clock = common::Clock::Real();
 };
 
-class HttpTransport final : public reactor::TcpConnection::Handler {
+struct HttpStreaming {
+  // Which HTTP/2 requests stream, by their headers; none when empty.
+  Http2Session::StreamsBody wants;
+  // Serves one when its headers arrive: its handler, or null when it was
+  // answered at once (writer.Finish() called).
+  std::function<std::shared_ptr<HttpStreamHandler>(HttpRequest& request, bool loopback,
+                                                   HttpStreamWriter writer)>
+      serve;
+};
+
+class HttpTransport final : public reactor::TcpConnection::Handler, private HttpStreamSink {
  public:
   // Serves one complete request (its body may be moved from); `loopback`:
   // the client connected from a loopback address.
   using Serve = std::function<void(HttpRequest& request, bool loopback, HttpReply reply)>;
 
-  HttpTransport(reactor::Reactor& reactor, int listen_fd, HttpTransportOptions options,
-                Serve serve);
+  HttpTransport(reactor::Reactor& reactor, int listen_fd, HttpTransportOptions options, Serve serve,
+                HttpStreaming streaming = {});
   ~HttpTransport() override;
   HttpTransport(const HttpTransport&) = delete;
   HttpTransport& operator=(const HttpTransport&) = delete;
@@ -127,8 +146,29 @@ class HttpTransport final : public reactor::TcpConnection::Handler {
   void Drive(Client& c);
   // HTTP/2: writes what the session has, closes when it is done.
   void FlushHttp2(Client& c);
+  // A new exchange of `c` for `request`: its id.
+  uint64_t AddExchange(Client& c, const HttpRequest& request, int32_t stream);
   // Serves one request as an exchange of `c` (`stream` 0 for HTTP/1.1).
   void Dispatch(Client& c, HttpRequest& request, int32_t stream);
+  // Serves a streaming request (its headers) as an exchange of `c`.
+  void DispatchStream(Client& c, HttpRequest& request, int32_t stream);
+  // A streaming exchange's event from the session.
+  void OnStreamEvent(Client& c, Http2Request& event);
+  // The handler of streaming exchange `id`, or null.
+  std::shared_ptr<HttpStreamHandler> HandlerOf(uint64_t id) const;
+  // The client's streaming exchanges, told their client has gone.
+  void CancelStreams(Client& c);
+
+  // HttpStreamSink.
+  void StartStream(uint64_t id, int status, std::string_view content_type,
+                   const HttpHeaders& headers) override;
+  void WriteStream(uint64_t id, std::string_view bytes) override;
+  void FinishStream(uint64_t id, const HttpHeaders& trailers) override;
+  void ConsumeStream(uint64_t id, size_t bytes) override;
+  size_t UnsentStreamBytes(uint64_t id) const override;
+  // The exchange and its client, while both are there and it is streaming.
+  struct Live;
+  Live FindStream(uint64_t id) const;
   void Write(Exchange& x, HttpResponse response);
   void WriteHttp1(Client& c, const HttpResponse& response, bool keep_alive, bool head);
   // The answer for exchange `id` has arrived.
@@ -138,6 +178,7 @@ class HttpTransport final : public reactor::TcpConnection::Handler {
   reactor::Reactor& reactor_;
   HttpTransportOptions options_;
   Serve serve_;
+  HttpStreaming streaming_;
   reactor::TcpListener* listener_ = nullptr;
   common::LogLimiter refusal_log_{/*per_second=*/20, /*burst=*/100};
   absl::flat_hash_map<uint64_t, std::unique_ptr<Client>> clients_;

@@ -1,10 +1,12 @@
-"""sluice.v1.Injection/Inject against a running sluiced, with Debian's
-python3-grpcio as the client (the message classes come from Debian's protoc
-at test time, from the published api/proto): over h2c on the HTTP listener,
-the answer only once the messages are spooled (each readable at once
-through the admin API), errors as gRPC statuses naming the field, the API
-keys as metadata, gzip-compressed requests, and 10,000 recipients in one
-call.
+"""sluice.v1.Injection/Inject and InjectStream against a running sluiced,
+with Debian's python3-grpcio as the client (the message classes come from
+Debian's protoc at test time, from the published api/proto): over h2c on
+the HTTP listener, the answer only once the messages are spooled (each
+readable at once through the admin API), errors as gRPC statuses naming the
+field, the API keys as metadata, gzip-compressed requests, and 10,000
+recipients in one call. On a stream: answers in order, per-request errors
+that do not end it, cancellation and deadlines mid-stream, and an
+oversized message that ends only its own stream.
 
 Run by run_python_test.sh with the runfiles root as the first argument.
 """
@@ -16,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 import urllib.request
 
@@ -82,6 +85,10 @@ scopes = ["read"]
             "/sluice.v1.Injection/Inject",
             request_serializer=cls.pb.InjectRequest.SerializeToString,
             response_deserializer=cls.pb.InjectResponse.FromString)
+        cls.inject_stream = cls.channel.stream_stream(
+            "/sluice.v1.Injection/InjectStream",
+            request_serializer=cls.pb.InjectRequest.SerializeToString,
+            response_deserializer=cls.pb.InjectResponse.FromString)
 
     @classmethod
     def tearDownClass(cls):
@@ -92,6 +99,10 @@ scopes = ["read"]
     def call(self, request, token=TOKEN, **kwargs):
         return self.inject(request, metadata=[("authorization", f"Bearer {token}")], timeout=60,
                            **kwargs)
+
+    def stream(self, requests, token=TOKEN, timeout=120, **kwargs):
+        return self.inject_stream(iter(requests), metadata=[("authorization", f"Bearer {token}")],
+                                  timeout=timeout, **kwargs)
 
     def message(self, message_id):
         host, port = self.sluice.http
@@ -183,6 +194,102 @@ scopes = ["read"]
         with self.assertRaises(grpc.RpcError) as error:
             other(b"", metadata=[("authorization", f"Bearer {TOKEN}")], timeout=30)
         self.assertEqual(error.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+
+
+    def test_stream_answers_each_request_in_order_once_spooled(self):
+        requests = [self.request([self.pb.Recipient(email=f"s{i}@example.net",
+                                                    substitutions={"first": f"S{i}"}),
+                                  self.pb.Recipient(email=f"t{i}@example.org")],
+                                 request_id=f"s-{i}", campaign="streamed")
+                    for i in range(500)]
+        answers = []
+        for answer in self.stream(requests):
+            answers.append(answer)
+            if len(answers) % 50 == 1:
+                # Answered means durable: readable now, while the stream runs.
+                stored = self.message(answer.accepted[0].message_id)
+                self.assertEqual(stored["campaign"], "streamed")
+        self.assertEqual([a.request_id for a in answers], [f"s-{i}" for i in range(500)])
+        for i, answer in enumerate(answers):
+            self.assertEqual(answer.error_code, 0, answer.error_message)
+            self.assertEqual([a.email for a in answer.accepted],
+                             [f"s{i}@example.net", f"t{i}@example.org"])
+
+    def test_stream_request_that_stores_nothing_gets_its_error_and_the_stream_goes_on(self):
+        good = self.request([self.pb.Recipient(email="g@example.com")], request_id="good")
+        bad = self.pb.InjectRequest(recipients=[self.pb.Recipient(email="b@example.com")],
+                                    text="no sender", request_id="bad")
+        answers = list(self.stream([good, bad, good]))
+        self.assertEqual([a.request_id for a in answers], ["good", "bad", "good"])
+        self.assertEqual(len(answers[0].accepted), 1)
+        self.assertEqual(answers[1].error_code, grpc.StatusCode.INVALID_ARGUMENT.value[0])
+        self.assertTrue(answers[1].error_message.startswith("from: "), answers[1].error_message)
+        self.assertEqual(len(answers[1].accepted), 0)
+        self.assertEqual(len(answers[2].accepted), 1)
+
+    def blocked_after(self, count, release):
+        """Requests: `count` of them, then none until `release` is set."""
+        for i in range(count):
+            yield self.request([self.pb.Recipient(email=f"c{i}@example.com")], request_id=f"c-{i}")
+        release.wait(60)
+
+    def test_stream_cancelled_midway_leaves_the_server_serving(self):
+        release = threading.Event()
+        call = self.stream(self.blocked_after(3, release))
+        answers = [next(call) for _ in range(3)]
+        self.assertEqual([a.request_id for a in answers], ["c-0", "c-1", "c-2"])
+        call.cancel()
+        release.set()
+        with self.assertRaises(grpc.RpcError) as error:
+            next(call)
+        self.assertEqual(error.exception.code(), grpc.StatusCode.CANCELLED)
+        # What was answered stays; new calls and streams are served.
+        for answer in answers:
+            self.message(answer.accepted[0].message_id)
+        self.assertEqual(len(self.call(self.request([self.pb.Recipient(
+            email="after@example.com")])).accepted), 1)
+        self.assertEqual(len(list(self.stream([self.request([self.pb.Recipient(
+            email="again@example.com")])]))), 1)
+
+    def test_stream_deadline_ends_it_and_the_server_goes_on(self):
+        release = threading.Event()
+        call = self.stream(self.blocked_after(1, release), timeout=3)
+        self.assertEqual(next(call).request_id, "c-0")
+        with self.assertRaises(grpc.RpcError) as error:
+            next(call)  # the client sends nothing more until the deadline
+        release.set()
+        self.assertEqual(error.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+        self.assertEqual(len(list(self.stream([self.request([self.pb.Recipient(
+            email="later@example.com")])]))), 1)
+
+    def test_stream_keys_are_checked(self):
+        request = self.request([self.pb.Recipient(email="k@example.com")])
+        for token, code in (("wrong-token", grpc.StatusCode.UNAUTHENTICATED),
+                            (READ_ONLY, grpc.StatusCode.PERMISSION_DENIED)):
+            with self.assertRaises(grpc.RpcError) as error:
+                list(self.stream([request], token=token))
+            self.assertEqual(error.exception.code(), code)
+
+    def test_stream_gzip(self):
+        requests = [self.request([self.pb.Recipient(email=f"z{i}@example.com",
+                                                    substitutions={"first": "Z" * 3000})],
+                                 request_id=f"z-{i}") for i in range(20)]
+        answers = list(self.stream(requests, compression=grpc.Compression.Gzip))
+        self.assertEqual([len(a.accepted) for a in answers], [1] * 20)
+
+    def test_stream_oversized_message_ends_only_that_stream(self):
+        huge = self.request([self.pb.Recipient(email="h@example.com")], request_id="huge",
+                            attachments=[self.pb.Attachment(filename="big.bin",
+                                                            content=b"\0" * (64 << 20))])
+        small = self.request([self.pb.Recipient(email="s@example.com")], request_id="small")
+        call = self.stream([small, huge, small])
+        self.assertEqual(next(call).request_id, "small")
+        # Another stream on the same connection is served meanwhile.
+        self.assertEqual(len(list(self.stream([small]))), 1)
+        with self.assertRaises(grpc.RpcError) as error:
+            next(call)
+        self.assertEqual(error.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertEqual(len(self.call(small).accepted), 1)
 
 
 if __name__ == "__main__":
