@@ -68,6 +68,16 @@ void GrpcInjectStream::OnStop() {
   MaybeFinish();
 }
 
+void GrpcInjectStream::Expire() {
+  if (finished_) return;
+  finished_ = true;
+  cancelled_ = true;  // nothing more is written
+  waiting_.clear();
+  writer_.Consume(std::exchange(held_, 0));
+  writer_.Finish(
+      GrpcStatusResponse(absl::DeadlineExceededError("the call's deadline passed")).trailers);
+}
+
 void GrpcInjectStream::Pump() {
   if (pumping_) return;
   // Answers that come at once (a bad request) are collected by this loop,
@@ -114,6 +124,10 @@ void GrpcInjectStream::StartOne(grpc::Message message) {
 }
 
 void GrpcInjectStream::Answered(uint64_t sequence, HttpResponse response) {
+  if (finished_) {  // expired
+    --in_flight_;
+    return;
+  }
   Answer& answer = answers_[sequence - first_];
   answer.ready = true;
   answer.framed = std::move(response.body);

@@ -63,6 +63,9 @@ class GrpcInjectStream final : public HttpStreamHandler,
   void OnCancel() override;
   void OnProgress() override;
   void OnStop() override;
+  // The call's deadline has passed: ends the stream with DEADLINE_EXCEEDED
+  // now; what is being injected goes on, unanswered.
+  void Expire();
 
   size_t in_flight() const { return in_flight_; }
 

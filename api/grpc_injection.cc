@@ -83,6 +83,18 @@ absl::StatusOr<std::string> DecodedMessage(grpc::Message message, std::string_vi
       absl::StrCat("grpc-encoding ", encoding, " is not supported (identity, gzip)"));
 }
 
+absl::StatusOr<std::optional<absl::Duration>> GrpcTimeoutOf(const HttpRequest& request) {
+  const absl::string_view header = request.Header("grpc-timeout");
+  if (header.empty()) return std::nullopt;
+  const std::optional<absl::Duration> timeout =
+      grpc::ParseTimeout(std::string_view(header.data(), header.size()));
+  if (!timeout.has_value()) {
+    return absl::InternalError(absl::StrCat("grpc-timeout: malformed: ", header));
+  }
+  if (*timeout > absl::Hours(24)) return std::nullopt;
+  return timeout;
+}
+
 absl::StatusOr<std::string> InjectionJsonOf(const sluice::v1::InjectRequest& request) {
   std::string out = "{";
   bool first = true;

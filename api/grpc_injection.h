@@ -12,11 +12,13 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "api/http1_session.h"
 #include "api/http_injector.h"
 #include "api/http_response.h"
@@ -41,6 +43,11 @@ absl::StatusOr<std::string> UnaryRequestMessage(const HttpRequest& request, size
 // header) says when it is flagged compressed; errors as above.
 absl::StatusOr<std::string> DecodedMessage(grpc::Message message, std::string_view encoding,
                                            size_t max_bytes);
+
+// The call's deadline from its grpc-timeout header: nullopt without one
+// (and for one of more than a day, which is as good as none), INTERNAL for
+// a malformed one.
+absl::StatusOr<std::optional<absl::Duration>> GrpcTimeoutOf(const HttpRequest& request);
 
 // The JSON request of POST /api/v1/messages that says what `request` says.
 // INVALID_ARGUMENT for raw content that is not UTF-8 (which JSON cannot

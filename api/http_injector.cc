@@ -67,7 +67,21 @@ void HttpInjector::SetDkim(std::shared_ptr<const mail::DkimKeyring> keyring) {
   options_.dkim = std::move(keyring);
 }
 
-void HttpInjector::Inject(std::string json, InjectionFormat format_value, HttpReply reply) {
+void HttpInjector::WhenIdle(absl::AnyInvocable<void()> done) {
+  if (under_way_ == 0) {
+    done();
+    return;
+  }
+  idle_ = std::move(done);
+}
+
+void HttpInjector::Inject(std::string json, InjectionFormat format_value, HttpReply outer) {
+  // Every answer is the injector's last use of this injection.
+  ++under_way_;
+  HttpReply reply = [this, outer = std::move(outer)](HttpResponse response) mutable {
+    outer(std::move(response));
+    if (--under_way_ == 0 && idle_) std::exchange(idle_, nullptr)();
+  };
   auto format = std::make_shared<const InjectionFormat>(std::move(format_value));
   if (options_.spool == nullptr) {
     reply(format->error(absl::UnavailableError("no spool: injection is unavailable"), false));

@@ -116,6 +116,10 @@ class HttpInjector {
   void Inject(std::string json, InjectionFormat format, HttpReply reply);
   // Keys for requests from now on (a configuration reload).
   void SetDkim(std::shared_ptr<const mail::DkimKeyring> keyring);
+  // Runs `done` once no injection is under way (now, or when the last one
+  // answers). An answer can go out before its injection has finished
+  // with the injector (a gRPC deadline); a stop waits for this.
+  void WhenIdle(absl::AnyInvocable<void()> done);
 
  private:
   struct Job;
@@ -141,6 +145,8 @@ class HttpInjector {
   common::LogLimiter log_{/*per_second=*/20, /*burst=*/100};
   absl::flat_hash_map<uint64_t, std::unique_ptr<Job>> jobs_;
   uint64_t next_job_id_ = 1;
+  size_t under_way_ = 0;  // injections not answered yet
+  absl::AnyInvocable<void()> idle_;
 };
 
 }  // namespace sluice::api

@@ -63,7 +63,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(reactor::Reactor&
 }
 
 HttpServer::HttpServer(reactor::Reactor& reactor, int shard, HttpServerOptions options)
-    : shard_(shard),
+    : reactor_(reactor),
+      shard_(shard),
       options_(std::move(options)),
       admin_(options_.spool, options_.operations, options_.delivery),
       suppressions_(options_.suppression, options_.clock),
@@ -73,6 +74,11 @@ HttpServer::HttpServer(reactor::Reactor& reactor, int shard, HttpServerOptions o
                    options_.unsubscribes_suppress ? options_.suppression : nullptr,
                    options_.unsubscribe_expiry) {
   AddRoutes();
+}
+
+void HttpServer::Stop(absl::AnyInvocable<void()> done) {
+  transport_->Stop(
+      [this, done = std::move(done)]() mutable { injector_.WhenIdle(std::move(done)); });
 }
 
 void HttpServer::AddRoutes() {
@@ -174,6 +180,12 @@ void HttpServer::ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply)
     reply(GrpcStatusResponse(GrpcRefusalStatus(*refusal)));
     return;
   }
+  absl::StatusOr<std::optional<absl::Duration>> timeout = GrpcTimeoutOf(request);
+  if (!timeout.ok()) {
+    reply(GrpcStatusResponse(timeout.status()));
+    return;
+  }
+  if (timeout->has_value()) reply = WithDeadline(**timeout, std::move(reply));
   absl::StatusOr<std::string> message =
       UnaryRequestMessage(request, options_.injector.limits.max_request_bytes);
   if (!message.ok()) {
@@ -200,13 +212,47 @@ std::shared_ptr<HttpStreamHandler> HttpServer::ServeGrpcStream(HttpRequest& requ
     writer.Finish(GrpcStatusResponse(GrpcRefusalStatus(*refusal)).trailers);
     return nullptr;
   }
+  absl::StatusOr<std::optional<absl::Duration>> timeout = GrpcTimeoutOf(request);
+  if (!timeout.ok()) {
+    writer.Start(200, "application/grpc");
+    writer.Finish(GrpcStatusResponse(timeout.status()).trailers);
+    return nullptr;
+  }
   const absl::string_view encoding = request.Header("grpc-encoding");
-  return GrpcInjectStream::Start(writer, std::string(encoding),
-                                 [this](std::string json, InjectionFormat format, HttpReply reply) {
-                                   injector_.Inject(std::move(json), std::move(format),
-                                                    std::move(reply));
-                                 },
-                                 {.max_message_bytes = options_.injector.limits.max_request_bytes});
+  std::shared_ptr<GrpcInjectStream> stream = GrpcInjectStream::Start(
+      writer, std::string(encoding),
+      [this](std::string json, InjectionFormat format, HttpReply reply) {
+        injector_.Inject(std::move(json), std::move(format), std::move(reply));
+      },
+      {.max_message_bytes = options_.injector.limits.max_request_bytes});
+  if (timeout->has_value()) {
+    // A stream that ends first leaves the timer nothing to do.
+    reactor_.RunAfter(**timeout, [weak = std::weak_ptr<GrpcInjectStream>(stream)] {
+      if (std::shared_ptr<GrpcInjectStream> live = weak.lock()) live->Expire();
+    });
+  }
+  return stream;
+}
+
+HttpReply HttpServer::WithDeadline(absl::Duration timeout, HttpReply reply) {
+  struct Pending {
+    HttpReply reply;
+    reactor::TimerId timer;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->reply = std::move(reply);
+  pending->timer = reactor_.RunAfter(timeout, [pending] {
+    pending->timer = reactor::TimerId{};
+    if (HttpReply late = std::exchange(pending->reply, nullptr)) {
+      // What was under way goes on (and may still be stored): like any
+      // deadline, the client cannot tell.
+      late(GrpcStatusResponse(absl::DeadlineExceededError("the call's deadline passed")));
+    }
+  });
+  return [pending, &reactor = reactor_](HttpResponse response) {
+    reactor.CancelTimer(pending->timer);
+    if (HttpReply answer = std::exchange(pending->reply, nullptr)) answer(std::move(response));
+  };
 }
 
 void HttpServer::GrpcHealthCheck(HttpRequest& request, HttpReply reply) {

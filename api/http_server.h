@@ -123,7 +123,9 @@ class HttpServer {
                                                             int listen_fd, int shard,
                                                             HttpServerOptions options);
 
-  void Stop(absl::AnyInvocable<void()> done) { transport_->Stop(std::move(done)); }
+  // Once every answer owed is written, and every injection has finished
+  // (some answer early: a gRPC deadline).
+  void Stop(absl::AnyInvocable<void()> done);
   // New connections on a TLS listener use `context` (certificate rotation);
   // null, or a plaintext listener, ignores it.
   void SetTlsContext(std::shared_ptr<const tls::ServerContext> context) {
@@ -151,6 +153,9 @@ class HttpServer {
   // grpc.health.v1.Health/Check (no key needed, like /readyz): SERVING
   // while ready, for the service "" and "sluice.v1.Injection".
   void GrpcHealthCheck(HttpRequest& request, HttpReply reply);
+  // `reply`, answered DEADLINE_EXCEEDED if the real answer has not come
+  // within `timeout` (which is then dropped).
+  HttpReply WithDeadline(absl::Duration timeout, HttpReply reply);
   // The refusal (401, 403, 429) when the caller lacks every one of `scopes`.
   std::optional<HttpResponse> Refusal(const HttpRequest& request, bool loopback,
                                       uint32_t scopes) const;
@@ -159,6 +164,7 @@ class HttpServer {
   // never waits for the metrics registry's lock.
   void RenderMetrics(HttpReply reply);
 
+  reactor::Reactor& reactor_;
   const int shard_;
   HttpServerOptions options_;
   HttpAdmin admin_;

@@ -22,13 +22,16 @@
 #include "absl/strings/str_cat.h"
 #include "api/api_key_store.h"
 #include "api/http_injection_worker.h"
+#include "api/proto/sluice/v1/injection.pb.h"
 #include "common/metrics.h"
+#include "grpc/grpc_wire.h"
 #include "gtest/gtest.h"
 #include "queue/rocksdb_spool.h"
 #include "queue/spool_keys.h"
 #include "reactor/shard_group.h"
 #include "reactor/sharded.h"
 #include "reactor/tcp_listener.h"
+#include "tests/api/http2_test_client.h"
 #include "tests/queue/faulty_file_system.h"
 #include "tests/queue/spool_test_util.h"
 #include "tests/testing/command.h"
@@ -449,6 +452,39 @@ TEST_F(HttpServerTest, SpoolFailureIs503AndReadyzFollowsTheSpool) {
   EXPECT_TRUE(absl::EndsWith(Curl(Url("/readyz")).output, "status=200"));
   // Nothing of the failed request was kept: only the second one's two.
   EXPECT_EQ(Spooled(2).size(), 2u);
+}
+
+// A gRPC call's deadline (grpc-timeout) holds on the server: with the
+// spool's disk hung, the only answer that can come is DEADLINE_EXCEEDED,
+// for a unary call and for a stream alike.
+TEST_F(HttpServerTest, GrpcCallsEndAtTheirDeadlineWhileTheSpoolHangs) {
+  Start(true, faulty_.env.get());
+  sluice::v1::InjectRequest request;
+  request.mutable_from()->set_email("shop@example.org");
+  request.set_text("hello");
+  request.add_recipients()->set_email("ada@one.example");
+  const std::string body = grpc::EncodeMessage(request.SerializeAsString());
+  const std::vector<std::pair<std::string, std::string>> headers = {
+      {"content-type", "application/grpc"},
+      {"te", "trailers"},
+      {"authorization", "Bearer inject-token"},
+      {"grpc-timeout", "300m"}};
+
+  faulty_.fs->Stall(true);
+  testing::Http2TestClient client;
+  ASSERT_TRUE(client.Connect(port_));
+  const int32_t unary = client.Submit("POST", "/sluice.v1.Injection/Inject", headers, body);
+  const int32_t stream = client.Submit("POST", "/sluice.v1.Injection/InjectStream", headers, body);
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(client.Exchange({unary, stream}, 30000));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(250));
+  for (int32_t id : {unary, stream}) {
+    const testing::ClientStream& s = client.stream(id);
+    EXPECT_EQ(s.status, 200);
+    EXPECT_EQ(s.trailers.at("grpc-status"), "4") << id;  // DEADLINE_EXCEEDED
+  }
+  EXPECT_TRUE(client.stream(stream).body.empty());  // nothing was answered
+  faulty_.fs->Stall(false);
 }
 
 }  // namespace

@@ -12,21 +12,25 @@ class FaultyWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
 
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
                            rocksdb::IODebugContext* dbg) override {
+    fs_->WaitWhileStalled();
     rocksdb::IOStatus status = fs_->WriteStatus();
     return status.ok() ? FSWritableFileOwnerWrapper::Append(data, options, dbg) : status;
   }
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
                            const rocksdb::DataVerificationInfo& info,
                            rocksdb::IODebugContext* dbg) override {
+    fs_->WaitWhileStalled();
     rocksdb::IOStatus status = fs_->WriteStatus();
     return status.ok() ? FSWritableFileOwnerWrapper::Append(data, options, info, dbg) : status;
   }
   rocksdb::IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
+    fs_->WaitWhileStalled();
     rocksdb::IOStatus status = fs_->WriteStatus();
     return status.ok() ? FSWritableFileOwnerWrapper::Sync(options, dbg) : status;
   }
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
                           rocksdb::IODebugContext* dbg) override {
+    fs_->WaitWhileStalled();
     rocksdb::IOStatus status = fs_->WriteStatus();
     return status.ok() ? FSWritableFileOwnerWrapper::Fsync(options, dbg) : status;
   }
@@ -38,6 +42,17 @@ class FaultyWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
 }  // namespace
 
 FaultyFileSystem::FaultyFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+
+void FaultyFileSystem::Stall(bool stalled) {
+  absl::MutexLock lock(&mutex_);
+  stalled_ = stalled;
+}
+
+void FaultyFileSystem::WaitWhileStalled() const {
+  absl::MutexLock lock(&mutex_);
+  mutex_.Await(absl::Condition(
+      +[](const bool* stalled) { return !*stalled; }, &stalled_));
+}
 
 rocksdb::IOStatus FaultyFileSystem::WriteStatus() const {
   switch (fault_.load(std::memory_order_acquire)) {
