@@ -16,9 +16,10 @@ SLUICE_PACKAGES=(
   swaks libnet-ssleay-perl libauthen-sasl-perl python3-dkim opendkim python3-grpcio python3-protobuf
 )
 
-# DKIM verifiers from npm (mailauth), kept out of the checkout.
+# Test peers from npm (mailauth, a DKIM verifier; @grpc/grpc-js and its
+# proto-loader, a gRPC client), kept out of the checkout.
 SLUICE_NPM_DIR="${HOME}/.cache/sluice-npm"
-SLUICE_NPM_PACKAGES=(mailauth@4.13.3)
+SLUICE_NPM_PACKAGES=(mailauth@4.13.3 @grpc/grpc-js@1.14.7 @grpc/proto-loader@0.8.1)
 
 sluice_install_deps() {
   local missing=()
