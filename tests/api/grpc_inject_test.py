@@ -11,8 +11,6 @@ oversized message that ends only its own stream.
 Run by run_python_test.sh with the runfiles root as the first argument.
 """
 
-import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -20,12 +18,11 @@ import sys
 import tempfile
 import threading
 import unittest
-import urllib.request
 
 ROOT = os.path.abspath(sys.argv.pop(1))
 sys.path.insert(0, ROOT)
 
-from tools.testbed.sluice_instance import SluiceInstance  # noqa: E402
+from tools.testbed.sluice_instance import SluiceInstance, api_keys_toml  # noqa: E402
 
 try:
     import grpc  # noqa: E402
@@ -64,20 +61,10 @@ class GrpcInjectTest(unittest.TestCase):
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="sluice-grpc-")
         cls.pb, cls.health = generated_modules(os.path.join(cls.work, "gen"))
-        cls.sluice = SluiceInstance(SLUICED, os.path.join(cls.work, "data"), f"""
+        cls.sluice = SluiceInstance(SLUICED, os.path.join(cls.work, "data"), """
 [dns]
 servers = ["127.0.0.1:9"]
-
-[[api_keys]]
-name = "app"
-token_sha256 = "{hashlib.sha256(TOKEN.encode()).hexdigest()}"
-scopes = ["inject"]
-
-[[api_keys]]
-name = "dashboard"
-token_sha256 = "{hashlib.sha256(READ_ONLY.encode()).hexdigest()}"
-scopes = ["read"]
-""")
+""" + api_keys_toml({"app": (TOKEN, ["inject"]), "dashboard": (READ_ONLY, ["read"])}))
         cls.sluice.start()
         host, port = cls.sluice.http
         cls.channel = grpc.insecure_channel(f"{host}:{port}")
@@ -105,11 +92,7 @@ scopes = ["read"]
                                   timeout=timeout, **kwargs)
 
     def message(self, message_id):
-        host, port = self.sluice.http
-        request = urllib.request.Request(f"http://{host}:{port}/api/v1/messages/{message_id}",
-                                         headers={"Authorization": f"Bearer {READ_ONLY}"})
-        with urllib.request.urlopen(request, timeout=10) as r:
-            return json.loads(r.read())
+        return self.sluice.get_json(f"/api/v1/messages/{message_id}", READ_ONLY)
 
     def request(self, recipients, **fields):
         return self.pb.InjectRequest(

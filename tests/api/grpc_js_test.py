@@ -9,7 +9,6 @@ says SERVING.
 Run by run_python_test.sh with the runfiles root as the first argument.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,12 +16,11 @@ import subprocess
 import sys
 import tempfile
 import unittest
-import urllib.request
 
 ROOT = os.path.abspath(sys.argv.pop(1))
 sys.path.insert(0, ROOT)
 
-from tools.testbed.sluice_instance import SluiceInstance  # noqa: E402
+from tools.testbed.sluice_instance import SluiceInstance, api_keys_toml  # noqa: E402
 
 SLUICED = os.path.join(ROOT, "server", "sluiced")
 CLIENT = os.path.join(ROOT, "tests", "api", "grpc_js_client.js")
@@ -43,20 +41,10 @@ class GrpcJsTest(unittest.TestCase):
                 raise AssertionError(f"@grpc/{package} is missing (npm; scripts/deps.sh installs "
                                      "it into ~/.cache/sluice-npm)")
         cls.work = tempfile.mkdtemp(prefix="sluice-grpc-js-")
-        cls.sluice = SluiceInstance(SLUICED, os.path.join(cls.work, "data"), f"""
+        cls.sluice = SluiceInstance(SLUICED, os.path.join(cls.work, "data"), """
 [dns]
 servers = ["127.0.0.1:9"]
-
-[[api_keys]]
-name = "app"
-token_sha256 = "{hashlib.sha256(TOKEN.encode()).hexdigest()}"
-scopes = ["inject"]
-
-[[api_keys]]
-name = "reader"
-token_sha256 = "{hashlib.sha256(READ_ONLY.encode()).hexdigest()}"
-scopes = ["read"]
-""")
+""" + api_keys_toml({"app": (TOKEN, ["inject"]), "reader": (READ_ONLY, ["read"])}))
         cls.sluice.start()
         host, port = cls.sluice.http
         client = subprocess.run(["node", CLIENT, PROTO_ROOT, f"{host}:{port}", TOKEN],
@@ -72,11 +60,7 @@ scopes = ["read"]
         shutil.rmtree(cls.work, ignore_errors=True)
 
     def message(self, message_id):
-        host, port = self.sluice.http
-        request = urllib.request.Request(f"http://{host}:{port}/api/v1/messages/{message_id}",
-                                         headers={"Authorization": f"Bearer {READ_ONLY}"})
-        with urllib.request.urlopen(request, timeout=10) as r:
-            return json.loads(r.read())
+        return self.sluice.get_json(f"/api/v1/messages/{message_id}", READ_ONLY)
 
     def test_unary_inject_is_answered_once_spooled(self):
         unary = self.out["unary"]

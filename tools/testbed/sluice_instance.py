@@ -14,10 +14,12 @@ SIGKILL (a crash). Only the process it started is ever signalled.
         sluice.events()       # parsed lines of <data_dir>/events.jsonl
         sluice.wait_events(lambda events: ..., timeout=60)
         sluice.metrics()      # GET /metrics as text
+        sluice.get_json("/api/v1/messages/ID", token)   # the admin API
 
 Waiting is on conditions with a deadline (the log line, the event file);
 nothing sleeps a fixed time and hopes.
 """
+import hashlib
 import json
 import os
 import re
@@ -59,6 +61,16 @@ jitter = 0.0
 {limits}
 {extra}
 """
+
+
+def api_keys_toml(keys):
+    """[[api_keys]] tables for `keys`, a dict of name -> (token, [scopes])."""
+    return "".join(f"""
+[[api_keys]]
+name = "{name}"
+token_sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"
+scopes = {json.dumps(scopes)}
+""" for name, (token, scopes) in keys.items())
 
 
 def wait_until(predicate, timeout, what):
@@ -230,6 +242,14 @@ submissions = "127.0.0.1:0"
                 self._close_log()
             raise AssertionError(f"GET /metrics failed: {error!r}; sluiced exit code "
                                  f"{self.process.poll()}{self._log_tail()}") from error
+
+    def get_json(self, path, token):
+        """GET `path` of the HTTP API with a bearer `token`, parsed."""
+        host, port = self.http
+        request = urllib.request.Request(f"http://{host}:{port}{path}",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
 
     def metric(self, name, labels=""):
         """The value of one sample, e.g. metric("sluice_delivery_recipients_total",
