@@ -13,7 +13,6 @@ Run by run_python_test.sh with the runfiles root as the first argument.
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,12 +21,10 @@ import unittest
 ROOT = os.path.abspath(sys.argv.pop(1))
 sys.path.insert(0, ROOT)
 
+from tools.testbed.grpc_protos import generated_modules, import_grpc  # noqa: E402
 from tools.testbed.sluice_instance import SluiceInstance, api_keys_toml  # noqa: E402
 
-try:
-    import grpc  # noqa: E402
-except ImportError:
-    raise AssertionError("python3 cannot import grpc: install the Debian package python3-grpcio")
+grpc = import_grpc()
 
 SLUICED = os.path.join(ROOT, "server", "sluiced")
 PROTO_ROOT = os.path.join(ROOT, "api", "proto")
@@ -35,32 +32,11 @@ TOKEN = "grpc-inject-token-0123456789"
 READ_ONLY = "grpc-read-token-0123456789"
 
 
-def generated_modules(work):
-    """sluice/v1/injection_pb2 and grpc/health/v1/health_pb2, made by protoc
-    from the published protos."""
-    if shutil.which("protoc") is None:
-        raise AssertionError("protoc is missing (Debian package protobuf-compiler)")
-    os.makedirs(work, exist_ok=True)
-    subprocess.run(["protoc", f"-I{PROTO_ROOT}", f"--python_out={work}",
-                    os.path.join(PROTO_ROOT, "sluice", "v1", "injection.proto"),
-                    os.path.join(PROTO_ROOT, "grpc", "health", "v1", "health.proto")],
-                   check=True)
-    sys.path.insert(0, work)
-    # Not "grpc.health": that name is the grpcio package's.
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "health_pb2", os.path.join(work, "grpc", "health", "v1", "health_pb2.py"))
-    health_pb2 = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(health_pb2)
-    from sluice.v1 import injection_pb2
-    return injection_pb2, health_pb2
-
-
 class GrpcInjectTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="sluice-grpc-")
-        cls.pb, cls.health = generated_modules(os.path.join(cls.work, "gen"))
+        cls.pb, cls.health = generated_modules(PROTO_ROOT, os.path.join(cls.work, "gen"))
         cls.sluice = SluiceInstance(SLUICED, os.path.join(cls.work, "data"), """
 [dns]
 servers = ["127.0.0.1:9"]
