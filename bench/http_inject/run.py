@@ -142,10 +142,10 @@ def huge_request(port, shards):
     return accepted, elapsed
 
 
-def h2load_point(url, requests, body_path, options):
+def h2load_point(url, requests, body_path, options, content_type="application/json"):
     """Runs h2load; (requests answered 2xx, seconds)."""
     command = ["h2load", "-n", str(requests), "-d", body_path,
-               "-H", "content-type: application/json", *options, url]
+               "-H", f"content-type: {content_type}", *options, url]
     result = subprocess.run(command, capture_output=True, text=True)
     output = result.stdout
     if result.returncode != 0 or f"{requests} succeeded" not in output:
