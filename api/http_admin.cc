@@ -17,7 +17,9 @@ namespace {
 
 std::string_view Std(absl::string_view text) { return std::string_view(text.data(), text.size()); }
 
-std::string_view StateName(queue::proto::RecipientState state) {
+}  // namespace
+
+std::string_view HttpAdmin::StateName(queue::proto::RecipientState state) {
   switch (state) {
     case queue::proto::PENDING:
       return "pending";
@@ -33,6 +35,15 @@ std::string_view StateName(queue::proto::RecipientState state) {
       return "unspecified";
   }
 }
+
+void HttpAdmin::SortQueues(std::vector<engine::QueueSnapshot>& queues) {
+  std::sort(queues.begin(), queues.end(),
+            [](const engine::QueueSnapshot& a, const engine::QueueSnapshot& b) {
+              return a.ready != b.ready ? a.ready > b.ready : a.key < b.key;
+            });
+}
+
+namespace {
 
 std::string EnvelopeJson(const queue::Envelope& envelope) {
   std::string out = "{\"id\":";
@@ -67,7 +78,7 @@ std::string EnvelopeJson(const queue::Envelope& envelope) {
     out.append("{\"address\":");
     AppendJsonString(&out, r.address());
     out.append(",\"state\":");
-    AppendJsonString(&out, StateName(r.state()));
+    AppendJsonString(&out, HttpAdmin::StateName(r.state()));
     absl::StrAppend(&out, ",\"attempts\":", r.attempts(), ",\"last_reply\":");
     AppendJsonString(&out, r.last_reply());
     out.push_back('}');
@@ -98,10 +109,7 @@ std::string CountsJson(absl::string_view group_name, const std::vector<queue::Sp
 }
 
 std::string SitesJson(std::vector<engine::QueueSnapshot> queues) {
-  std::sort(queues.begin(), queues.end(),
-            [](const engine::QueueSnapshot& a, const engine::QueueSnapshot& b) {
-              return a.ready != b.ready ? a.ready > b.ready : a.key < b.key;
-            });
+  HttpAdmin::SortQueues(queues);
   std::string body = "{\"queues\":[";
   for (size_t i = 0; i < queues.size(); ++i) {
     const engine::QueueSnapshot& q = queues[i];

@@ -281,7 +281,7 @@ void HttpInjector::Finish(uint64_t job_id) {
   }
   Add(metrics.recipients_accepted, recipients);
   if (failed > 0) Add(metrics.injections_failed);
-  if (failed == job->results.size()) {
+  if (!job->results.empty() && failed == job->results.size()) {
     // Nothing was stored: the client may safely send it all again.
     const bool retry = absl::IsUnavailable(first_error) || absl::IsResourceExhausted(first_error);
     job->reply(job->format->error(retry ? first_error : absl::InternalError(first_error.message()),

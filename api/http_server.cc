@@ -14,6 +14,9 @@
 namespace sluice::api {
 namespace {
 
+// An admin request (10,000 suppressions at most) fits in this.
+constexpr size_t kMaxAdminRequestBytes = 8 << 20;
+
 HttpInjectorOptions InjectorOptions(const HttpServerOptions& options) {
   HttpInjectorOptions out = options.injector;
   out.spool = options.spool;
@@ -67,6 +70,8 @@ HttpServer::HttpServer(reactor::Reactor& reactor, int shard, HttpServerOptions o
       shard_(shard),
       options_(std::move(options)),
       admin_(options_.spool, options_.operations, options_.delivery),
+      grpc_admin_(options_.spool, options_.operations, options_.delivery, options_.suppression,
+                  options_.clock),
       suppressions_(options_.suppression, options_.clock),
       injector_(reactor, shard, InjectorOptions(options_)),
       unsubscribe_(options_.injector.unsubscribe, options_.record_event,
@@ -171,27 +176,19 @@ void HttpServer::ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply)
     GrpcHealthCheck(request, std::move(reply));
     return;
   }
+  if (const uint32_t scopes = GrpcAdmin::ScopesOf(request.target);
+      scopes != 0 && request.method == "POST") {
+    ServeGrpcAdmin(request, loopback, scopes, std::move(reply));
+    return;
+  }
   if (request.method != "POST" || request.target != kGrpcInjectPath) {
     reply(GrpcStatusResponse(absl::UnimplementedError(
         absl::StrCat(request.method, " ", request.target, " is not a method sluice serves"))));
     return;
   }
-  if (std::optional<HttpResponse> refusal = Refusal(request, loopback, kScopeInject)) {
-    reply(GrpcStatusResponse(GrpcRefusalStatus(*refusal)));
-    return;
-  }
-  absl::StatusOr<std::optional<absl::Duration>> timeout = GrpcTimeoutOf(request);
-  if (!timeout.ok()) {
-    reply(GrpcStatusResponse(timeout.status()));
-    return;
-  }
-  if (timeout->has_value()) reply = WithDeadline(**timeout, std::move(reply));
-  absl::StatusOr<std::string> message =
-      UnaryRequestMessage(request, options_.injector.limits.max_request_bytes);
-  if (!message.ok()) {
-    reply(GrpcStatusResponse(message.status()));
-    return;
-  }
+  std::optional<std::string> message =
+      UnaryCall(request, loopback, kScopeInject, options_.injector.limits.max_request_bytes, reply);
+  if (!message.has_value()) return;
   sluice::v1::InjectRequest inject;
   if (!inject.ParseFromString(*message)) {
     reply(GrpcStatusResponse(absl::InvalidArgumentError("body: not a sluice.v1.InjectRequest")));
@@ -203,6 +200,34 @@ void HttpServer::ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply)
     return;
   }
   injector_.Inject(*std::move(json), GrpcInjectFormat(inject.request_id()), std::move(reply));
+}
+
+std::optional<std::string> HttpServer::UnaryCall(const HttpRequest& request, bool loopback,
+                                                 uint32_t scopes, size_t max_bytes,
+                                                 HttpReply& reply) {
+  if (std::optional<HttpResponse> refusal = Refusal(request, loopback, scopes)) {
+    reply(GrpcStatusResponse(GrpcRefusalStatus(*refusal)));
+    return std::nullopt;
+  }
+  absl::StatusOr<std::optional<absl::Duration>> timeout = GrpcTimeoutOf(request);
+  if (!timeout.ok()) {
+    reply(GrpcStatusResponse(timeout.status()));
+    return std::nullopt;
+  }
+  if (timeout->has_value()) reply = WithDeadline(**timeout, std::move(reply));
+  absl::StatusOr<std::string> message = UnaryRequestMessage(request, max_bytes);
+  if (!message.ok()) {
+    reply(GrpcStatusResponse(message.status()));
+    return std::nullopt;
+  }
+  return *std::move(message);
+}
+
+void HttpServer::ServeGrpcAdmin(HttpRequest& request, bool loopback, uint32_t scopes,
+                                HttpReply reply) {
+  std::optional<std::string> message =
+      UnaryCall(request, loopback, scopes, kMaxAdminRequestBytes, reply);
+  if (message.has_value()) grpc_admin_.Serve(request.target, *message, std::move(reply));
 }
 
 std::shared_ptr<HttpStreamHandler> HttpServer::ServeGrpcStream(HttpRequest& request, bool loopback,

@@ -55,6 +55,7 @@
 #include "absl/time/time.h"
 #include "api/api_key_store.h"
 #include "api/dkim_signing_pool.h"
+#include "api/grpc_admin.h"
 #include "api/http1_session.h"
 #include "api/http2_session.h"
 #include "api/http_admin.h"
@@ -143,9 +144,17 @@ class HttpServer {
   HttpServer(reactor::Reactor& reactor, int shard, HttpServerOptions options);
   void AddRoutes();
   void Serve(HttpRequest& request, bool loopback, HttpReply reply);
-  // A gRPC call (api/grpc_injection.h): sluice.v1.Injection/Inject, with
-  // the same keys (scope inject); anything else is UNIMPLEMENTED.
+  // A unary gRPC call: sluice.v1.Injection/Inject (api/grpc_injection.h,
+  // scope inject), sluice.v1.Admin's methods (api/grpc_admin.h, scopes
+  // read or admin) and health checking; anything else is UNIMPLEMENTED.
   void ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply);
+  // A unary call's request message, once the caller has one of `scopes`;
+  // nullopt after answering with the refusal or the error. With a
+  // grpc-timeout, `reply` is replaced by one that keeps the deadline.
+  std::optional<std::string> UnaryCall(const HttpRequest& request, bool loopback, uint32_t scopes,
+                                       size_t max_bytes, HttpReply& reply);
+  // A sluice.v1.Admin call that needs one of `scopes`.
+  void ServeGrpcAdmin(HttpRequest& request, bool loopback, uint32_t scopes, HttpReply reply);
   // sluice.v1.Injection/InjectStream (api/grpc_inject_stream.h), at its
   // headers: the stream's handler, or null when it was refused.
   std::shared_ptr<HttpStreamHandler> ServeGrpcStream(HttpRequest& request, bool loopback,
@@ -168,6 +177,7 @@ class HttpServer {
   const int shard_;
   HttpServerOptions options_;
   HttpAdmin admin_;
+  GrpcAdmin grpc_admin_;
   SuppressionAdmin suppressions_;
   HttpInjector injector_;
   UnsubscribeHandler unsubscribe_;

@@ -43,7 +43,7 @@ servers = ["127.0.0.1:9"]
 [[api_keys]]
 name = "ops"
 token_sha256 = "{sha256(ADMIN)}"
-scopes = ["admin"]
+scopes = ["admin", "inject"]
 
 [[api_keys]]
 name = "dashboard"
@@ -112,6 +112,19 @@ scopes = ["read"]
                          404)
         status, answer = self.curl("GET", "/api/v1/suppressions/check?tenant=shop&address=a@example.com")
         self.assertEqual(answer, {"suppressed": False, "entry": None})
+
+    def test_injection_to_only_suppressed_recipients_is_answered_with_each_refused(self):
+        self.assertEqual(self.add("solo", {"address": "only@example.com"},
+                                  {"address": "too@example.com"})[0], 200)
+        status, answer = self.curl("POST", "/api/v1/messages", json.dumps({
+            "from": "app@example.com", "subject": "Hi", "text": "Hello.", "tenant": "solo",
+            "recipients": [{"email": "only@example.com"}, {"email": "too@example.com"}]}))
+        # Nothing to store is not a failure: each recipient says why.
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(answer["accepted"], [])
+        self.assertEqual([r["email"] for r in answer["rejected"]],
+                         ["only@example.com", "too@example.com"])
+        self.assertTrue(all("suppressed" in r["reason"] for r in answer["rejected"]), answer)
 
     def test_a_read_key_may_look_but_not_change(self):
         self.assertEqual(self.curl("GET", "/api/v1/suppressions", token=READER)[0], 200)

@@ -5,6 +5,7 @@ classes, made by Debian's protoc at test time, so the tests use the same
     from tools.testbed.grpc_protos import generated_modules, import_grpc
     grpc = import_grpc()
     injection_pb2, health_pb2 = generated_modules(proto_root, work_dir)
+    from sluice.v1 import admin_pb2
 """
 import importlib.util
 import os
@@ -24,7 +25,8 @@ def import_grpc():
 
 
 def generated_modules(proto_root, work):
-    """sluice/v1/injection_pb2 and grpc/health/v1/health_pb2."""
+    """sluice/v1/injection_pb2 and grpc/health/v1/health_pb2 (and
+    sluice.v1.admin_pb2, importable afterwards)."""
     if shutil.which("protoc") is None:
         raise AssertionError("protoc is missing (Debian package protobuf-compiler)")
     try:
@@ -37,6 +39,7 @@ def generated_modules(proto_root, work):
     os.makedirs(work, exist_ok=True)
     subprocess.run(["protoc", f"-I{proto_root}", f"--python_out={work}",
                     os.path.join(proto_root, "sluice", "v1", "injection.proto"),
+                    os.path.join(proto_root, "sluice", "v1", "admin.proto"),
                     os.path.join(proto_root, "grpc", "health", "v1", "health.proto")],
                    check=True)
     sys.path.insert(0, work)
