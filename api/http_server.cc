@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/grpc_inject_stream.h"
 #include "api/grpc_injection.h"
+#include "api/grpc_reflection.h"
 #include "api/http_json.h"
 #include "api/proto/grpc/health/v1/health.pb.h"
 
@@ -48,7 +49,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(reactor::Reactor&
   HttpStreaming streaming{
       .wants =
           [](const HttpRequest& request) {
-            return request.method == "POST" && request.target == kGrpcInjectStreamPath &&
+            return request.method == "POST" &&
+                   (request.target == kGrpcInjectStreamPath ||
+                    request.target == kGrpcReflectionV1AlphaPath ||
+                    request.target == kGrpcReflectionV1Path) &&
                    IsGrpcRequest(request);
           },
       .serve =
@@ -232,6 +236,8 @@ void HttpServer::ServeGrpcAdmin(HttpRequest& request, bool loopback, uint32_t sc
 
 std::shared_ptr<HttpStreamHandler> HttpServer::ServeGrpcStream(HttpRequest& request, bool loopback,
                                                                HttpStreamWriter writer) {
+  // Reflection describes the published protos only: no key needed.
+  if (request.target != kGrpcInjectStreamPath) return GrpcReflection::Start(writer);
   if (std::optional<HttpResponse> refusal = Refusal(request, loopback, kScopeInject)) {
     writer.Start(200, "application/grpc");
     writer.Finish(GrpcStatusResponse(GrpcRefusalStatus(*refusal)).trailers);

@@ -155,8 +155,9 @@ class HttpServer {
                                        size_t max_bytes, HttpReply& reply);
   // A sluice.v1.Admin call that needs one of `scopes`.
   void ServeGrpcAdmin(HttpRequest& request, bool loopback, uint32_t scopes, HttpReply reply);
-  // sluice.v1.Injection/InjectStream (api/grpc_inject_stream.h), at its
-  // headers: the stream's handler, or null when it was refused.
+  // A streaming call at its headers: sluice.v1.Injection/InjectStream
+  // (api/grpc_inject_stream.h) or server reflection (api/grpc_reflection.h,
+  // no key needed). The stream's handler, or null when it was refused.
   std::shared_ptr<HttpStreamHandler> ServeGrpcStream(HttpRequest& request, bool loopback,
                                                      HttpStreamWriter writer);
   // grpc.health.v1.Health/Check (no key needed, like /readyz): SERVING

@@ -48,10 +48,11 @@ sluice_check_peers() {
   need opendkim "opendkim (a DKIM verifier) is missing" test -x /usr/sbin/opendkim
   need "mailauth from npm (scripts/deps.sh installs it)" "mailauth (a DKIM verifier) is missing" \
     test -x "${HOME}/.cache/sluice-npm/node_modules/.bin/mailauth"
-  need "@grpc/grpc-js and @grpc/proto-loader from npm (scripts/deps.sh installs them)" \
+  need "@grpc/grpc-js, @grpc/proto-loader and grpc-js-reflection-client from npm (scripts/deps.sh installs them)" \
     "the Node.js gRPC client is missing" \
     test -f "${HOME}/.cache/sluice-npm/node_modules/@grpc/grpc-js/package.json" -a \
-    -f "${HOME}/.cache/sluice-npm/node_modules/@grpc/proto-loader/package.json"
+    -f "${HOME}/.cache/sluice-npm/node_modules/@grpc/proto-loader/package.json" -a \
+    -f "${HOME}/.cache/sluice-npm/node_modules/grpc-js-reflection-client/package.json"
   need clang "clang (for the fuzzers) is missing" command -v clang
   need libclang-rt-14-dev "clang's libFuzzer runtime is missing" fuzzer_runtime
   unset -f need swaks_can python_has fuzzer_runtime

@@ -17,9 +17,11 @@ SLUICE_PACKAGES=(
 )
 
 # Test peers from npm (mailauth, a DKIM verifier; @grpc/grpc-js and its
-# proto-loader, a gRPC client), kept out of the checkout.
+# proto-loader, a gRPC client; grpc-js-reflection-client, a reflection
+# client), kept out of the checkout.
 SLUICE_NPM_DIR="${HOME}/.cache/sluice-npm"
-SLUICE_NPM_PACKAGES=(mailauth@4.13.3 @grpc/grpc-js@1.14.7 @grpc/proto-loader@0.8.1)
+SLUICE_NPM_PACKAGES=(mailauth@4.13.3 @grpc/grpc-js@1.14.7 @grpc/proto-loader@0.8.1
+  grpc-js-reflection-client@1.4.2)
 
 sluice_install_deps() {
   local missing=()

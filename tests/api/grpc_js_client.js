@@ -9,6 +9,7 @@
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
+const {GrpcReflection} = require('grpc-js-reflection-client');
 
 const [protoRoot, address, token] = process.argv.slice(2);
 
@@ -44,9 +45,9 @@ function request(i) {
   };
 }
 
-function unary(call, req, key) {
+function unary(call, req, key, client = injection) {
   return new Promise((resolve) => {
-    call.call(injection, req, metadata(key), {deadline: deadline()}, (error, response) => {
+    call.call(client, req, metadata(key), {deadline: deadline()}, (error, response) => {
       resolve(error ? {code: error.code, details: error.details} : {code: 0, response});
     });
   });
@@ -74,6 +75,25 @@ function check(service) {
   });
 }
 
+// What a grpcurl-style tool does: learn the services and their messages
+// from the server alone, then call Inject with what it learnt.
+async function reflected(version) {
+  const reflection = new GrpcReflection(address, grpc.credentials.createInsecure(), {}, version);
+  const services = await reflection.listServices();
+  const descriptor = await reflection.getDescriptorBySymbol('sluice.v1.Injection');
+  const learnt = descriptor.getPackageObject({keepCase: true, longs: String, defaults: true});
+  const client = new learnt.sluice.v1.Injection(address, grpc.credentials.createInsecure());
+  // getPackageObject() turns map fields into repeated entries, as they are
+  // on the wire (the learnt root itself has the maps): give them so.
+  const req = request(1000 + services.length);
+  req.recipients = req.recipients.map((r) => ({...r, substitutions:
+      Object.entries(r.substitutions).map(([key, value]) => ({key, value}))}));
+  const answer = await unary(client.Inject, req, token, client);
+  client.close();
+  const admin = await reflection.listMethods('sluice.v1.Admin');
+  return {services, answer, admin_methods: admin.map((m) => m.name)};
+}
+
 async function main() {
   const out = {};
   out.unary = await unary(injection.Inject, request(0), token);
@@ -81,6 +101,8 @@ async function main() {
   out.invalid = await unary(injection.Inject, {recipients: [{email: 'x@example.com'}]}, token);
   out.stream = await stream(50);
   out.health = await check('sluice.v1.Injection');
+  out.reflection_v1alpha = await reflected('v1alpha');
+  out.reflection_v1 = await reflected('v1');
   injection.close();
   checker.close();
   process.stdout.write(JSON.stringify(out) + '\n');

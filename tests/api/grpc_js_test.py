@@ -3,8 +3,10 @@
 runs tests/api/grpc_js_client.js against a running sluiced. A unary Inject
 is answered with its message id and the message is spooled, a wrong key is
 UNAUTHENTICATED, a request without a sender INVALID_ARGUMENT naming "from",
-an InjectStream of 50 requests is answered in order, and health checking
-says SERVING.
+an InjectStream of 50 requests is answered in order, health checking says
+SERVING, and grpc-js-reflection-client (npm) learns the services and their
+messages through server reflection (v1alpha and v1) alone and injects with
+what it learnt, as grpcurl would.
 
 Run by run_python_test.sh with the runfiles root as the first argument.
 """
@@ -90,6 +92,20 @@ servers = ["127.0.0.1:9"]
             self.assertEqual(answer["error_code"], 0, answer)
             self.assertEqual([a["email"] for a in answer["accepted"]], [f"js{100 + i}@example.net"])
         self.message(answers[-1]["accepted"][0]["message_id"])
+
+    def test_reflection_lists_the_services_and_describes_them_well_enough_to_call(self):
+        for version in ("v1alpha", "v1"):
+            reflected = self.out[f"reflection_{version}"]
+            self.assertEqual(sorted(reflected["services"]), sorted([
+                "sluice.v1.Injection", "sluice.v1.Admin", "grpc.health.v1.Health",
+                "grpc.reflection.v1alpha.ServerReflection",
+                "grpc.reflection.v1.ServerReflection"]))
+            answer = reflected["answer"]
+            self.assertEqual(answer["code"], 0, answer)
+            [accepted] = answer["response"]["accepted"]
+            self.message(accepted["message_id"])
+            self.assertIn("Retry", reflected["admin_methods"])
+            self.assertIn("AddSuppressions", reflected["admin_methods"])
 
     def test_health_check_is_serving(self):
         self.assertEqual(self.out["health"], {"code": 0, "status": "SERVING"})
