@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "api/grpc_health_watch.h"
 #include "api/grpc_inject_stream.h"
 #include "api/grpc_injection.h"
 #include "api/grpc_reflection.h"
@@ -52,7 +53,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(reactor::Reactor&
             return request.method == "POST" &&
                    (request.target == kGrpcInjectStreamPath ||
                     request.target == kGrpcReflectionV1AlphaPath ||
-                    request.target == kGrpcReflectionV1Path) &&
+                    request.target == kGrpcReflectionV1Path ||
+                    request.target == kGrpcHealthWatchPath) &&
                    IsGrpcRequest(request);
           },
       .serve =
@@ -236,6 +238,16 @@ void HttpServer::ServeGrpcAdmin(HttpRequest& request, bool loopback, uint32_t sc
 
 std::shared_ptr<HttpStreamHandler> HttpServer::ServeGrpcStream(HttpRequest& request, bool loopback,
                                                                HttpStreamWriter writer) {
+  if (request.target == kGrpcHealthWatchPath) {  // no key, like Check and /readyz
+    return GrpcHealthWatch::Start(
+        writer, reactor_,
+        [this](absl::AnyInvocable<void(bool)> done) {
+          admin_.Ready(
+              transport_->stopping(),
+              [done = std::move(done)](HttpResponse ready) mutable { done(ready.status == 200); });
+        },
+        absl::Seconds(1));
+  }
   // Reflection describes the published protos only: no key needed.
   if (request.target != kGrpcInjectStreamPath) return GrpcReflection::Start(writer);
   if (std::optional<HttpResponse> refusal = Refusal(request, loopback, kScopeInject)) {
@@ -295,7 +307,7 @@ void HttpServer::GrpcHealthCheck(HttpRequest& request, HttpReply reply) {
                      : message.status()));
     return;
   }
-  if (!check.service().empty() && check.service() != "sluice.v1.Injection") {
+  if (!GrpcHealthWatch::Known(check.service())) {
     reply(GrpcStatusResponse(
         absl::NotFoundError(absl::StrCat("service ", check.service(), " is not served here"))));
     return;

@@ -161,7 +161,8 @@ class HttpServer {
   std::shared_ptr<HttpStreamHandler> ServeGrpcStream(HttpRequest& request, bool loopback,
                                                      HttpStreamWriter writer);
   // grpc.health.v1.Health/Check (no key needed, like /readyz): SERVING
-  // while ready, for the service "" and "sluice.v1.Injection".
+  // while ready, for the service "" and sluice's own (Watch, the stream
+  // of it: api/grpc_health_watch.h).
   void GrpcHealthCheck(HttpRequest& request, HttpReply reply);
   // `reply`, answered DEADLINE_EXCEEDED if the real answer has not come
   // within `timeout` (which is then dropped).

@@ -6,7 +6,8 @@ readable at once through the admin API), errors as gRPC statuses naming the
 field, the API keys as metadata, gzip-compressed requests, and 10,000
 recipients in one call. On a stream: answers in order, per-request errors
 that do not end it, cancellation and deadlines mid-stream, and an
-oversized message that ends only its own stream.
+oversized message that ends only its own stream. Health Check and Watch;
+a stop with streams open ends them with UNAVAILABLE.
 
 Run by run_python_test.sh with the runfiles root as the first argument.
 """
@@ -146,6 +147,21 @@ servers = ["127.0.0.1:9"]
             check(self.health.HealthCheckRequest(service="other.Service"), timeout=30)
         self.assertEqual(error.exception.code(), grpc.StatusCode.NOT_FOUND)
 
+    def test_health_watch_sends_the_status_at_once_and_ends_on_cancel(self):
+        watch = self.channel.unary_stream(
+            "/grpc.health.v1.Health/Watch",
+            request_serializer=self.health.HealthCheckRequest.SerializeToString,
+            response_deserializer=self.health.HealthCheckResponse.FromString)
+        status = self.health.HealthCheckResponse
+        for service, expected in (("", status.SERVING), ("sluice.v1.Injection", status.SERVING),
+                                  ("other.Service", status.SERVICE_UNKNOWN)):
+            call = watch(self.health.HealthCheckRequest(service=service), timeout=30)
+            self.assertEqual(next(call).status, expected)
+            call.cancel()
+            with self.assertRaises(grpc.RpcError) as error:
+                next(call)
+            self.assertEqual(error.exception.code(), grpc.StatusCode.CANCELLED)
+
     def test_an_unknown_method_is_unimplemented(self):
         other = self.channel.unary_unary("/sluice.v1.Injection/Nope",
                                          request_serializer=lambda m: m,
@@ -249,6 +265,51 @@ servers = ["127.0.0.1:9"]
             next(call)
         self.assertEqual(error.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
         self.assertEqual(len(self.call(small).accepted), 1)
+
+
+
+class GrpcStopTest(unittest.TestCase):
+    """A stop with streams open: what was answered stays answered, the
+    streams end with UNAVAILABLE, and sluiced exits cleanly."""
+
+    def test_stop_ends_open_streams_with_unavailable(self):
+        work = tempfile.mkdtemp(prefix="sluice-grpc-stop-")
+        self.addCleanup(shutil.rmtree, work, True)
+        pb, health = generated_modules(PROTO_ROOT, os.path.join(work, "gen"))
+        sluice = SluiceInstance(SLUICED, os.path.join(work, "data"), """
+[dns]
+servers = ["127.0.0.1:9"]
+""" + api_keys_toml({"app": (TOKEN, ["inject"])}))
+        sluice.start()
+        host, port = sluice.http
+        channel = grpc.insecure_channel(f"{host}:{port}")
+        self.addCleanup(channel.close)
+        stream = channel.stream_stream(
+            "/sluice.v1.Injection/InjectStream",
+            request_serializer=pb.InjectRequest.SerializeToString,
+            response_deserializer=pb.InjectResponse.FromString)
+        watch = channel.unary_stream(
+            "/grpc.health.v1.Health/Watch",
+            request_serializer=health.HealthCheckRequest.SerializeToString,
+            response_deserializer=health.HealthCheckResponse.FromString)
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def requests():
+            yield pb.InjectRequest(text="hi", recipients=[pb.Recipient(email="s@example.com")],
+                                   request_id="before-stop",
+                                   **{"from": pb.Mailbox(email="app@example.com")})
+            release.wait(60)
+
+        call = stream(requests(), metadata=[("authorization", f"Bearer {TOKEN}")], timeout=60)
+        self.assertEqual(next(call).request_id, "before-stop")
+        watching = watch(health.HealthCheckRequest(), timeout=60)
+        self.assertEqual(next(watching).status, health.HealthCheckResponse.SERVING)
+        sluice.stop()  # SIGTERM; raises unless sluiced exits 0 within 60 s
+        for open_call in (call, watching):
+            with self.assertRaises(grpc.RpcError) as error:
+                next(open_call)
+            self.assertEqual(error.exception.code(), grpc.StatusCode.UNAVAILABLE)
 
 
 if __name__ == "__main__":
