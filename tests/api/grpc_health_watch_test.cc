@@ -10,32 +10,20 @@
 #include "api/proto/grpc/health/v1/health.pb.h"
 #include "grpc/grpc_wire.h"
 #include "gtest/gtest.h"
+#include "tests/api/recording_stream_sink.h"
 
 namespace sluice::api {
 namespace {
 
 using Response = ::grpc::health::v1::HealthCheckResponse;
 
-class Sink final : public HttpStreamSink {
- public:
-  void StartStream(uint64_t, int, std::string_view, const HttpHeaders&) override {}
-  void WriteStream(uint64_t, std::string_view bytes) override {
-    std::vector<grpc::Message> messages;
-    ASSERT_TRUE(reader.Feed(bytes, &messages).ok());
-    for (const grpc::Message& message : messages) {
-      Response response;
-      ASSERT_TRUE(response.ParseFromString(message.payload));
-      statuses.push_back(response.status());
-    }
-  }
-  void FinishStream(uint64_t, const HttpHeaders&) override { ++finishes; }
-  void ConsumeStream(uint64_t, size_t) override {}
-  size_t UnsentStreamBytes(uint64_t) const override { return 0; }
+using Sink = testing::RecordingStreamSink<Response>;
 
-  grpc::MessageReader reader{1 << 16};
+std::vector<int> Statuses(const Sink& sink) {
   std::vector<int> statuses;
-  int finishes = 0;
-};
+  for (const Response& r : sink.answers) statuses.push_back(r.status());
+  return statuses;
+}
 
 std::unique_ptr<reactor::Reactor> MakeReactor() {
   reactor::ReactorOptions options;
@@ -71,7 +59,7 @@ TEST(GrpcHealthWatchTest, SendsTheStatusThenOnlyItsChanges) {
   watch->OnData(Watch("sluice.v1.Injection"));
   reactor->Run();
   EXPECT_EQ(probes, script.size());  // none after the cancel
-  EXPECT_EQ(sink.statuses,
+  EXPECT_EQ(Statuses(sink),
             (std::vector<int>{Response::SERVING, Response::NOT_SERVING, Response::SERVING}));
   EXPECT_EQ(sink.finishes, 1);
 }
@@ -88,7 +76,7 @@ TEST(GrpcHealthWatchTest, AServiceNotServedIsServiceUnknownWithoutProbing) {
       },
       absl::Milliseconds(1));
   watch->OnData(Watch("other.Service"));
-  EXPECT_EQ(sink.statuses, std::vector<int>{Response::SERVICE_UNKNOWN});
+  EXPECT_EQ(Statuses(sink), std::vector<int>{Response::SERVICE_UNKNOWN});
   EXPECT_EQ(probes, 0);
   watch->OnStop();
   EXPECT_EQ(sink.finishes, 1);

@@ -15,48 +15,12 @@
 #include "grpc/grpc_wire.h"
 #include "grpc/gzip.h"
 #include "gtest/gtest.h"
+#include "tests/api/recording_stream_sink.h"
 
 namespace sluice::api {
 namespace {
 
-class RecordingSink final : public HttpStreamSink {
- public:
-  void StartStream(uint64_t, int status, std::string_view content_type,
-                   const HttpHeaders&) override {
-    started_status = status;
-    content = std::string(content_type);
-  }
-  void WriteStream(uint64_t, std::string_view bytes) override {
-    std::vector<grpc::Message> messages;
-    ASSERT_TRUE(reader.Feed(bytes, &messages).ok());
-    for (const grpc::Message& message : messages) {
-      sluice::v1::InjectResponse response;
-      ASSERT_TRUE(response.ParseFromString(message.payload));
-      answers.push_back(std::move(response));
-    }
-    if (!client_reads) unsent += bytes.size();
-  }
-  void FinishStream(uint64_t, const HttpHeaders& trailers) override {
-    ++finishes;
-    for (const auto& [name, value] : trailers) {
-      if (name == "grpc-status") status = std::stoi(value);
-      if (name == "grpc-message") message = grpc::PercentDecode(value);
-    }
-  }
-  void ConsumeStream(uint64_t, size_t bytes) override { consumed += bytes; }
-  size_t UnsentStreamBytes(uint64_t) const override { return unsent; }
-
-  int started_status = 0;
-  std::string content;
-  grpc::MessageReader reader{1 << 20};
-  std::vector<sluice::v1::InjectResponse> answers;
-  int finishes = 0;
-  int status = -1;
-  std::string message;
-  size_t consumed = 0;
-  bool client_reads = true;
-  size_t unsent = 0;  // what the "client" has not read
-};
+using RecordingSink = testing::RecordingStreamSink<sluice::v1::InjectResponse>;
 
 // Holds every injection until the test answers it.
 struct PendingInjections {

@@ -12,40 +12,14 @@
 #include "google/protobuf/descriptor.pb.h"
 #include "grpc/grpc_wire.h"
 #include "gtest/gtest.h"
+#include "tests/api/recording_stream_sink.h"
 
 namespace sluice::api {
 namespace {
 
 namespace reflection = ::grpc::reflection::v1alpha;
 
-class Sink final : public HttpStreamSink {
- public:
-  void StartStream(uint64_t, int, std::string_view, const HttpHeaders&) override {}
-  void WriteStream(uint64_t, std::string_view bytes) override {
-    std::vector<grpc::Message> messages;
-    ASSERT_TRUE(reader.Feed(bytes, &messages).ok());
-    for (const grpc::Message& message : messages) {
-      reflection::ServerReflectionResponse response;
-      ASSERT_TRUE(response.ParseFromString(message.payload));
-      answers.push_back(response);
-    }
-    if (!client_reads) unsent += bytes.size();
-  }
-  void FinishStream(uint64_t, const HttpHeaders& trailers) override {
-    for (const auto& [name, value] : trailers) {
-      if (name == "grpc-status") status = std::stoi(value);
-    }
-  }
-  void ConsumeStream(uint64_t, size_t bytes) override { consumed += bytes; }
-  size_t UnsentStreamBytes(uint64_t) const override { return unsent; }
-
-  grpc::MessageReader reader{16 << 20};
-  std::vector<reflection::ServerReflectionResponse> answers;
-  int status = -1;
-  size_t consumed = 0;
-  bool client_reads = true;
-  size_t unsent = 0;
-};
+using Sink = testing::RecordingStreamSink<reflection::ServerReflectionResponse>;
 
 std::string Ask(const reflection::ServerReflectionRequest& request) {
   return grpc::EncodeMessage(request.SerializeAsString());
