@@ -6,9 +6,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "api/http_injection.h"
 #include "api/http_json.h"
+#include "api/proto/google/rpc/status.pb.h"
 #include "grpc/grpc_wire.h"
 #include "grpc/gzip.h"
 #include "grpc/message_reader.h"
@@ -190,7 +192,7 @@ absl::StatusOr<std::string> InjectionJsonOf(const sluice::v1::InjectRequest& req
   return out;
 }
 
-HttpResponse GrpcStatusResponse(const absl::Status& status) {
+HttpResponse GrpcStatusResponse(const absl::Status& status, absl::Duration retry_delay) {
   HttpResponse response;
   response.status = 200;
   response.content_type = "application/grpc";
@@ -201,6 +203,19 @@ HttpResponse GrpcStatusResponse(const absl::Status& status) {
         "grpc-message", grpc::PercentEncode(std::string_view(message.data(), message.size())));
     response.reason = std::string(status.message());
   }
+  if (!status.ok() && retry_delay > absl::ZeroDuration()) {
+    google::rpc::RetryInfo retry;
+    retry.mutable_retry_delay()->set_seconds(absl::ToInt64Seconds(retry_delay));
+    retry.mutable_retry_delay()->set_nanos(
+        static_cast<int32_t>(absl::ToInt64Nanoseconds(retry_delay % absl::Seconds(1))));
+    google::rpc::Status details;
+    details.set_code(grpc::StatusCodeOf(status));
+    details.set_message(std::string(status.message()));
+    details.add_details()->PackFrom(retry);
+    // A -bin header is base64 on the wire (padding may go).
+    response.trailers.emplace_back("grpc-status-details-bin",
+                                   absl::Base64Escape(details.SerializeAsString()));
+  }
   return response;
 }
 
@@ -210,11 +225,15 @@ HttpResponse GrpcMessageResponse(const std::string& message) {
   return response;
 }
 
-absl::Status GrpcRefusalStatus(const HttpResponse& refusal) {
+HttpResponse GrpcRefusal(const HttpResponse& refusal) {
   const std::string& why = refusal.reason;
-  return refusal.status == 401   ? absl::UnauthenticatedError(why)
-         : refusal.status == 403 ? absl::PermissionDeniedError(why)
-                                 : absl::ResourceExhaustedError(why);
+  if (refusal.status == 401) return GrpcStatusResponse(absl::UnauthenticatedError(why));
+  if (refusal.status == 403) return GrpcStatusResponse(absl::PermissionDeniedError(why));
+  int64_t seconds = 1;
+  for (const auto& [name, value] : refusal.headers) {
+    if (absl::EqualsIgnoreCase(name, "Retry-After")) (void)absl::SimpleAtoi(value, &seconds);
+  }
+  return GrpcStatusResponse(absl::ResourceExhaustedError(why), absl::Seconds(seconds));
 }
 
 HttpResponse GrpcStreamErrorResponse(const absl::Status& error, std::string request_id) {
@@ -238,8 +257,8 @@ InjectionFormat GrpcStreamFormat(std::string request_id) {
 
 InjectionFormat GrpcInjectFormat(std::string request_id) {
   InjectionFormat format;
-  format.error = [](const absl::Status& error, bool /*retry_after*/) {
-    return GrpcStatusResponse(error);
+  format.error = [](const absl::Status& error, bool retry_after) {
+    return GrpcStatusResponse(error, retry_after ? absl::Seconds(1) : absl::ZeroDuration());
   };
   format.accepted = [request_id = std::move(request_id)](const PreparedInjection& prepared,
                                                          const std::vector<absl::Status>& results) {

@@ -55,7 +55,11 @@ absl::StatusOr<std::optional<absl::Duration>> GrpcTimeoutOf(const HttpRequest& r
 absl::StatusOr<std::string> InjectionJsonOf(const sluice::v1::InjectRequest& request);
 
 // Answers.
-HttpResponse GrpcStatusResponse(const absl::Status& status);
+// With a `retry_delay`, the trailers also carry grpc-status-details-bin: a
+// google.rpc.Status whose RetryInfo says how long to wait before trying
+// again (api/proto/google/rpc/status.proto).
+HttpResponse GrpcStatusResponse(const absl::Status& status,
+                                absl::Duration retry_delay = absl::ZeroDuration());
 HttpResponse GrpcMessageResponse(const std::string& message);
 // The injector's answers as Inject's: an InjectResponse naming `request_id`,
 // or the error's status.
@@ -65,7 +69,9 @@ InjectionFormat GrpcInjectFormat(std::string request_id);
 InjectionFormat GrpcStreamFormat(std::string request_id);
 // An InjectResponse of InjectStream that says `error`.
 HttpResponse GrpcStreamErrorResponse(const absl::Status& error, std::string request_id);
-// The gRPC status of an HTTP refusal (401, 403, 429).
-absl::Status GrpcRefusalStatus(const HttpResponse& refusal);
+// An HTTP refusal (401, 403, 429) as gRPC's UNAUTHENTICATED,
+// PERMISSION_DENIED or RESOURCE_EXHAUSTED, the last with its Retry-After
+// as retry info.
+HttpResponse GrpcRefusal(const HttpResponse& refusal);
 
 }  // namespace sluice::api

@@ -212,7 +212,7 @@ std::optional<std::string> HttpServer::UnaryCall(const HttpRequest& request, boo
                                                  uint32_t scopes, size_t max_bytes,
                                                  HttpReply& reply) {
   if (std::optional<HttpResponse> refusal = Refusal(request, loopback, scopes)) {
-    reply(GrpcStatusResponse(GrpcRefusalStatus(*refusal)));
+    reply(GrpcRefusal(*refusal));
     return std::nullopt;
   }
   absl::StatusOr<std::optional<absl::Duration>> timeout = GrpcTimeoutOf(request);
@@ -252,7 +252,7 @@ std::shared_ptr<HttpStreamHandler> HttpServer::ServeGrpcStream(HttpRequest& requ
   if (request.target != kGrpcInjectStreamPath) return GrpcReflection::Start(writer);
   if (std::optional<HttpResponse> refusal = Refusal(request, loopback, kScopeInject)) {
     writer.Start(200, "application/grpc");
-    writer.Finish(GrpcStatusResponse(GrpcRefusalStatus(*refusal)).trailers);
+    writer.Finish(GrpcRefusal(*refusal).trailers);
     return nullptr;
   }
   absl::StatusOr<std::optional<absl::Duration>> timeout = GrpcTimeoutOf(request);

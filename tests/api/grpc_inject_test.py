@@ -22,7 +22,8 @@ import unittest
 ROOT = os.path.abspath(sys.argv.pop(1))
 sys.path.insert(0, ROOT)
 
-from tools.testbed.grpc_protos import generated_modules, import_grpc  # noqa: E402
+from tools.testbed.grpc_protos import (generated_modules, import_grpc,  # noqa: E402
+                                      rpc_status_module)
 from tools.testbed.sluice_instance import SluiceInstance, api_keys_toml  # noqa: E402
 
 grpc = import_grpc()
@@ -31,6 +32,7 @@ SLUICED = os.path.join(ROOT, "server", "sluiced")
 PROTO_ROOT = os.path.join(ROOT, "api", "proto")
 TOKEN = "grpc-inject-token-0123456789"
 READ_ONLY = "grpc-read-token-0123456789"
+LIMITED = "grpc-limited-token-0123456789"
 
 
 class GrpcInjectTest(unittest.TestCase):
@@ -38,10 +40,12 @@ class GrpcInjectTest(unittest.TestCase):
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="sluice-grpc-")
         cls.pb, cls.health = generated_modules(PROTO_ROOT, os.path.join(cls.work, "gen"))
+        cls.rpc = rpc_status_module(os.path.join(cls.work, "gen"))
         cls.sluice = SluiceInstance(SLUICED, os.path.join(cls.work, "data"), """
 [dns]
 servers = ["127.0.0.1:9"]
-""" + api_keys_toml({"app": (TOKEN, ["inject"]), "dashboard": (READ_ONLY, ["read"])}))
+""" + api_keys_toml({"app": (TOKEN, ["inject"]), "dashboard": (READ_ONLY, ["read"]),
+                     "slow": (LIMITED, ["inject"], "rate_per_second = 1\nburst = 1\n")}))
         cls.sluice.start()
         host, port = cls.sluice.http
         cls.channel = grpc.insecure_channel(f"{host}:{port}")
@@ -98,6 +102,23 @@ servers = ["127.0.0.1:9"]
             self.assertEqual(stored["campaign"], "spring")
             self.assertEqual([r["address"] for r in stored["recipients"]], [accepted.email])
 
+    def test_inject_over_h2_on_the_https_listener(self):
+        # The certificate sluiced made for itself (subjectAltName localhost,
+        # 127.0.0.1), trusted as the root: the TLS is verified.
+        with open(os.path.join(self.work, "data", "tls", "selfsigned.crt"), "rb") as f:
+            root = f.read()
+        host, port = self.sluice.https
+        with grpc.secure_channel(f"{host}:{port}", grpc.ssl_channel_credentials(root),
+                                 options=[("grpc.ssl_target_name_override", "localhost")]) as tls:
+            inject = tls.unary_unary("/sluice.v1.Injection/Inject",
+                                     request_serializer=self.pb.InjectRequest.SerializeToString,
+                                     response_deserializer=self.pb.InjectResponse.FromString)
+            response = inject(self.request([self.pb.Recipient(email="tls@example.com")]),
+                              metadata=[("authorization", f"Bearer {TOKEN}")], timeout=60)
+        [accepted] = response.accepted
+        self.assertEqual(self.message(accepted.message_id)["recipients"][0]["address"],
+                         "tls@example.com")
+
     def test_bad_arguments_name_the_field(self):
         with self.assertRaises(grpc.RpcError) as error:
             self.call(self.pb.InjectRequest(recipients=[self.pb.Recipient(email="a@example.com")],
@@ -119,6 +140,20 @@ servers = ["127.0.0.1:9"]
         with self.assertRaises(grpc.RpcError) as error:
             self.inject(request, timeout=30)
         self.assertEqual(error.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+
+    def test_a_rate_limited_key_is_told_when_to_try_again(self):
+        request = self.request([self.pb.Recipient(email="rate@example.com")])
+        self.assertEqual(len(self.call(request, token=LIMITED).accepted), 1)
+        with self.assertRaises(grpc.RpcError) as error:
+            self.call(request, token=LIMITED)  # the burst of one is spent
+        self.assertEqual(error.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        details = dict(error.exception.trailing_metadata())["grpc-status-details-bin"]
+        status = self.rpc.Status.FromString(details)
+        self.assertEqual(status.code, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])
+        [detail] = status.details
+        retry = self.rpc.RetryInfo()
+        self.assertTrue(detail.Unpack(retry), detail.type_url)
+        self.assertGreaterEqual(retry.retry_delay.seconds, 1)
 
     def test_a_gzip_compressed_request(self):
         request = self.request([self.pb.Recipient(email="zip@example.com",

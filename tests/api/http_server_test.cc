@@ -18,10 +18,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/api_key_store.h"
 #include "api/http_injection_worker.h"
+#include "api/proto/google/rpc/status.pb.h"
 #include "api/proto/sluice/v1/injection.pb.h"
 #include "common/metrics.h"
 #include "grpc/grpc_wire.h"
@@ -454,21 +456,31 @@ TEST_F(HttpServerTest, SpoolFailureIs503AndReadyzFollowsTheSpool) {
   EXPECT_EQ(Spooled(2).size(), 2u);
 }
 
+// One gRPC InjectRequest, framed, and the headers of its call.
+std::string GrpcInjectBody() {
+  sluice::v1::InjectRequest request;
+  request.mutable_from()->set_email("shop@example.org");
+  request.set_text("hello");
+  request.add_recipients()->set_email("ada@one.example");
+  return grpc::EncodeMessage(request.SerializeAsString());
+}
+
+std::vector<std::pair<std::string, std::string>> GrpcHeaders(std::string timeout = "") {
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"content-type", "application/grpc"},
+      {"te", "trailers"},
+      {"authorization", "Bearer inject-token"}};
+  if (!timeout.empty()) headers.emplace_back("grpc-timeout", timeout);
+  return headers;
+}
+
 // A gRPC call's deadline (grpc-timeout) holds on the server: with the
 // spool's disk hung, the only answer that can come is DEADLINE_EXCEEDED,
 // for a unary call and for a stream alike.
 TEST_F(HttpServerTest, GrpcCallsEndAtTheirDeadlineWhileTheSpoolHangs) {
   Start(true, faulty_.env.get());
-  sluice::v1::InjectRequest request;
-  request.mutable_from()->set_email("shop@example.org");
-  request.set_text("hello");
-  request.add_recipients()->set_email("ada@one.example");
-  const std::string body = grpc::EncodeMessage(request.SerializeAsString());
-  const std::vector<std::pair<std::string, std::string>> headers = {
-      {"content-type", "application/grpc"},
-      {"te", "trailers"},
-      {"authorization", "Bearer inject-token"},
-      {"grpc-timeout", "300m"}};
+  const std::string body = GrpcInjectBody();
+  const auto headers = GrpcHeaders("300m");
 
   faulty_.fs->Stall(true);
   testing::Http2TestClient client;
@@ -485,6 +497,37 @@ TEST_F(HttpServerTest, GrpcCallsEndAtTheirDeadlineWhileTheSpoolHangs) {
   }
   EXPECT_TRUE(client.stream(stream).body.empty());  // nothing was answered
   faulty_.fs->Stall(false);
+}
+
+// A full disk: UNAVAILABLE, nothing kept, with retry info saying when to
+// try again; once the disk has room the same call is OK.
+TEST_F(HttpServerTest, GrpcInjectIsUnavailableWithRetryInfoWhileTheSpoolCannotWrite) {
+  Start(true, faulty_.env.get());
+  faulty_.fs->Inject(queue::testing::FaultyFileSystem::Fault::kNoSpace);
+  testing::Http2TestClient client;
+  ASSERT_TRUE(client.Connect(port_));
+  const int32_t refused =
+      client.Submit("POST", "/sluice.v1.Injection/Inject", GrpcHeaders(), GrpcInjectBody());
+  ASSERT_TRUE(client.Exchange({refused}, 30000));
+  const testing::ClientStream& no = client.stream(refused);
+  EXPECT_EQ(no.trailers.at("grpc-status"), "14");  // UNAVAILABLE
+  EXPECT_TRUE(absl::StrContains(grpc::PercentDecode(no.trailers.at("grpc-message")), "spool"));
+  std::string details;
+  ASSERT_TRUE(absl::Base64Unescape(no.trailers.at("grpc-status-details-bin"), &details));
+  google::rpc::Status status;
+  ASSERT_TRUE(status.ParseFromString(details));
+  EXPECT_EQ(status.code(), 14);
+  ASSERT_EQ(status.details_size(), 1);
+  google::rpc::RetryInfo retry;
+  ASSERT_TRUE(status.details(0).UnpackTo(&retry));
+  EXPECT_EQ(retry.retry_delay().seconds(), 1);
+
+  faulty_.fs->Inject(queue::testing::FaultyFileSystem::Fault::kNone);
+  const int32_t taken =
+      client.Submit("POST", "/sluice.v1.Injection/Inject", GrpcHeaders(), GrpcInjectBody());
+  ASSERT_TRUE(client.Exchange({taken}, 30000));
+  EXPECT_EQ(client.stream(taken).trailers.at("grpc-status"), "0");
+  EXPECT_EQ(Spooled(1).size(), 1u);  // only the second call's message
 }
 
 }  // namespace

@@ -14,6 +14,16 @@ import subprocess
 import sys
 
 
+def rpc_status_module(work):
+    """google/rpc/status_pb2 (Status, RetryInfo), made by generated_modules
+    into `work`; loaded by path, as "google" is protobuf's own package."""
+    spec = importlib.util.spec_from_file_location(
+        "rpc_status_pb2", os.path.join(work, "google", "rpc", "status_pb2.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def import_grpc():
     """Debian's grpcio, or an AssertionError naming its package."""
     try:
@@ -40,7 +50,8 @@ def generated_modules(proto_root, work):
     subprocess.run(["protoc", f"-I{proto_root}", f"--python_out={work}",
                     os.path.join(proto_root, "sluice", "v1", "injection.proto"),
                     os.path.join(proto_root, "sluice", "v1", "admin.proto"),
-                    os.path.join(proto_root, "grpc", "health", "v1", "health.proto")],
+                    os.path.join(proto_root, "grpc", "health", "v1", "health.proto"),
+                    os.path.join(proto_root, "google", "rpc", "status.proto")],
                    check=True)
     sys.path.insert(0, work)
     # Not "grpc.health": that name is the grpcio package's.

@@ -64,13 +64,14 @@ jitter = 0.0
 
 
 def api_keys_toml(keys):
-    """[[api_keys]] tables for `keys`, a dict of name -> (token, [scopes])."""
+    """[[api_keys]] tables for `keys`, a dict of name -> (token, [scopes]) or
+    (token, [scopes], "more = TOML\n")."""
     return "".join(f"""
 [[api_keys]]
 name = "{name}"
-token_sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"
-scopes = {json.dumps(scopes)}
-""" for name, (token, scopes) in keys.items())
+token_sha256 = "{hashlib.sha256(key[0].encode()).hexdigest()}"
+scopes = {json.dumps(key[1])}
+{key[2] if len(key) > 2 else ""}""" for name, key in keys.items())
 
 
 def wait_until(predicate, timeout, what):
