@@ -10,6 +10,7 @@
 #include "api/api_key_store.h"
 #include "api/grpc_injection.h"
 #include "api/http_admin.h"
+#include "api/suppression_admin.h"
 #include "common/message_id.h"
 #include "queue/spool_keys.h"
 
@@ -17,9 +18,9 @@ namespace sluice::api {
 namespace {
 
 constexpr std::string_view kPrefix = "/sluice.v1.Admin/";
-constexpr size_t kDefaultPage = 100;
-constexpr size_t kMaxPage = 1000;
-constexpr size_t kMaxEntriesPerAdd = 10'000;
+constexpr size_t kDefaultPage = SuppressionAdmin::kDefaultPage;
+constexpr size_t kMaxPage = SuppressionAdmin::kMaxPage;
+constexpr size_t kMaxEntriesPerAdd = SuppressionAdmin::kMaxEntriesPerAdd;
 
 void Answer(HttpReply& reply, const google::protobuf::Message& message) {
   reply(GrpcMessageResponse(message.SerializeAsString()));
@@ -67,82 +68,46 @@ absl::Status Missing(absl::string_view what) {
   return absl::UnavailableError(absl::StrCat(what, " is unavailable"));
 }
 
-// Parses `message` as T and calls `serve` with it, or answers
-// INVALID_ARGUMENT.
-template <typename T, typename Serve>
-void Parsed(const std::string& message, HttpReply reply, Serve serve) {
-  T request;
-  if (!request.ParseFromString(message)) {
-    Fail(reply,
-         absl::InvalidArgumentError(absl::StrCat("body: not a ", T::descriptor()->full_name())));
-    return;
-  }
-  serve(request, std::move(reply));
-}
-
 }  // namespace
 
+const GrpcAdmin::Method* GrpcAdmin::Find(std::string_view path) {
+  using namespace sluice::v1;  // NOLINT: the request types
+  constexpr uint32_t kRead = kScopeRead | kScopeAdmin;
+  static constexpr Method kMethods[] = {
+      {"GetMessage", kRead, &Call<GetMessageRequest, &GrpcAdmin::GetMessage>},
+      {"CountQueues", kRead, &Call<CountQueuesRequest, &GrpcAdmin::CountQueues>},
+      {"ListSites", kRead, &Call<ListSitesRequest, &GrpcAdmin::ListSites>},
+      {"ListSuppressions", kRead, &Call<ListSuppressionsRequest, &GrpcAdmin::ListSuppressions>},
+      {"CheckSuppression", kRead, &Call<CheckSuppressionRequest, &GrpcAdmin::CheckSuppression>},
+      {"Retry", kScopeAdmin, &Call<Filter, &GrpcAdmin::Retry>},
+      {"Purge", kScopeAdmin, &Call<Filter, &GrpcAdmin::Purge>},
+      {"Bounce", kScopeAdmin, &Call<BounceRequest, &GrpcAdmin::Bounce>},
+      {"Suspend", kScopeAdmin, &Call<Filter, &GrpcAdmin::Suspend>},
+      {"Resume", kScopeAdmin, &Call<Filter, &GrpcAdmin::Resume>},
+      {"AddSuppressions", kScopeAdmin, &Call<AddSuppressionsRequest, &GrpcAdmin::AddSuppressions>},
+      {"RemoveSuppression", kScopeAdmin,
+       &Call<RemoveSuppressionRequest, &GrpcAdmin::RemoveSuppression>},
+  };
+  if (path.substr(0, kPrefix.size()) != kPrefix) return nullptr;
+  const std::string_view name = path.substr(kPrefix.size());
+  for (const Method& method : kMethods) {
+    if (method.name == name) return &method;
+  }
+  return nullptr;
+}
+
 uint32_t GrpcAdmin::ScopesOf(std::string_view path) {
-  if (path.substr(0, kPrefix.size()) != kPrefix) return 0;
-  const std::string_view method = path.substr(kPrefix.size());
-  for (std::string_view getter :
-       {"GetMessage", "CountQueues", "ListSites", "ListSuppressions", "CheckSuppression"}) {
-    if (method == getter) return kScopeRead | kScopeAdmin;
-  }
-  for (std::string_view action :
-       {"Retry", "Purge", "Bounce", "Suspend", "Resume", "AddSuppressions", "RemoveSuppression"}) {
-    if (method == action) return kScopeAdmin;
-  }
-  return 0;
+  const Method* method = Find(path);
+  return method == nullptr ? 0 : method->scopes;
 }
 
 void GrpcAdmin::Serve(std::string_view path, const std::string& message, HttpReply reply) {
-  using namespace sluice::v1;  // NOLINT: the request types
-  const std::string_view method = path.substr(kPrefix.size());
-  if (method == "GetMessage") {
-    Parsed<GetMessageRequest>(message, std::move(reply),
-                              [this](auto& r, HttpReply done) { GetMessage(r, std::move(done)); });
-  } else if (method == "CountQueues") {
-    Parsed<CountQueuesRequest>(message, std::move(reply), [this](auto& r, HttpReply done) {
-      CountQueues(r, std::move(done));
-    });
-  } else if (method == "ListSites") {
-    Parsed<ListSitesRequest>(message, std::move(reply),
-                             [this](auto&, HttpReply done) { ListSites(std::move(done)); });
-  } else if (method == "Retry") {
-    Parsed<Filter>(message, std::move(reply),
-                   [this](auto& r, HttpReply done) { Retry(r, std::move(done)); });
-  } else if (method == "Purge") {
-    Parsed<Filter>(message, std::move(reply),
-                   [this](auto& r, HttpReply done) { Purge(r, std::move(done)); });
-  } else if (method == "Bounce") {
-    Parsed<BounceRequest>(message, std::move(reply),
-                          [this](auto& r, HttpReply done) { Bounce(r, std::move(done)); });
-  } else if (method == "Suspend" || method == "Resume") {
-    const bool suspended = method == "Suspend";
-    Parsed<Filter>(message, std::move(reply), [this, suspended](auto& r, HttpReply done) {
-      Suspend(r, suspended, std::move(done));
-    });
-  } else if (method == "ListSuppressions") {
-    Parsed<ListSuppressionsRequest>(message, std::move(reply), [this](auto& r, HttpReply done) {
-      ListSuppressions(r, std::move(done));
-    });
-  } else if (method == "CheckSuppression") {
-    Parsed<CheckSuppressionRequest>(message, std::move(reply), [this](auto& r, HttpReply done) {
-      CheckSuppression(r, std::move(done));
-    });
-  } else if (method == "AddSuppressions") {
-    Parsed<AddSuppressionsRequest>(message, std::move(reply), [this](auto& r, HttpReply done) {
-      AddSuppressions(r, std::move(done));
-    });
-  } else if (method == "RemoveSuppression") {
-    Parsed<RemoveSuppressionRequest>(message, std::move(reply), [this](auto& r, HttpReply done) {
-      RemoveSuppression(r, std::move(done));
-    });
-  } else {
-    Fail(reply, absl::UnimplementedError(absl::StrCat(absl::string_view(path.data(), path.size()),
-                                                      " is not a method sluice serves")));
+  if (const Method* method = Find(path)) {
+    method->serve(*this, message, std::move(reply));
+    return;
   }
+  Fail(reply, absl::UnimplementedError(absl::StrCat(absl::string_view(path.data(), path.size()),
+                                                    " is not a method sluice serves")));
 }
 
 void GrpcAdmin::GetMessage(const sluice::v1::GetMessageRequest& request, HttpReply reply) {
@@ -222,7 +187,7 @@ void GrpcAdmin::CountQueues(const sluice::v1::CountQueuesRequest& request, HttpR
       });
 }
 
-void GrpcAdmin::ListSites(HttpReply reply) {
+void GrpcAdmin::ListSites(const sluice::v1::ListSitesRequest& /*request*/, HttpReply reply) {
   if (delivery_ == nullptr) {
     Fail(reply, Missing("delivery"));
     return;
@@ -283,7 +248,15 @@ void GrpcAdmin::Bounce(const sluice::v1::BounceRequest& request, HttpReply reply
   delivery_->Bounce(filter, request.reason(), AffectedAnswer(std::move(reply)));
 }
 
-void GrpcAdmin::Suspend(const sluice::v1::Filter& request, bool suspended, HttpReply reply) {
+void GrpcAdmin::Suspend(const sluice::v1::Filter& request, HttpReply reply) {
+  SetSuspended(request, true, std::move(reply));
+}
+
+void GrpcAdmin::Resume(const sluice::v1::Filter& request, HttpReply reply) {
+  SetSuspended(request, false, std::move(reply));
+}
+
+void GrpcAdmin::SetSuspended(const sluice::v1::Filter& request, bool suspended, HttpReply reply) {
   const std::pair<engine::SuspendScope, const std::string*> fields[] = {
       {engine::SuspendScope::kSite, &request.site()},
       {engine::SuspendScope::kDomain, &request.domain()},

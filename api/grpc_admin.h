@@ -15,6 +15,9 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "api/grpc_injection.h"
 #include "api/http_response.h"
 #include "api/proto/sluice/v1/admin.pb.h"
 #include "common/clock.h"
@@ -45,13 +48,37 @@ class GrpcAdmin {
   void Serve(std::string_view path, const std::string& message, HttpReply reply);
 
  private:
+  // One of Admin's methods: its name, the scopes that may call it, and how
+  // its request message is parsed and served.
+  struct Method {
+    std::string_view name;
+    uint32_t scopes;
+    void (*serve)(GrpcAdmin& admin, const std::string& message, HttpReply reply);
+  };
+  // The method `path` names, or null.
+  static const Method* Find(std::string_view path);
+  // Parses `message` as T and serves it with `Handle`, or answers
+  // INVALID_ARGUMENT.
+  template <typename T, void (GrpcAdmin::*Handle)(const T&, HttpReply)>
+  static void Call(GrpcAdmin& admin, const std::string& message, HttpReply reply) {
+    T request;
+    if (!request.ParseFromString(message)) {
+      reply(GrpcStatusResponse(
+          absl::InvalidArgumentError(absl::StrCat("body: not a ", T::descriptor()->full_name()))));
+      return;
+    }
+    (admin.*Handle)(request, std::move(reply));
+  }
+
   void GetMessage(const sluice::v1::GetMessageRequest& request, HttpReply reply);
   void CountQueues(const sluice::v1::CountQueuesRequest& request, HttpReply reply);
-  void ListSites(HttpReply reply);
+  void ListSites(const sluice::v1::ListSitesRequest& request, HttpReply reply);
   void Retry(const sluice::v1::Filter& request, HttpReply reply);
   void Purge(const sluice::v1::Filter& request, HttpReply reply);
   void Bounce(const sluice::v1::BounceRequest& request, HttpReply reply);
-  void Suspend(const sluice::v1::Filter& request, bool suspended, HttpReply reply);
+  void Suspend(const sluice::v1::Filter& request, HttpReply reply);
+  void Resume(const sluice::v1::Filter& request, HttpReply reply);
+  void SetSuspended(const sluice::v1::Filter& request, bool suspended, HttpReply reply);
   void ListSuppressions(const sluice::v1::ListSuppressionsRequest& request, HttpReply reply);
   void CheckSuppression(const sluice::v1::CheckSuppressionRequest& request, HttpReply reply);
   void AddSuppressions(const sluice::v1::AddSuppressionsRequest& request, HttpReply reply);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -160,45 +161,35 @@ bool Http2Session::Respond(int32_t stream_id, int status, std::string_view conte
                            const HttpHeaders& trailers) {
   Stream* stream = Find(stream_id);
   if (stream == nullptr || stream->responded || failed_) return false;
-  stream->responded = true;
   stream->response_ended = true;
-  std::vector<std::pair<std::string, std::string>> fields;
-  fields.reserve(headers.size() + 3);
-  fields.emplace_back(":status", absl::StrCat(status));
-  fields.emplace_back("content-type", std::string(content_type));
-  if (trailers.empty()) fields.emplace_back("content-length", absl::StrCat(body.size()));
-  for (const auto& [name, value] : headers) {
-    std::string lower = absl::AsciiStrToLower(name);
-    if (ConnectionSpecific(lower)) continue;
-    fields.emplace_back(std::move(lower), value);
-  }
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(fields.size());
-  for (const auto& [name, value] : fields) nva.push_back(Nv(name, value));
-  nghttp2_data_provider provider{};
   for (const auto& [name, value] : trailers) {
     stream->trailers.emplace_back(absl::AsciiStrToLower(name), value);
   }
   // Trailers need a DATA phase to follow, even for an empty body.
   const bool with_body = !head && (!body.empty() || !stream->trailers.empty());
-  if (with_body) {
-    stream->response_body = std::move(body);
-    provider.source.ptr = stream;
-    provider.read_callback = &ReadBody;
-  }
-  return nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(),
-                                 with_body ? &provider : nullptr) == 0;
+  const std::optional<size_t> length =
+      trailers.empty() ? std::optional<size_t>(body.size()) : std::nullopt;
+  if (with_body) stream->response_body = std::move(body);
+  return SubmitResponse(*stream, status, content_type, headers, length, with_body);
 }
 
 bool Http2Session::StartResponse(int32_t stream_id, int status, std::string_view content_type,
                                  const HttpHeaders& headers) {
   Stream* stream = Find(stream_id);
   if (stream == nullptr || stream->responded || failed_) return false;
-  stream->responded = true;
+  return SubmitResponse(*stream, status, content_type, headers, std::nullopt, /*with_body=*/true);
+}
+
+bool Http2Session::SubmitResponse(Stream& stream, int status, std::string_view content_type,
+                                  const HttpHeaders& headers, std::optional<size_t> content_length,
+                                  bool with_body) {
+  stream.responded = true;
   std::vector<std::pair<std::string, std::string>> fields;
-  fields.reserve(headers.size() + 2);
+  fields.reserve(headers.size() + 3);
   fields.emplace_back(":status", absl::StrCat(status));
   fields.emplace_back("content-type", std::string(content_type));
+  if (content_length.has_value())
+    fields.emplace_back("content-length", absl::StrCat(*content_length));
   for (const auto& [name, value] : headers) {
     std::string lower = absl::AsciiStrToLower(name);
     if (ConnectionSpecific(lower) || lower == "content-length") continue;
@@ -208,9 +199,10 @@ bool Http2Session::StartResponse(int32_t stream_id, int status, std::string_view
   nva.reserve(fields.size());
   for (const auto& [name, value] : fields) nva.push_back(Nv(name, value));
   nghttp2_data_provider provider{};
-  provider.source.ptr = stream;
+  provider.source.ptr = &stream;
   provider.read_callback = &ReadBody;
-  return nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(), &provider) == 0;
+  return nghttp2_submit_response(session_, stream.id, nva.data(), nva.size(),
+                                 with_body ? &provider : nullptr) == 0;
 }
 
 bool Http2Session::SendData(int32_t stream_id, std::string_view bytes) {

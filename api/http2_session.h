@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -143,6 +144,11 @@ class Http2Session {
   const Stream* Find(int32_t stream_id) const;
   void Emit(Http2Request event);
   void Reject(Stream& stream, int status, std::string message);
+  // Submits the answer's HEADERS: content-length when given, a body
+  // (from stream.response_body, as ReadBody gives it) when `with_body`.
+  bool SubmitResponse(Stream& stream, int status, std::string_view content_type,
+                      const HttpHeaders& headers, std::optional<size_t> content_length,
+                      bool with_body);
 
   static int OnBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame, void* user_data);
   static int OnHeader(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name,

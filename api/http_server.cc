@@ -211,16 +211,12 @@ void HttpServer::ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply)
 std::optional<std::string> HttpServer::UnaryCall(const HttpRequest& request, bool loopback,
                                                  uint32_t scopes, size_t max_bytes,
                                                  HttpReply& reply) {
-  if (std::optional<HttpResponse> refusal = Refusal(request, loopback, scopes)) {
-    reply(GrpcRefusal(*refusal));
+  std::optional<absl::Duration> timeout;
+  if (std::optional<HttpResponse> refused = CallRefused(request, loopback, scopes, &timeout)) {
+    reply(*std::move(refused));
     return std::nullopt;
   }
-  absl::StatusOr<std::optional<absl::Duration>> timeout = GrpcTimeoutOf(request);
-  if (!timeout.ok()) {
-    reply(GrpcStatusResponse(timeout.status()));
-    return std::nullopt;
-  }
-  if (timeout->has_value()) reply = WithDeadline(**timeout, std::move(reply));
+  if (timeout.has_value()) reply = WithDeadline(*timeout, std::move(reply));
   absl::StatusOr<std::string> message = UnaryRequestMessage(request, max_bytes);
   if (!message.ok()) {
     reply(GrpcStatusResponse(message.status()));
@@ -250,15 +246,11 @@ std::shared_ptr<HttpStreamHandler> HttpServer::ServeGrpcStream(HttpRequest& requ
   }
   // Reflection describes the published protos only: no key needed.
   if (request.target != kGrpcInjectStreamPath) return GrpcReflection::Start(writer);
-  if (std::optional<HttpResponse> refusal = Refusal(request, loopback, kScopeInject)) {
+  std::optional<absl::Duration> timeout;
+  if (std::optional<HttpResponse> refused =
+          CallRefused(request, loopback, kScopeInject, &timeout)) {
     writer.Start(200, "application/grpc");
-    writer.Finish(GrpcRefusal(*refusal).trailers);
-    return nullptr;
-  }
-  absl::StatusOr<std::optional<absl::Duration>> timeout = GrpcTimeoutOf(request);
-  if (!timeout.ok()) {
-    writer.Start(200, "application/grpc");
-    writer.Finish(GrpcStatusResponse(timeout.status()).trailers);
+    writer.Finish(refused->trailers);
     return nullptr;
   }
   const absl::string_view encoding = request.Header("grpc-encoding");
@@ -268,13 +260,25 @@ std::shared_ptr<HttpStreamHandler> HttpServer::ServeGrpcStream(HttpRequest& requ
         injector_.Inject(std::move(json), std::move(format), std::move(reply));
       },
       {.max_message_bytes = options_.injector.limits.max_request_bytes});
-  if (timeout->has_value()) {
+  if (timeout.has_value()) {
     // A stream that ends first leaves the timer nothing to do.
-    reactor_.RunAfter(**timeout, [weak = std::weak_ptr<GrpcInjectStream>(stream)] {
+    reactor_.RunAfter(*timeout, [weak = std::weak_ptr<GrpcInjectStream>(stream)] {
       if (std::shared_ptr<GrpcInjectStream> live = weak.lock()) live->Expire();
     });
   }
   return stream;
+}
+
+std::optional<HttpResponse> HttpServer::CallRefused(const HttpRequest& request, bool loopback,
+                                                    uint32_t scopes,
+                                                    std::optional<absl::Duration>* timeout) const {
+  if (std::optional<HttpResponse> refusal = Refusal(request, loopback, scopes)) {
+    return GrpcRefusal(*refusal);
+  }
+  absl::StatusOr<std::optional<absl::Duration>> deadline = GrpcTimeoutOf(request);
+  if (!deadline.ok()) return GrpcStatusResponse(deadline.status());
+  *timeout = *deadline;
+  return std::nullopt;
 }
 
 HttpReply HttpServer::WithDeadline(absl::Duration timeout, HttpReply reply) {

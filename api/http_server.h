@@ -148,6 +148,12 @@ class HttpServer {
   // scope inject), sluice.v1.Admin's methods (api/grpc_admin.h, scopes
   // read or admin) and health checking; anything else is UNIMPLEMENTED.
   void ServeGrpc(HttpRequest& request, bool loopback, HttpReply reply);
+  // A gRPC call's refusal (the caller lacks every one of `scopes`) or the
+  // answer to a malformed grpc-timeout; nullopt to go on, with the call's
+  // deadline in `timeout` when it has one.
+  std::optional<HttpResponse> CallRefused(const HttpRequest& request, bool loopback,
+                                          uint32_t scopes,
+                                          std::optional<absl::Duration>* timeout) const;
   // A unary call's request message, once the caller has one of `scopes`;
   // nullopt after answering with the refusal or the error. With a
   // grpc-timeout, `reply` is replaced by one that keeps the deadline.

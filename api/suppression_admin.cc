@@ -15,9 +15,6 @@
 namespace sluice::api {
 namespace {
 
-constexpr size_t kDefaultPage = 100;
-constexpr size_t kMaxPage = 1000;
-
 std::string ScopeOf(const HttpTarget& target) {
   const std::string* tenant = target.Param("tenant");
   return tenant == nullptr ? std::string() : *tenant;

@@ -33,6 +33,9 @@ namespace sluice::api {
 class SuppressionAdmin {
  public:
   static constexpr size_t kMaxEntriesPerAdd = 10'000;
+  // Entries per page of a listing: by default, and at most.
+  static constexpr size_t kDefaultPage = 100;
+  static constexpr size_t kMaxPage = 1000;
 
   SuppressionAdmin(queue::SuppressionList* list, const common::Clock* clock);
   ~SuppressionAdmin();
