@@ -730,14 +730,24 @@ def cmd_suppression_add(ctx, args):
 
 
 def cmd_suppression_remove(ctx, args):
-    removed = 0
+    removed, absent = 0, []
     for address in args.addresses:
         path = "/api/v1/suppressions/" + urllib.parse.quote(address, safe="")
-        removed += ctx.client.call("DELETE", path, [("tenant", args.tenant)]).get("removed", 0)
+        try:
+            removed += ctx.client.call("DELETE", path,
+                                       [("tenant", args.tenant)]).get("removed", 0)
+        except CtlError as error:
+            if error.code != EXIT_NOT_FOUND:
+                raise
+            absent.append(address)  # the others are still removed
     if ctx.json:
         print_json({"removed": removed})
     else:
         print(f"removed {removed} entries")
+    if absent:
+        scope = f"tenant {args.tenant}'s" if args.tenant else "the global"
+        raise CtlError(EXIT_NOT_FOUND, f"404 not found: not on {scope} list: "
+                                       + ", ".join(absent))
     return EXIT_OK
 
 
