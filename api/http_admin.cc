@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "api/http_json.h"
 #include "common/message_id.h"
 #include "queue/spool_keys.h"
@@ -87,32 +90,41 @@ std::string EnvelopeJson(const queue::Envelope& envelope) {
   return out;
 }
 
+// {"envelopes":N,"recipients":N,"ages":[...]} without the braces.
+void AppendCount(std::string* body, const queue::SpoolCount& count) {
+  absl::StrAppend(body, "\"envelopes\":", count.envelopes, ",\"recipients\":", count.recipients,
+                  ",\"ages\":[", absl::StrJoin(count.ages, ","), "]");
+}
+
 std::string CountsJson(absl::string_view group_name, const std::vector<queue::SpoolCount>& counts) {
   std::string body = "{\"group_by\":";
   AppendJsonString(&body, Std(group_name));
-  body.append(",\"groups\":[");
-  uint64_t envelopes = 0;
-  uint64_t recipients = 0;
+  absl::StrAppend(&body, ",\"age_buckets_minutes\":[",
+                  absl::StrJoin(queue::kSpoolAgeBucketsMinutes, ","), "],\"groups\":[");
+  queue::SpoolCount total;
   for (size_t i = 0; i < counts.size(); ++i) {
     const queue::SpoolCount& count = counts[i];
     if (i > 0) body.push_back(',');
     body.append("{\"key\":");
     AppendJsonString(&body, count.key);
-    absl::StrAppend(&body, ",\"envelopes\":", count.envelopes, ",\"recipients\":", count.recipients,
-                    "}");
-    envelopes += count.envelopes;
-    recipients += count.recipients;
+    body.push_back(',');
+    AppendCount(&body, count);
+    body.push_back('}');
+    total.envelopes += count.envelopes;
+    total.recipients += count.recipients;
+    for (size_t age = 0; age < total.ages.size(); ++age) total.ages[age] += count.ages[age];
   }
-  absl::StrAppend(&body, "],\"total\":{\"envelopes\":", envelopes, ",\"recipients\":", recipients,
-                  "}}\n");
+  body.append("],\"total\":{");
+  AppendCount(&body, total);
+  body.append("}}\n");
   return body;
 }
 
-std::string SitesJson(std::vector<engine::QueueSnapshot> queues) {
-  HttpAdmin::SortQueues(queues);
-  std::string body = "{\"queues\":[";
-  for (size_t i = 0; i < queues.size(); ++i) {
-    const engine::QueueSnapshot& q = queues[i];
+std::string SitesJson(const SitePage& page) {
+  std::string body =
+      absl::StrCat("{\"total\":", page.total, ",\"offset\":", page.offset, ",\"queues\":[");
+  for (size_t i = 0; i < page.queues.size(); ++i) {
+    const engine::QueueSnapshot& q = page.queues[i];
     if (i > 0) body += ",";
     body += "{\"site\":";
     AppendJsonString(&body, q.site);
@@ -126,6 +138,69 @@ std::string SitesJson(std::vector<engine::QueueSnapshot> queues) {
     body += "}";
   }
   body += "]}\n";
+  return body;
+}
+
+// The listing of GET /api/v1/messages: one summary per envelope.
+std::string ListJson(const std::vector<queue::Envelope>& envelopes, size_t limit) {
+  std::string body = "{\"messages\":[";
+  std::string last;
+  for (size_t i = 0; i < envelopes.size(); ++i) {
+    const queue::Envelope& envelope = envelopes[i];
+    const absl::StatusOr<common::MessageId> id = queue::ParseIdKey(envelope.id());
+    last = id.ok() ? id->ToString() : "";
+    if (i > 0) body.push_back(',');
+    body.append("{\"id\":");
+    AppendJsonString(&body, last);
+    body.append(",\"sender\":");
+    AppendJsonString(&body, envelope.sender());
+    absl::StrAppend(&body, ",\"created_unix_ms\":", envelope.created_unix_ms(),
+                    ",\"next_due_unix_ms\":", envelope.next_due_unix_ms(),
+                    ",\"attempts\":", envelope.attempts(), ",\"size\":", envelope.size(),
+                    ",\"recipients\":", envelope.recipients_size());
+    const std::pair<absl::string_view, const std::string*> strings[] = {
+        {"domain", &envelope.domain()}, {"site", &envelope.site()},
+        {"tenant", &envelope.tenant()}, {"campaign", &envelope.campaign()},
+        {"queue", &envelope.queue()},   {"last_reply", &envelope.last_reply()},
+    };
+    for (const auto& [name, value] : strings) {
+      absl::StrAppend(&body, ",\"", name, "\":");
+      AppendJsonString(&body, *value);
+    }
+    body.push_back('}');
+  }
+  // A short page is the last one.
+  body.append("],\"next\":");
+  AppendJsonString(&body, envelopes.size() < limit ? "" : last);
+  body.append("}\n");
+  return body;
+}
+
+std::string FailuresJson(std::vector<engine::FailureGroup> groups, size_t limit) {
+  std::sort(groups.begin(), groups.end(),
+            [](const engine::FailureGroup& a, const engine::FailureGroup& b) {
+              return a.count != b.count
+                         ? a.count > b.count
+                         : std::tie(a.site, a.type, a.reply) < std::tie(b.site, b.type, b.reply);
+            });
+  if (groups.size() > limit) groups.resize(limit);
+  std::string body = "{\"groups\":[";
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const engine::FailureGroup& g = groups[i];
+    if (i > 0) body.push_back(',');
+    const std::pair<absl::string_view, const std::string*> strings[] = {
+        {"site", &g.site},     {"type", &g.type},   {"category", &g.category},
+        {"status", &g.status}, {"reply", &g.reply},
+    };
+    for (const auto& [name, value] : strings) {
+      absl::StrAppend(&body, name == "site" ? "{\"" : ",\"", name, "\":");
+      AppendJsonString(&body, *value);
+    }
+    absl::StrAppend(&body, ",\"count\":", g.count,
+                    ",\"first_unix_ms\":", absl::ToUnixMillis(g.first),
+                    ",\"last_unix_ms\":", absl::ToUnixMillis(g.last), "}");
+  }
+  body.append("]}\n");
   return body;
 }
 
@@ -167,6 +242,9 @@ absl::AnyInvocable<void(absl::StatusOr<uint64_t>)> CountAnswer(absl::string_view
 
 constexpr absl::string_view kNoOperations = "spool operations are unavailable";
 constexpr absl::string_view kNoDelivery = "delivery is not running";
+constexpr size_t kDefaultListLimit = 100;
+constexpr size_t kMaxListLimit = 1000;
+constexpr size_t kDefaultFailureLimit = 100;
 
 }  // namespace
 
@@ -299,14 +377,87 @@ void HttpAdmin::Suspend(const HttpTarget& target, bool suspended, HttpReply repl
   reply(HttpResponse::Json(200, std::move(body)));
 }
 
-void HttpAdmin::Sites(HttpReply reply) {
+void HttpAdmin::Sites(const HttpTarget& target, HttpReply reply) {
+  absl::StatusOr<SiteQuery> query = SiteQuery::Parse(target);
+  if (!query.ok()) {
+    reply(HttpResponse::Error(400, query.status().message()));
+    return;
+  }
   if (delivery_ == nullptr) {
     reply(HttpResponse::Error(503, kNoDelivery));
     return;
   }
-  delivery_->Queues([reply = std::move(reply)](std::vector<engine::QueueSnapshot> queues) mutable {
-    reply(HttpResponse::Json(200, SitesJson(std::move(queues))));
+  delivery_->Queues([query = *std::move(query),
+                     reply = std::move(reply)](std::vector<engine::QueueSnapshot> queues) mutable {
+    reply(HttpResponse::Json(200, SitesJson(query.Apply(std::move(queues)))));
   });
+}
+
+void HttpAdmin::ListMessages(const HttpTarget& target, HttpReply reply) {
+  // limit and after are taken here; the rest is the filter.
+  HttpTarget filters = target;
+  size_t limit = kDefaultListLimit;
+  common::MessageId after;
+  std::erase_if(filters.params,
+                [](const auto& param) { return param.first == "limit" || param.first == "after"; });
+  if (const std::string* text = target.Param("limit"); text != nullptr) {
+    if (!absl::SimpleAtoi(*text, &limit) || limit == 0 || limit > kMaxListLimit) {
+      reply(HttpResponse::Error(400, absl::StrCat("limit: must be 1 to ", kMaxListLimit)));
+      return;
+    }
+  }
+  if (const std::string* text = target.Param("after"); text != nullptr && !text->empty()) {
+    absl::StatusOr<common::MessageId> id = common::MessageId::Parse(*text);
+    if (!id.ok()) {
+      reply(HttpResponse::Error(400, absl::StrCat("after: ", id.status().message())));
+      return;
+    }
+    after = *id;
+  }
+  std::optional<queue::SpoolFilter> filter = AdminFilter(filters, "", "", reply);
+  if (!filter.has_value()) return;
+  if (operations_ == nullptr) {
+    reply(HttpResponse::Error(503, kNoOperations));
+    return;
+  }
+  operations_->List(
+      *std::move(filter), after, limit,
+      [limit, reply = std::move(reply)](absl::StatusOr<std::vector<queue::Envelope>> page) mutable {
+        if (!page.ok()) {
+          reply(HttpResponse::Error(503, page.status().message()));
+          return;
+        }
+        reply(HttpResponse::Json(200, ListJson(*page, limit)));
+      });
+}
+
+void HttpAdmin::Failures(const HttpTarget& target, HttpReply reply) {
+  std::string site;
+  size_t limit = kDefaultFailureLimit;
+  for (const auto& [name, value] : target.params) {
+    if (name == "site") {
+      site = value;
+    } else if (name == "limit") {
+      if (!absl::SimpleAtoi(value, &limit) || limit == 0 || limit > kMaxListLimit) {
+        reply(HttpResponse::Error(400, absl::StrCat("limit: must be 1 to ", kMaxListLimit)));
+        return;
+      }
+    } else {
+      reply(HttpResponse::Error(400, absl::StrCat(name, ": unknown parameter (site or limit)")));
+      return;
+    }
+  }
+  if (delivery_ == nullptr) {
+    reply(HttpResponse::Error(503, kNoDelivery));
+    return;
+  }
+  delivery_->Failures(
+      [site, limit, reply = std::move(reply)](std::vector<engine::FailureGroup> groups) mutable {
+        if (!site.empty()) {
+          std::erase_if(groups, [&](const engine::FailureGroup& g) { return g.site != site; });
+        }
+        reply(HttpResponse::Json(200, FailuresJson(std::move(groups), limit)));
+      });
 }
 
 void HttpAdmin::Ready(bool stopping, HttpReply reply) {

@@ -10,7 +10,11 @@
 //   DELETE /api/v1/messages       Purge (a filter required)
 //   POST   /api/v1/bounce         Bounce, with DSNs (a filter required)
 //   POST   /api/v1/suspend|resume Suspend: one site, domain, tenant or campaign
-//   GET    /api/v1/sites          Sites: the live delivery queues
+//   GET    /api/v1/messages       ListMessages: envelopes by filter, paged
+//   GET    /api/v1/sites          Sites: the live delivery queues, sorted,
+//                                 filtered and paged (api/site_query.h)
+//   GET    /api/v1/failures       Failures: recent deferral and bounce
+//                                 reasons grouped by site (?site=, ?limit=)
 //   GET    /readyz                Ready: the spool's writer accepts writes
 //
 // Used on one shard; every pointer may be null (those endpoints answer
@@ -23,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "api/http_response.h"
 #include "api/http_target.h"
+#include "api/site_query.h"
 #include "engine/delivery_control.h"
 #include "queue/spool.h"
 #include "queue/spool_admin.h"
@@ -40,7 +45,11 @@ class HttpAdmin {
   void Purge(const HttpTarget& target, HttpReply reply);
   void Bounce(const HttpTarget& target, HttpReply reply);
   void Suspend(const HttpTarget& target, bool suspended, HttpReply reply);
-  void Sites(HttpReply reply);
+  void Sites(const HttpTarget& target, HttpReply reply);
+  // ?limit= (1-1000, default 100) and ?after=ID (the last of the previous
+  // page) besides the filters; "next" is "" once a page comes back short.
+  void ListMessages(const HttpTarget& target, HttpReply reply);
+  void Failures(const HttpTarget& target, HttpReply reply);
   // 503 while `stopping`, without a spool, or when its writer fails.
   void Ready(bool stopping, HttpReply reply);
 

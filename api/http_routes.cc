@@ -7,7 +7,7 @@
 namespace sluice::api {
 
 void HttpRoutes::Add(std::string method, std::string path, uint32_t scopes, Handler handler) {
-  const bool prefix = !path.empty() && path.back() == '/';
+  const bool prefix = path.size() > 1 && path.back() == '/';
   routes_.push_back({.method = std::move(method),
                      .path = std::move(path),
                      .prefix = prefix,

@@ -49,7 +49,7 @@ class HttpRoutes {
     std::string_view rest;         // for a prefix route
   };
 
-  // `path` ending in '/' is a prefix route.
+  // `path` ending in '/' is a prefix route, except "/" itself.
   void Add(std::string method, std::string path, uint32_t scopes, Handler handler);
   Match Find(std::string_view method, std::string_view path) const;
 

@@ -5,7 +5,9 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "api/dashboard.h"
 #include "api/grpc_health_watch.h"
 #include "api/grpc_inject_stream.h"
 #include "api/grpc_injection.h"
@@ -68,6 +70,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(reactor::Reactor&
         self->Serve(request, loopback, std::move(reply));
       },
       std::move(streaming));
+  self->SampleStats();
   return server;
 }
 
@@ -83,11 +86,13 @@ HttpServer::HttpServer(reactor::Reactor& reactor, int shard, HttpServerOptions o
       unsubscribe_(options_.injector.unsubscribe, options_.record_event,
                    options_.counters.unsubscribes, options_.clock,
                    options_.unsubscribes_suppress ? options_.suppression : nullptr,
-                   options_.unsubscribe_expiry) {
+                   options_.unsubscribe_expiry),
+      stats_(options_.stats, options_.stats_interval) {
   AddRoutes();
 }
 
 void HttpServer::Stop(absl::AnyInvocable<void()> done) {
+  reactor_.CancelTimer(std::exchange(stats_timer_, reactor::TimerId{}));
   transport_->Stop(
       [this, done = std::move(done)]() mutable { injector_.WhenIdle(std::move(done)); });
 }
@@ -119,8 +124,21 @@ void HttpServer::AddRoutes() {
         [this](HttpCall& call) { admin_.Suspend(call.target, true, std::move(call.reply)); });
   r.Add("POST", "/api/v1/resume", kScopeAdmin,
         [this](HttpCall& call) { admin_.Suspend(call.target, false, std::move(call.reply)); });
+  r.Add("GET", "/api/v1/messages", kRead,
+        [this](HttpCall& call) { admin_.ListMessages(call.target, std::move(call.reply)); });
   r.Add("GET", "/api/v1/sites", kRead,
-        [this](HttpCall& call) { admin_.Sites(std::move(call.reply)); });
+        [this](HttpCall& call) { admin_.Sites(call.target, std::move(call.reply)); });
+  r.Add("GET", "/api/v1/failures", kRead,
+        [this](HttpCall& call) { admin_.Failures(call.target, std::move(call.reply)); });
+  r.Add("GET", "/api/v1/stats", kRead,
+        [this](HttpCall& call) { Stats(call.target, std::move(call.reply)); });
+  for (const char* method : {"GET", "HEAD"}) {
+    // The pages carry no data: the API calls they make are authorized.
+    r.Add(method, "/", kNone,
+          [](HttpCall& call) { call.reply(DashboardResponse(call.target.path)); });
+    r.Add(method, "/dashboard/", kNone,
+          [](HttpCall& call) { call.reply(DashboardResponse(call.target.path)); });
+  }
   r.Add("GET", "/api/v1/suppressions", kRead,
         [this](HttpCall& call) { suppressions_.List(call.target, std::move(call.reply)); });
   r.Add("POST", "/api/v1/suppressions", kScopeAdmin,
@@ -342,6 +360,31 @@ std::optional<HttpResponse> HttpServer::Refusal(const HttpRequest& request, bool
     response.headers.emplace_back("Retry-After", absl::StrCat(seconds));
   }
   return response;
+}
+
+void HttpServer::SampleStats() {
+  stats_.Sample(options_.clock->Now());
+  stats_timer_ = reactor_.RunAfter(stats_.interval(), [this] {
+    stats_timer_ = reactor::TimerId{};
+    SampleStats();
+  });
+}
+
+void HttpServer::Stats(const HttpTarget& target, HttpReply reply) {
+  absl::Time since = absl::InfinitePast();
+  for (const auto& [name, value] : target.params) {
+    int64_t unix_ms = 0;
+    if (name != "since") {
+      reply(HttpResponse::Error(400, absl::StrCat(name, ": unknown parameter (since)")));
+      return;
+    }
+    if (!absl::SimpleAtoi(value, &unix_ms)) {
+      reply(HttpResponse::Error(400, "since: must be milliseconds since the Unix epoch"));
+      return;
+    }
+    since = absl::FromUnixMillis(unix_ms);
+  }
+  reply(HttpResponse::Json(200, stats_.Json(options_.clock->Now(), since)));
 }
 
 void HttpServer::Health(HttpReply reply) {

@@ -22,9 +22,22 @@
 //   POST   /api/v1/suspend         admin: stop delivering for one ?site=,
 //   POST   /api/v1/resume                 ?domain=, ?tenant= or ?campaign=,
 //                                         or restart
+//   GET    /api/v1/messages        read: envelopes by filter, paged
+//                                  (?limit=, ?after=ID)
 //   GET    /api/v1/sites           read: the live delivery queues (ready,
 //                                  in flight, connections, window,
-//                                  delivered per minute, last error)
+//                                  delivered per minute, last error),
+//                                  sorted, filtered and paged server-side
+//                                  (api/site_query.h)
+//   GET    /api/v1/failures        read: recent deferral and bounce
+//                                  reasons grouped by site
+//   GET    /api/v1/stats           read: totals, gauges and the last hour
+//                                  of rates and latencies
+//                                  (api/stats_history.h; ?since=UNIX_MS)
+//   GET    /, /dashboard/...       the dashboard (api/dashboard.h): static
+//                                  pages compiled in, no authentication;
+//                                  the page calls the API with the key the
+//                                  operator types in
 //   /api/v1/suppressions...        the suppression list (api/suppression_admin.h):
 //                                  read: list, check, export; admin: add,
 //                                  remove, import
@@ -65,6 +78,7 @@
 #include "api/http_routes.h"
 #include "api/http_transport.h"
 #include "api/injection_request.h"
+#include "api/stats_history.h"
 #include "api/suppression_admin.h"
 #include "api/unsubscribe_handler.h"
 #include "common/clock.h"
@@ -96,6 +110,9 @@ struct HttpServerOptions {
 
   const common::MetricsRegistry* metrics = nullptr;  // GET /metrics
   HttpServerMetrics counters;
+  // GET /api/v1/stats: what it reads, and how often it keeps a point.
+  StatsSources stats;
+  absl::Duration stats_interval = absl::Seconds(5);
   // Injection and GET /api/v1/messages/{id}; without it those answer 503.
   queue::Spool* spool = nullptr;
   // Counts, retry and purge; without it those answer 503.
@@ -177,6 +194,10 @@ class HttpServer {
   std::optional<HttpResponse> Refusal(const HttpRequest& request, bool loopback,
                                       uint32_t scopes) const;
   void Health(HttpReply reply);
+  // GET /api/v1/stats[?since=UNIX_MS].
+  void Stats(const HttpTarget& target, HttpReply reply);
+  // Takes a stats point every options_.stats_interval until Stop.
+  void SampleStats();
   // GET /metrics: rendered on the worker when there is one, so a shard
   // never waits for the metrics registry's lock.
   void RenderMetrics(HttpReply reply);
@@ -190,6 +211,8 @@ class HttpServer {
   HttpInjector injector_;
   UnsubscribeHandler unsubscribe_;
   HttpRoutes routes_;
+  StatsHistory stats_;
+  reactor::TimerId stats_timer_;
   std::unique_ptr<HttpTransport> transport_;  // last: its connections use the rest
 };
 

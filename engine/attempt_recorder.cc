@@ -130,6 +130,7 @@ void AttemptRecorder::CountEvents(const std::vector<DeliveryEvent>& events) {
     }
     if (counter != nullptr) counter->Add(1);
     if (column < 0) continue;
+    failures_.Record(event);
     if (column > 0) {
       if (absl::StatusOr<mail::BounceCategory> category = mail::ParseBounceCategory(event.category);
           category.ok()) {

@@ -25,6 +25,7 @@
 #include "engine/delivery_event.h"
 #include "engine/delivery_job.h"
 #include "engine/delivery_shared.h"
+#include "engine/failure_digest.h"
 #include "engine/pending_ops.h"
 #include "engine/suppression_feed.h"
 #include "queue/spool.h"
@@ -52,6 +53,8 @@ class AttemptRecorder {
               const AttemptInfo& info);
 
   const std::string& reporting_mta() const { return shared_.reporting_mta; }
+  // The recent failures recorded here, grouped.
+  const FailureDigest& failures() const { return failures_; }
 
  private:
   void Commit(AttemptOutcome outcome);
@@ -67,6 +70,7 @@ class AttemptRecorder {
   common::MessageIdGenerator ids_;
   common::LogLimiter log_limit_{/*per_second=*/50, /*burst=*/200};
   SuppressionFeed suppression_;
+  FailureDigest failures_;
 };
 
 }  // namespace sluice::engine

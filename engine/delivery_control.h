@@ -1,5 +1,6 @@
 // DeliveryControl: what operators can ask of the delivery side (the admin
-// API uses it): suspend and resume, the live queues, bounce by filter.
+// API uses it): suspend and resume, the live queues, bounce by filter,
+// recent failures.
 // Every method is called on a shard thread and answers on that shard.
 // A narrow interface: it drags in neither the engine nor the spool.
 #pragma once
@@ -11,6 +12,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "queue/spool_admin.h"
 
 namespace sluice::engine {
@@ -32,6 +34,19 @@ struct QueueSnapshot {
   double delivered_per_minute = 0;
 };
 
+// Recent failures of one site that look alike (engine/failure_digest.h
+// says which do): how many, when, and the latest reply.
+struct FailureGroup {
+  std::string site;
+  std::string type;      // "deferred", "bounced" or "expired"
+  std::string category;  // mail/bounce_classifier.h: "throttled", "bad-mailbox", ...
+  std::string status;    // the enhanced status code, "4.7.28", or ""
+  std::string reply;     // the latest reply of the group, as the server sent it
+  uint64_t count = 0;
+  absl::Time first;
+  absl::Time last;
+};
+
 class DeliveryControl {
  public:
   virtual ~DeliveryControl() = default;
@@ -46,6 +61,8 @@ class DeliveryControl {
   // bounce by the remote server; answers with how many envelopes.
   virtual void Bounce(queue::SpoolFilter filter, std::string reason,
                       absl::AnyInvocable<void(absl::StatusOr<uint64_t>)> done) = 0;
+  // The recent failures of every shard, grouped (in no particular order).
+  virtual void Failures(absl::AnyInvocable<void(std::vector<FailureGroup>)> done) = 0;
 };
 
 }  // namespace sluice::engine

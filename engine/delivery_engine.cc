@@ -318,6 +318,10 @@ std::vector<QueueSnapshot> DeliveryEngine::Snapshot() const {
   return snapshot;
 }
 
+std::vector<FailureGroup> DeliveryEngine::Failures() const {
+  return recorder_.failures().Groups(reactor_.clock().Now());
+}
+
 // Stopping.
 
 void DeliveryEngine::Stop(absl::AnyInvocable<void()> done) {

@@ -81,6 +81,8 @@ class DeliveryEngine final : private SitePool::Delegate {
   // again on resume. Suspensions last until resumed or until the process stops.
   void SetSuspended(SuspendScope scope, const std::string& name, bool suspended);
   std::vector<QueueSnapshot> Snapshot() const;
+  // This shard's recent failures, grouped (engine/failure_digest.h).
+  std::vector<FailureGroup> Failures() const;
   // Bounces the unfinished recipients of `id` with `reason` (DSNs and events
   // as usual); done(false) if it is gone, has nothing unfinished or cannot
   // be read. Call on the shard of the message's domain.

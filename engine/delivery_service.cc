@@ -23,25 +23,36 @@ void DeliveryService::SetSuspended(SuspendScope scope, std::string name, bool su
   });
 }
 
-void DeliveryService::Queues(absl::AnyInvocable<void(std::vector<QueueSnapshot>)> done) {
-  // Gathered on the calling shard: each engine's snapshot comes back here.
-  struct Gather {
-    std::vector<QueueSnapshot> queues;
+template <typename T, typename Read>
+void DeliveryService::Gather(Read read, absl::AnyInvocable<void(std::vector<T>)> done) {
+  // Gathered on the calling shard: each engine's answer comes back here.
+  struct Gathered {
+    std::vector<T> rows;
     int waiting = 0;
-    absl::AnyInvocable<void(std::vector<QueueSnapshot>)> done;
+    absl::AnyInvocable<void(std::vector<T>)> done;
   };
-  auto gather = std::make_shared<Gather>();
-  gather->waiting = group_.size();
-  gather->done = std::move(done);
+  auto gathered = std::make_shared<Gathered>();
+  gathered->waiting = group_.size();
+  gathered->done = std::move(done);
   const int origin = common::CurrentShard();
   for (int shard = 0; shard < group_.size(); ++shard) {
-    engines_.InvokeOn(shard, [this, origin, gather](DeliveryEngine& engine) {
-      group_.Post(origin, [gather, snapshot = engine.Snapshot()]() mutable {
-        for (QueueSnapshot& queue : snapshot) gather->queues.push_back(std::move(queue));
-        if (--gather->waiting == 0) gather->done(std::move(gather->queues));
+    engines_.InvokeOn(shard, [this, origin, gathered, read](DeliveryEngine& engine) {
+      group_.Post(origin, [gathered, rows = read(engine)]() mutable {
+        for (T& row : rows) gathered->rows.push_back(std::move(row));
+        if (--gathered->waiting == 0) gathered->done(std::move(gathered->rows));
       });
     });
   }
+}
+
+void DeliveryService::Queues(absl::AnyInvocable<void(std::vector<QueueSnapshot>)> done) {
+  Gather<QueueSnapshot>([](const DeliveryEngine& engine) { return engine.Snapshot(); },
+                        std::move(done));
+}
+
+void DeliveryService::Failures(absl::AnyInvocable<void(std::vector<FailureGroup>)> done) {
+  Gather<FailureGroup>([](const DeliveryEngine& engine) { return engine.Failures(); },
+                       std::move(done));
 }
 
 struct DeliveryService::BounceJob {

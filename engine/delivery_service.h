@@ -26,9 +26,13 @@ class DeliveryService final : public DeliveryControl {
   void Queues(absl::AnyInvocable<void(std::vector<QueueSnapshot>)> done) override;
   void Bounce(queue::SpoolFilter filter, std::string reason,
               absl::AnyInvocable<void(absl::StatusOr<uint64_t>)> done) override;
+  void Failures(absl::AnyInvocable<void(std::vector<FailureGroup>)> done) override;
 
  private:
   struct BounceJob;
+  // Every engine's `read(engine)`, concatenated on the calling shard.
+  template <typename T, typename Read>
+  void Gather(Read read, absl::AnyInvocable<void(std::vector<T>)> done);
   // One page of the envelopes to bounce, then the next.
   void BouncePage(std::shared_ptr<BounceJob> job);
 

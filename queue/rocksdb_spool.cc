@@ -473,6 +473,7 @@ void RocksDbSpool::Count(SpoolFilter filter, SpoolGroupBy group_by, CountDone do
       *operations_, std::move(done),
       [this, filter = std::move(filter), group_by]() -> absl::StatusOr<std::vector<SpoolCount>> {
         absl::flat_hash_map<std::string, SpoolCount> groups;
+        const int64_t now_ms = absl::ToUnixMillis(options_.clock->Now());
         SLUICE_RETURN_IF_ERROR(ScanEnvelopes(filter, "", [&](const Envelope& envelope) {
           const std::string* key = &envelope.site();
           switch (group_by) {
@@ -490,6 +491,7 @@ void RocksDbSpool::Count(SpoolFilter filter, SpoolGroupBy group_by, CountDone do
           }
           SpoolCount& count = groups[*key];
           ++count.envelopes;
+          ++count.ages[SpoolAgeBucket(now_ms - envelope.created_unix_ms())];
           for (const proto::Recipient& recipient : envelope.recipients()) {
             if (recipient.state() == proto::PENDING || recipient.state() == proto::DEFERRED) {
               ++count.recipients;

@@ -14,4 +14,13 @@ bool SpoolFilter::Empty() const {
   return site.empty() && domain.empty() && tenant.empty() && campaign.empty() && queue.empty();
 }
 
+size_t SpoolAgeBucket(int64_t age_ms) {
+  size_t bucket = 0;
+  while (bucket < kSpoolAgeBucketsMinutes.size() &&
+         age_ms >= kSpoolAgeBucketsMinutes[bucket] * 60'000) {
+    ++bucket;
+  }
+  return bucket;
+}
+
 }  // namespace sluice::queue

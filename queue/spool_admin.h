@@ -10,6 +10,7 @@
 // kUnavailable when the spool is too busy to take the request.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -37,13 +38,24 @@ struct SpoolFilter {
 
 enum class SpoolGroupBy { kSite, kDomain, kTenant, kCampaign };
 
+// The upper bounds, in minutes, of the age buckets Count() sorts envelopes
+// into (Postfix's qshape): an envelope created less than 5 minutes ago is
+// in the first bucket, one older than the last bound in the extra last one.
+inline constexpr std::array<int64_t, 9> kSpoolAgeBucketsMinutes = {5,   10,  20,  40,  80,
+                                                                   160, 320, 640, 1280};
+
 // One row of Count(): a site, domain, tenant or campaign and how many
-// envelopes and undelivered recipients it has in the spool.
+// envelopes and undelivered recipients it has in the spool, and the
+// envelopes by age (kSpoolAgeBucketsMinutes, then older).
 struct SpoolCount {
   std::string key;
   uint64_t envelopes = 0;
   uint64_t recipients = 0;
+  std::array<uint64_t, kSpoolAgeBucketsMinutes.size() + 1> ages{};
 };
+
+// The index into SpoolCount::ages of an envelope `age_ms` old.
+size_t SpoolAgeBucket(int64_t age_ms);
 
 class SpoolAdmin {
  public:

@@ -38,6 +38,8 @@ sluice_check_peers() {
   need postfix "Postfix's smtp-source is missing" test -x /usr/sbin/smtp-source
   need postfix "Postfix's smtp-sink is missing" test -x /usr/sbin/smtp-sink
   need prometheus "promtool is missing" command -v promtool
+  need prometheus "prometheus (the server) is missing" test -x /usr/bin/prometheus
+  need python3-yaml "python3 lacks yaml (to read the alert rules)" python_has yaml
   need openssl "openssl (s_client, s_server) is missing" command -v openssl
   need nghttp2-client "nghttp is missing" command -v nghttp
   need nghttp2-client "h2load is missing" command -v h2load

@@ -14,6 +14,7 @@ SLUICE_PACKAGES=(
   # test peers
   curl nghttp2-client nsd clang libclang-rt-14-dev openssl postfix prometheus bind9-dnsutils
   swaks libnet-ssleay-perl libauthen-sasl-perl python3-dkim opendkim python3-grpcio python3-protobuf
+  chromium chromium-driver python3-selenium tmux python3-yaml
 )
 
 # Test peers from npm (mailauth, a DKIM verifier; @grpc/grpc-js and its

@@ -243,6 +243,7 @@ absl::Status Daemon::StartHttp() {
   api::HttpServerOptions options;
   options.metrics = &metrics_->registry();
   options.counters = metrics_->http();
+  options.stats = metrics_->stats();
   options.spool = spool_.get();
   options.operations = spool_.get();
   options.keys = api_keys_;

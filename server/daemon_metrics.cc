@@ -232,6 +232,25 @@ void DaemonMetrics::RegisterSmtp(api::SmtpListenerKind kind) {
   }
 }
 
+api::StatsSources DaemonMetrics::stats() const {
+  api::StatsSources sources;
+  sources.accepted.push_back(http_.injection.messages_accepted);
+  for (const api::SmtpListenerMetrics& smtp : smtp_) {
+    sources.accepted.push_back(smtp.messages_accepted);
+    sources.inbound.push_back(smtp.connections_open);
+  }
+  sources.delivered = delivery_.delivered;
+  sources.deferred = delivery_.deferred;
+  sources.bounced = delivery_.bounced;
+  sources.expired = delivery_.expired;
+  sources.scheduled = delivery_.scheduled;
+  sources.ready = delivery_.ready;
+  sources.outbound = delivery_.open_connections;
+  sources.spool_commit = spool_.commit_seconds;
+  sources.loop_lag.assign(loop_lag_.begin(), loop_lag_.end());
+  return sources;
+}
+
 common::Counter* DaemonMetrics::AddCounter(absl::string_view name, absl::string_view help,
                                            common::MetricLabels labels) {
   absl::StatusOr<common::Counter*> counter = registry_.AddCounter(name, help, std::move(labels));

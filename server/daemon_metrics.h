@@ -12,6 +12,7 @@
 #include "api/dkim_signing_pool.h"
 #include "api/http_server.h"
 #include "api/smtp_server.h"
+#include "api/stats_history.h"
 #include "common/bounded_labels.h"
 #include "common/config.h"
 #include "common/metrics.h"
@@ -53,6 +54,8 @@ class DaemonMetrics {
   const api::SmtpListenerMetrics& smtp(api::SmtpListenerKind kind) const {
     return smtp_[static_cast<int>(kind)];
   }
+  // What GET /api/v1/stats reads (api/stats_history.h).
+  api::StatsSources stats() const;
 
  private:
   DaemonMetrics(int shards, const common::MetricsConfig& config);

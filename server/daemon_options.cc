@@ -244,4 +244,19 @@ absl::StatusOr<std::shared_ptr<const tls::ServerContext>> TlsContext(
   return tls::ServerContext::Create(options);
 }
 
+absl::Status CheckConfig(const common::Config& config) {
+  SLUICE_RETURN_IF_ERROR(SmtpOptions(config).status());
+  SLUICE_RETURN_IF_ERROR(DnsSettings(config.dns).status());
+  SLUICE_RETURN_IF_ERROR(ApiKeys(config).status());
+  SLUICE_RETURN_IF_ERROR(DkimKeys(config).status());
+  SLUICE_RETURN_IF_ERROR(UnsubscribeTokens(config).status());
+  SLUICE_RETURN_IF_ERROR(BounceRules(config).status());
+  SLUICE_RETURN_IF_ERROR(VerpCodec(config).status());
+  SLUICE_RETURN_IF_ERROR(SuppressionFeedSettings(config).status());
+  if (!config.tls.certificate.empty() || !config.tls.private_key.empty()) {
+    SLUICE_RETURN_IF_ERROR(TlsContext(config).status());
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace sluice::server

@@ -70,4 +70,10 @@ absl::StatusOr<engine::SuppressionFeedOptions> SuppressionFeedSettings(
 absl::StatusOr<std::shared_ptr<const tls::ServerContext>> TlsContext(
     const common::Config& config, std::vector<std::string> alpn = {});
 
+// Every translation above that reads only the configuration and the files
+// it names (TLS only when certificate files are configured; the
+// self-signed fallback is made at start, not here): what
+// `sluiced --check_config` runs. The first error, naming the setting.
+absl::Status CheckConfig(const common::Config& config);
+
 }  // namespace sluice::server

@@ -21,6 +21,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "server/daemon.h"
+#include "server/daemon_options.h"
 
 ABSL_FLAG(std::string, config, "",
           "TOML configuration file, layered over the embedded defaults "
@@ -28,6 +29,9 @@ ABSL_FLAG(std::string, config, "",
 ABSL_FLAG(std::string, data_dir, "", "spool folder; overrides server.data_dir");
 ABSL_FLAG(int, shards, -1, "shard threads; overrides server.shards (0: one per CPU)");
 ABSL_FLAG(bool, print_default_config, false, "print the embedded default configuration and exit");
+ABSL_FLAG(bool, check_config, false,
+          "check the configuration (and the key, rule and certificate files it names), print "
+          "\"configuration OK\" and exit 0, or the first error and exit 1; starts nothing");
 
 namespace sluice {
 namespace {
@@ -80,6 +84,14 @@ int Run() {
   if (!config.ok()) {
     fprintf(stderr, "sluiced: %s\n", std::string(config.status().message()).c_str());
     return 1;
+  }
+  if (absl::GetFlag(FLAGS_check_config)) {
+    if (absl::Status status = server::CheckConfig(*config); !status.ok()) {
+      fprintf(stderr, "sluiced: %s\n", std::string(status.message()).c_str());
+      return 1;
+    }
+    printf("configuration OK\n");
+    return 0;
   }
   common::SetLogLevel(config->log.level);
   common::StartAsyncLogging();

@@ -15,6 +15,7 @@ class HttpRoutesTest : public ::testing::Test {
     routes_.Add("POST", "/api/v1/messages", 4, Named("inject"));
     routes_.Add("DELETE", "/api/v1/messages", 2, Named("purge"));
     routes_.Add("GET", "/api/v1/messages/", 1, Named("read"));
+    routes_.Add("GET", "/", 0, Named("dashboard"));
   }
 
   HttpRoutes::Handler Named(std::string name) {
@@ -57,6 +58,12 @@ TEST_F(HttpRoutesTest, UnknownPathIs404) {
   EXPECT_EQ(routes_.Find("GET", "/api/v1/messages/").status, 404);
   // A prefix route does not match a longer name that merely starts alike.
   EXPECT_EQ(routes_.Find("GET", "/healthzz").status, 404);
+}
+
+TEST_F(HttpRoutesTest, TheRootIsAnExactRouteNotAPrefixOfEveryPath) {
+  EXPECT_EQ(Run(routes_.Find("GET", "/")), "dashboard");
+  EXPECT_EQ(routes_.Find("GET", "/anything").status, 404);
+  EXPECT_EQ(routes_.Find("POST", "/anything").status, 404);
 }
 
 TEST_F(HttpRoutesTest, KnownPathWithAnotherMethodIs405ListingTheAllowedOnes) {

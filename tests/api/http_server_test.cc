@@ -393,15 +393,46 @@ TEST_F(HttpServerTest, AdminCountsRetriesAndPurgesByFilter) {
   CommandResult queues = Curl(admin + Url("/api/v1/queues?group_by=domain"));
   ASSERT_TRUE(absl::EndsWith(queues.output, "status=200")) << queues.output;
   EXPECT_TRUE(absl::StrContains(queues.output, "\"group_by\":\"domain\"")) << queues.output;
+  // Ages as qshape buckets them: the injected two are new, the one put
+  // straight into the spool says it was created in 1970.
+  EXPECT_TRUE(
+      absl::StrContains(queues.output, "\"age_buckets_minutes\":[5,10,20,40,80,160,320,640,1280]"))
+      << queues.output;
   EXPECT_TRUE(absl::StrContains(queues.output,
-                                "{\"key\":\"later.example\",\"envelopes\":1,\"recipients\":1}"))
+                                "{\"key\":\"later.example\",\"envelopes\":1,\"recipients\":1,"
+                                "\"ages\":[0,0,0,0,0,0,0,0,0,1]}"))
       << queues.output;
-  EXPECT_TRUE(absl::StrContains(queues.output, "\"total\":{\"envelopes\":3,\"recipients\":3}"))
+  EXPECT_TRUE(absl::StrContains(queues.output,
+                                "\"total\":{\"envelopes\":3,\"recipients\":3,"
+                                "\"ages\":[2,0,0,0,0,0,0,0,0,1]}"))
       << queues.output;
-  CommandResult by_campaign = Curl(admin + Url("/api/v1/queues?group_by=campaign&tenant=acme"));
+  CommandResult by_campaign =
+      Curl(admin + "'" + Url("/api/v1/queues?group_by=campaign&tenant=acme") + "'");
   EXPECT_TRUE(absl::StrContains(by_campaign.output,
-                                "{\"key\":\"orders\",\"envelopes\":2,\"recipients\":2}"))
+                                "{\"key\":\"orders\",\"envelopes\":2,\"recipients\":2,"))
       << by_campaign.output;
+
+  // The listing pages through the queue in arrival order.
+  CommandResult first = Curl(admin + Url("/api/v1/messages?limit=2"));
+  ASSERT_TRUE(absl::EndsWith(first.output, "status=200")) << first.output;
+  EXPECT_TRUE(absl::StrContains(first.output, absl::StrCat("{\"id\":\"", later_id, "\"")))
+      << first.output;
+  EXPECT_TRUE(absl::StrContains(first.output, "\"recipients\":1,\"domain\":\"later.example\""))
+      << first.output;
+  const size_t next_at = first.output.find("\"next\":\"");
+  ASSERT_NE(next_at, std::string::npos) << first.output;
+  const std::string next = first.output.substr(next_at + 8, common::MessageId::kTextLength);
+  CommandResult second = Curl(admin + "'" + Url("/api/v1/messages?limit=2&after=" + next) + "'");
+  EXPECT_TRUE(absl::StrContains(second.output, "\"domain\":\"two.example\"")) << second.output;
+  EXPECT_FALSE(absl::StrContains(second.output, "later.example")) << second.output;
+  EXPECT_TRUE(absl::StrContains(second.output, "\"next\":\"\"")) << second.output;
+  CommandResult acme = Curl(admin + Url("/api/v1/messages?tenant=acme"));
+  EXPECT_TRUE(absl::StrContains(acme.output, "\"domain\":\"one.example\"")) << acme.output;
+  EXPECT_FALSE(absl::StrContains(acme.output, "later.example")) << acme.output;
+  CommandResult bad_limit = Curl(admin + Url("/api/v1/messages?limit=5000"));
+  EXPECT_TRUE(absl::StrContains(bad_limit.output, "\"field\":\"limit\"")) << bad_limit.output;
+  CommandResult bad_after = Curl(admin + Url("/api/v1/messages?after=nope"));
+  EXPECT_TRUE(absl::StrContains(bad_after.output, "\"field\":\"after\"")) << bad_after.output;
   CommandResult bad_group = Curl(admin + Url("/api/v1/queues?group_by=colour"));
   EXPECT_TRUE(absl::EndsWith(bad_group.output, "status=400")) << bad_group.output;
   EXPECT_TRUE(absl::StrContains(bad_group.output, "\"field\":\"group_by\"")) << bad_group.output;
@@ -427,6 +458,46 @@ TEST_F(HttpServerTest, AdminCountsRetriesAndPurgesByFilter) {
   CommandResult reader_purge = Curl("-H 'Authorization: Bearer read-token' -X DELETE " +
                                     Url("/api/v1/messages?domain=one.example"));
   EXPECT_TRUE(absl::EndsWith(reader_purge.output, "status=403")) << reader_purge.output;
+}
+
+TEST_F(HttpServerTest, DashboardIsServedWithoutAKeyAndItsDataNeedsOne) {
+  Start();
+  CommandResult page = Curl("-i " + Url("/"));
+  ASSERT_TRUE(absl::EndsWith(page.output, "status=200")) << page.output;
+  EXPECT_TRUE(absl::StrContains(page.output, "Content-Type: text/html; charset=utf-8"))
+      << page.output;
+  EXPECT_TRUE(absl::StrContains(page.output,
+                                "Content-Security-Policy: default-src 'none'; "
+                                "script-src 'self'"))
+      << page.output;
+  EXPECT_TRUE(absl::StrContains(page.output, "X-Content-Type-Options: nosniff")) << page.output;
+  EXPECT_TRUE(absl::StrContains(page.output, "<script src=\"/dashboard/app.js\"")) << page.output;
+  CommandResult script = Curl("-i " + Url("/dashboard/app.js"));
+  EXPECT_TRUE(absl::StrContains(script.output, "Content-Type: text/javascript")) << script.output;
+  EXPECT_TRUE(absl::StrContains(script.output, "/api/v1/stats")) << script.output;
+  EXPECT_TRUE(absl::StrContains(Curl("-i " + Url("/dashboard/style.css")).output,
+                                "Content-Type: text/css"));
+  EXPECT_TRUE(absl::EndsWith(Curl(Url("/dashboard/nope.js")).output, "status=404"));
+  EXPECT_TRUE(absl::EndsWith(Curl("-I " + Url("/")).output, "status=200"));
+  // Every path but the root is still its own: no catch-all.
+  EXPECT_TRUE(absl::EndsWith(Curl(Url("/nope")).output, "status=404"));
+  // The numbers behind it are read-scoped.
+  for (const char* path : {"/api/v1/stats", "/api/v1/sites", "/api/v1/failures"}) {
+    EXPECT_TRUE(absl::EndsWith(Curl(Url(path)).output, "status=401")) << path;
+  }
+  CommandResult stats = Curl("-H 'Authorization: Bearer read-token' " + Url("/api/v1/stats"));
+  ASSERT_TRUE(absl::EndsWith(stats.output, "status=200")) << stats.output;
+  EXPECT_TRUE(absl::StrContains(stats.output, "\"interval_seconds\":5,")) << stats.output;
+  EXPECT_TRUE(absl::StrContains(stats.output, "\"history\":[")) << stats.output;
+  CommandResult bad_since =
+      Curl("-H 'Authorization: Bearer read-token' " + Url("/api/v1/stats?since=yesterday"));
+  EXPECT_TRUE(absl::StrContains(bad_since.output, "\"field\":\"since\"")) << bad_since.output;
+  // Without a delivery engine, its views say so.
+  CommandResult failures = Curl("-H 'Authorization: Bearer read-token' " + Url("/api/v1/failures"));
+  EXPECT_TRUE(absl::EndsWith(failures.output, "status=503")) << failures.output;
+  CommandResult bad_sort =
+      Curl("-H 'Authorization: Bearer read-token' " + Url("/api/v1/sites?sort=colour"));
+  EXPECT_TRUE(absl::StrContains(bad_sort.output, "\"field\":\"sort\"")) << bad_sort.output;
 }
 
 TEST_F(HttpServerTest, SpoolFailureIs503AndReadyzFollowsTheSpool) {

@@ -2,6 +2,7 @@
 // reschedule-now by filter.
 #include <unistd.h>
 
+#include <array>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -38,7 +39,8 @@ class SpoolOperationsTest : public ::testing::Test {
     spool_ = std::move(*spool);
 
     // 12 envelopes: tenants acme (8) and globex (4); domains a/b/c; all
-    // due in a day, so none is handed out by itself.
+    // due in a day, so none is handed out by itself; envelope i is 7i
+    // minutes old.
     for (int i = 0; i < 12; ++i) {
       NewMessage message =
           MakeMessage(ids_, {absl::StrCat(std::string(1, 'a' + i % 3), ".example")}, "body",
@@ -47,6 +49,7 @@ class SpoolOperationsTest : public ::testing::Test {
       envelope.set_tenant(i < 8 ? "acme" : "globex");
       envelope.set_campaign(i % 2 == 0 ? "even" : "odd");
       envelope.set_site(i % 3 == 2 ? "mx.c.example" : "mx.shared.example");
+      envelope.set_created_unix_ms(absl::ToUnixMillis(clock_.Now()) - i * 7 * 60'000);
       all_.push_back(IdOf(envelope));
       Answer<absl::Status> answer;
       spool_->Enqueue(std::move(message), answer.Callback());
@@ -97,6 +100,35 @@ TEST_F(SpoolOperationsTest, CountsGroupByTenantDomainSiteAndCampaign) {
   std::vector<SpoolCount> campaigns = Count(acme, SpoolGroupBy::kCampaign);
   ASSERT_EQ(campaigns.size(), 2u);
   EXPECT_EQ(campaigns[0].envelopes + campaigns[1].envelopes, 8u);
+}
+
+TEST_F(SpoolOperationsTest, CountsSortEnvelopesIntoAgeBuckets) {
+  // Ages 0, 7, 14, ..., 77 minutes; two hours later 120-155 (< 160) and
+  // 162-197 (< 320).
+  std::vector<SpoolCount> all = Count({}, SpoolGroupBy::kTenant);
+  ASSERT_EQ(all.size(), 2u);
+  std::array<uint64_t, 10> ages{};
+  for (const SpoolCount& row : all) {
+    for (size_t i = 0; i < ages.size(); ++i) ages[i] += row.ages[i];
+  }
+  EXPECT_EQ(ages, (std::array<uint64_t, 10>{1, 1, 1, 3, 6, 0, 0, 0, 0, 0}));
+  clock_.Advance(absl::Hours(2));
+  all = Count({}, SpoolGroupBy::kTenant);
+  ages = {};
+  for (const SpoolCount& row : all) {
+    for (size_t i = 0; i < ages.size(); ++i) ages[i] += row.ages[i];
+  }
+  EXPECT_EQ(ages, (std::array<uint64_t, 10>{0, 0, 0, 0, 0, 6, 6, 0, 0, 0}));
+}
+
+TEST(SpoolAgeBucketTest, BoundsAreExclusiveAndTheLastBucketHoldsTheOldest) {
+  EXPECT_EQ(SpoolAgeBucket(-1000), 0u);  // a clock step back
+  EXPECT_EQ(SpoolAgeBucket(0), 0u);
+  EXPECT_EQ(SpoolAgeBucket(5 * 60'000 - 1), 0u);
+  EXPECT_EQ(SpoolAgeBucket(5 * 60'000), 1u);
+  EXPECT_EQ(SpoolAgeBucket(1279 * 60'000), 8u);
+  EXPECT_EQ(SpoolAgeBucket(1280 * 60'000), 9u);
+  EXPECT_EQ(SpoolAgeBucket(int64_t{1} << 50), 9u);
 }
 
 TEST_F(SpoolOperationsTest, ListPagesThroughMatchesInArrivalOrder) {

@@ -232,6 +232,22 @@ check "and names the file, line and key" expect_eq \
 out=$("$SLUICED" --config "$WORK/missing.toml" 2>&1)
 check "a missing file exits 1 naming it" expect_eq "$?$(grep -c missing.toml <<<"$out")" 11
 
+# --- --check_config ----------------------------------------------------------
+write_config "$WORK/good.toml" info
+sed -i "s|$WORK/data|$WORK/checked-data|" "$WORK/good.toml"
+out=$("$SLUICED" --check_config --config "$WORK/good.toml" 2>/dev/null)
+check "--check_config on a good file exits 0 saying so" expect_eq "$?:$out" "0:configuration OK"
+check "and starts nothing: no data folder made" test ! -d "$WORK/checked-data"
+out=$("$SLUICED" --check_config --config "$WORK/bad.toml" 2>&1)
+check "--check_config on a bad file exits 1 naming the key" expect_eq \
+  "$?:$(grep -c "unknown key 'listen.smpt'" <<<"$out")" "1:1"
+write_config "$WORK/badkey.toml" info
+printf '\n[tls]\ncertificate = "%s"\nprivate_key = "%s"\n' "$WORK/gone.crt" "$WORK/gone.key" \
+  >>"$WORK/badkey.toml"
+out=$("$SLUICED" --check_config --config "$WORK/badkey.toml" 2>&1)
+check "--check_config reads the files it names (a missing certificate)" expect_eq \
+  "$?:$(grep -c "gone.crt" <<<"$out")" "1:1"
+
 echo "$((checks - failures)) passed, $failures failed"
 if [[ -n ${XML_OUTPUT_FILE:-} ]]; then
   printf '<?xml version="1.0"?><testsuites><testsuite name="sluiced_test" tests="%d" failures="%d">%s</testsuite></testsuites>\n' \
