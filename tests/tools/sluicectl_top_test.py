@@ -46,7 +46,10 @@ class TopInTmuxTest(unittest.TestCase):
         if self.tmux is None:
             raise AssertionError("tmux is missing (Debian package tmux)")
         self.dir = tempfile.mkdtemp(dir=bed.tmp)
-        self.socket = os.path.join(self.dir, "tmux.sock")
+        # A socket path must fit in sun_path (108 bytes), which Bazel's
+        # TEST_TMPDIR does not: the socket gets a short folder of its own.
+        self.socket_dir = tempfile.mkdtemp(prefix="sluicectl-tmux-", dir="/tmp")
+        self.socket = os.path.join(self.socket_dir, "s")
         self.exit_file = os.path.join(self.dir, "exit")
         token_file = os.path.join(self.dir, "token")
         with open(token_file, "w") as f:
@@ -62,6 +65,7 @@ class TopInTmuxTest(unittest.TestCase):
     def tearDown(self):
         # Only this test's own tmux server, by its socket.
         subprocess.run([self.tmux, "-S", self.socket, "kill-server"], capture_output=True)
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
 
     def run_tmux(self, *args):
         env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
@@ -117,7 +121,7 @@ class TopInTmuxTest(unittest.TestCase):
         self.quit_and_check_exit()
 
     def test_top_header_shows_rates_queue_and_latency(self):
-        """Needs GET /api/v1/stats."""
+        # Uses GET /api/v1/stats.
         def header(lines):
             text = "\n".join(lines)
             if not all(word in text for word in ("rates/s", "accepted", "delivered", "deferred",
