@@ -1,6 +1,7 @@
 #include "api/http_admin.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -48,6 +49,16 @@ void HttpAdmin::SortQueues(std::vector<engine::QueueSnapshot>& queues) {
 
 namespace {
 
+// ,"name":"value" for each field, escaped.
+void AppendStringFields(
+    std::string* out,
+    std::initializer_list<std::pair<absl::string_view, const std::string*>> fields) {
+  for (const auto& [name, value] : fields) {
+    absl::StrAppend(out, ",\"", name, "\":");
+    AppendJsonString(out, *value);
+  }
+}
+
 std::string EnvelopeJson(const queue::Envelope& envelope) {
   std::string out = "{\"id\":";
   const absl::StatusOr<common::MessageId> id = queue::ParseIdKey(envelope.id());
@@ -60,20 +71,16 @@ std::string EnvelopeJson(const queue::Envelope& envelope) {
   absl::StrAppend(&out, ",\"created_unix_ms\":", envelope.created_unix_ms(),
                   ",\"next_due_unix_ms\":", envelope.next_due_unix_ms(),
                   ",\"attempts\":", envelope.attempts(), ",\"size\":", envelope.size());
-  const std::pair<absl::string_view, const std::string*> strings[] = {
-      {"last_reply", &envelope.last_reply()},
-      {"tenant", &envelope.tenant()},
-      {"campaign", &envelope.campaign()},
-      {"pool", &envelope.pool()},
-      {"queue", &envelope.queue()},
-      {"domain", &envelope.domain()},
-      {"site", &envelope.site()},
-      {"envid", &envelope.envid()},
-  };
-  for (const auto& [name, value] : strings) {
-    absl::StrAppend(&out, ",\"", name, "\":");
-    AppendJsonString(&out, *value);
-  }
+  AppendStringFields(&out, {
+                               {"last_reply", &envelope.last_reply()},
+                               {"tenant", &envelope.tenant()},
+                               {"campaign", &envelope.campaign()},
+                               {"pool", &envelope.pool()},
+                               {"queue", &envelope.queue()},
+                               {"domain", &envelope.domain()},
+                               {"site", &envelope.site()},
+                               {"envid", &envelope.envid()},
+                           });
   out.append(",\"recipients\":[");
   for (int i = 0; i < envelope.recipients_size(); ++i) {
     const queue::proto::Recipient& r = envelope.recipients(i);
@@ -158,15 +165,14 @@ std::string ListJson(const std::vector<queue::Envelope>& envelopes, size_t limit
                     ",\"next_due_unix_ms\":", envelope.next_due_unix_ms(),
                     ",\"attempts\":", envelope.attempts(), ",\"size\":", envelope.size(),
                     ",\"recipients\":", envelope.recipients_size());
-    const std::pair<absl::string_view, const std::string*> strings[] = {
-        {"domain", &envelope.domain()}, {"site", &envelope.site()},
-        {"tenant", &envelope.tenant()}, {"campaign", &envelope.campaign()},
-        {"queue", &envelope.queue()},   {"last_reply", &envelope.last_reply()},
-    };
-    for (const auto& [name, value] : strings) {
-      absl::StrAppend(&body, ",\"", name, "\":");
-      AppendJsonString(&body, *value);
-    }
+    AppendStringFields(&body, {
+                                  {"domain", &envelope.domain()},
+                                  {"site", &envelope.site()},
+                                  {"tenant", &envelope.tenant()},
+                                  {"campaign", &envelope.campaign()},
+                                  {"queue", &envelope.queue()},
+                                  {"last_reply", &envelope.last_reply()},
+                              });
     body.push_back('}');
   }
   // A short page is the last one.
@@ -188,14 +194,14 @@ std::string FailuresJson(std::vector<engine::FailureGroup> groups, size_t limit)
   for (size_t i = 0; i < groups.size(); ++i) {
     const engine::FailureGroup& g = groups[i];
     if (i > 0) body.push_back(',');
-    const std::pair<absl::string_view, const std::string*> strings[] = {
-        {"site", &g.site},     {"type", &g.type},   {"category", &g.category},
-        {"status", &g.status}, {"reply", &g.reply},
-    };
-    for (const auto& [name, value] : strings) {
-      absl::StrAppend(&body, name == "site" ? "{\"" : ",\"", name, "\":");
-      AppendJsonString(&body, *value);
-    }
+    body.append("{\"site\":");
+    AppendJsonString(&body, g.site);
+    AppendStringFields(&body, {
+                                  {"type", &g.type},
+                                  {"category", &g.category},
+                                  {"status", &g.status},
+                                  {"reply", &g.reply},
+                              });
     absl::StrAppend(&body, ",\"count\":", g.count,
                     ",\"first_unix_ms\":", absl::ToUnixMillis(g.first),
                     ",\"last_unix_ms\":", absl::ToUnixMillis(g.last), "}");

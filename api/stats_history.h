@@ -34,10 +34,10 @@ struct StatsSources {
   const common::Counter* deferred = nullptr;
   const common::Counter* bounced = nullptr;
   const common::Counter* expired = nullptr;
-  const common::Gauge* scheduled = nullptr;  // the queue: held until due
-  const common::Gauge* ready = nullptr;      // and waiting for a connection
-  const common::Gauge* outbound = nullptr;   // connections open
-  std::vector<const common::Gauge*> inbound;
+  const common::Gauge* scheduled = nullptr;         // the queue: held until due
+  const common::Gauge* ready = nullptr;             // and waiting for a connection
+  const common::Gauge* outbound = nullptr;          // connections open
+  std::vector<const common::Gauge*> inbound;        // SMTP connections open, per listener
   const common::Histogram* spool_commit = nullptr;  // seconds
   std::vector<const common::Histogram*> loop_lag;   // seconds, one per shard
 };

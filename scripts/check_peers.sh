@@ -55,6 +55,10 @@ sluice_check_peers() {
     test -f "${HOME}/.cache/sluice-npm/node_modules/@grpc/grpc-js/package.json" -a \
     -f "${HOME}/.cache/sluice-npm/node_modules/@grpc/proto-loader/package.json" -a \
     -f "${HOME}/.cache/sluice-npm/node_modules/grpc-js-reflection-client/package.json"
+  need chromium "chromium (the dashboard tests' browser) is missing" test -x /usr/bin/chromium
+  need chromium-driver "chromedriver is missing" test -x /usr/bin/chromedriver
+  need python3-selenium "python3 lacks selenium (drives the browser)" python_has selenium.webdriver
+  need tmux "tmux (drives sluicectl top) is missing" command -v tmux
   need clang "clang (for the fuzzers) is missing" command -v clang
   need libclang-rt-14-dev "clang's libFuzzer runtime is missing" fuzzer_runtime
   unset -f need swaks_can python_has fuzzer_runtime

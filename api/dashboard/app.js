@@ -258,6 +258,8 @@ async function refreshGroups(groupBy, tableId) {
     return row;
   });
   $(tableId).tBodies[0].replaceChildren(...rows);
+  // Every envelope in the spool, deferred ones far in the future included.
+  setNumber("stat-spooled", answer.total.envelopes);
 }
 
 // Message lookup.

@@ -145,7 +145,8 @@ class HttpDeliveryTest(unittest.TestCase):
                    "20 delivered in the last minute, none in flight")
         queued = self.call("GET", "/api/v1/queues?campaign=spring&group_by=campaign")
         self.assertEqual(queued["groups"],
-                         [{"key": "spring", "envelopes": 20, "recipients": 20}])
+                         [{"key": "spring", "envelopes": 20, "recipients": 20,
+                           "ages": [20, 0, 0, 0, 0, 0, 0, 0, 0, 0]}])
         self.assertEqual(self.call("POST", "/api/v1/resume?campaign=spring"),
                          {"resumed": {"campaign": "spring"}})
         records = self.receiver.wait_for_records(
