@@ -18,6 +18,7 @@ import urllib.request
 ROOT = os.path.abspath(sys.argv.pop(1))
 sys.path.insert(0, ROOT)
 
+from tests.e2e.headless_chromium import By, check_installed, start_browser  # noqa: E402
 from tools.testbed.dns_zone import NsdServer, Zone  # noqa: E402
 from tools.testbed.sluice_instance import SluiceInstance, wait_until  # noqa: E402
 
@@ -25,25 +26,12 @@ SLUICED = os.path.join(ROOT, "server", "sluiced")
 SITES = 10_000
 TMP = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()
 SHOTS = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR") or TMP
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-except ImportError as error:  # a failure naming the package, not a skip
-    raise SystemExit(f"FAIL: python3-selenium is required (Debian package python3-selenium): {error}")
-
 dns = sluice = None
 
 
 def setUpModule():
     global dns, sluice
-    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if not os.access(path, os.X_OK):
-            raise AssertionError(f"{path} is required (Debian package {package})")
+    check_installed()
     zone = Zone("many.test")
     for i in range(SITES):
         zone.mx(f"d{i}.many.test", 10, f"mx{i}.many.test")
@@ -92,12 +80,7 @@ class ManySitesTest(unittest.TestCase):
         wait_until(lambda: api("/api/v1/sites?limit=1")["total"] == SITES and
                    api("/api/v1/stats")["totals"]["deferred"] >= SITES, 300,
                    f"{SITES} sites, each tried")
-        options = Options()
-        options.binary_location = CHROMIUM
-        for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1400,1600"):
-            options.add_argument(argument)
-        cls.browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        cls.browser = start_browser(1400, 1600)
         host, port = sluice.http
         # Loopback and no keys configured: every scope, no key needed.
         cls.browser.get(f"http://{host}:{port}/")

@@ -28,6 +28,7 @@ import urllib.request
 ROOT = os.path.abspath(sys.argv.pop(1))
 sys.path.insert(0, ROOT)
 
+from tests.e2e.headless_chromium import By, check_installed, start_browser  # noqa: E402
 from tools.testbed.dns_zone import NsdServer, generate  # noqa: E402
 from tools.testbed.fault_receiver import FaultConfig, FaultReceiver  # noqa: E402
 from tools.testbed.sluice_instance import (SluiceInstance, api_keys_toml, delivery_toml,  # noqa: E402
@@ -40,25 +41,12 @@ TMP = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()
 SHOTS = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR") or TMP
 KEYS = {"reader": ("read-token-0123", ["read"]), "operator": ("admin-token-4567", ["admin"]),
         "injector": ("inject-token-89ab", ["inject"])}
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-except ImportError as error:  # a failure naming the package, not a skip
-    raise SystemExit(f"FAIL: python3-selenium is required (Debian package python3-selenium): {error}")
-
 dns = receiver = sluice = None
 
 
 def setUpModule():
     global dns, receiver, sluice
-    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if not os.access(path, os.X_OK):
-            raise AssertionError(f"{path} is required (Debian package {package})")
+    check_installed()
     zone, _ = generate(domains=40, sites=4, base_ip=60)
     zone.mx("sender.test", 10, "mx0.sites.test")  # where DSNs go
     dns = NsdServer([zone])
@@ -134,13 +122,7 @@ class Traffic:
 class DashboardTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        options = Options()
-        options.binary_location = CHROMIUM
-        for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1400,2200"):
-            options.add_argument(argument)
-        cls.browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        cls.browser.set_script_timeout(30)
+        cls.browser = start_browser(1400, 2200)
 
     @classmethod
     def tearDownClass(cls):

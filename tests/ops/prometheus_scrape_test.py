@@ -29,6 +29,7 @@ sys.path.insert(0, ROOT)
 
 from tests.ops import live_sluiced, monitoring_files  # noqa: E402
 from tests.ops.monitoring_files import Exposition, to_promql  # noqa: E402
+from tools.testbed.sluice_instance import wait_until  # noqa: E402
 
 PROMETHEUS = "/usr/bin/prometheus"
 TMP = os.environ.get("TEST_TMPDIR") or tempfile.mkdtemp()
@@ -37,16 +38,8 @@ DEADLINE = 60.0
 
 
 def poll(what, check, timeout=DEADLINE):
-    """Calls check() every 100 ms until it returns a true value (returned),
-    AssertionError naming `what` and the last value after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {value!r}")
-        time.sleep(0.1)
+    """wait_until (tools/testbed/sluice_instance.py) with this file's deadline."""
+    return wait_until(check, timeout, what)
 
 
 class PrometheusProcess:

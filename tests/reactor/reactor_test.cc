@@ -11,11 +11,14 @@
 namespace sluice::reactor {
 namespace {
 
-std::unique_ptr<Reactor> MakeReactor(unsigned ring_entries = 64) {
+// A small reactor, on `clock` when one is given.
+std::unique_ptr<Reactor> MakeReactor(unsigned ring_entries = 64,
+                                     const common::Clock* clock = nullptr) {
   ReactorOptions options;
   options.ring_entries = ring_entries;
   options.recv_buffer_count = 8;
   options.recv_buffer_size = 4096;
+  if (clock != nullptr) options.clock = clock;
   absl::StatusOr<std::unique_ptr<Reactor>> reactor = Reactor::Create(options);
   EXPECT_TRUE(reactor.ok()) << reactor.status();
   return *std::move(reactor);
@@ -39,12 +42,7 @@ TEST(ReactorTest, TimersFireInDeadlineOrder) {
   // long the registrations take on a loaded machine; one step past them
   // all makes every timer due in the same pass.
   common::FakeClock clock;
-  ReactorOptions options;
-  options.ring_entries = 64;
-  options.recv_buffer_count = 8;
-  options.recv_buffer_size = 4096;
-  options.clock = &clock;
-  auto reactor = Reactor::Create(options).value();
+  auto reactor = MakeReactor(64, &clock);
   std::vector<int> order;
   reactor->RunAfter(absl::Milliseconds(15), [&] {
     order.push_back(15);
@@ -59,12 +57,7 @@ TEST(ReactorTest, TimersFireInDeadlineOrder) {
 
 TEST(ReactorTest, LagProbeObservesHowLateItsTimerRan) {
   common::FakeClock clock;
-  ReactorOptions options;
-  options.ring_entries = 64;
-  options.recv_buffer_count = 8;
-  options.recv_buffer_size = 4096;
-  options.clock = &clock;
-  auto reactor = Reactor::Create(options).value();
+  auto reactor = MakeReactor(64, &clock);
   common::MetricsRegistry registry(0);
   common::Histogram* lag =
       registry.AddHistogram("sluice_test_lag_seconds", "Lag.", {0.1, 0.2, 0.5}).value();
