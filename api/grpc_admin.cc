@@ -10,6 +10,7 @@
 #include "api/api_key_store.h"
 #include "api/grpc_injection.h"
 #include "api/http_admin.h"
+#include "api/site_query.h"
 #include "api/suppression_admin.h"
 #include "common/message_id.h"
 #include "queue/spool_keys.h"
@@ -193,9 +194,9 @@ void GrpcAdmin::ListSites(const sluice::v1::ListSitesRequest& /*request*/, HttpR
     return;
   }
   delivery_->Queues([reply = std::move(reply)](std::vector<engine::QueueSnapshot> queues) mutable {
-    HttpAdmin::SortQueues(queues);
     sluice::v1::ListSitesResponse response;
-    for (const engine::QueueSnapshot& q : queues) {
+    // In GET /api/v1/sites' default order: most ready first.
+    for (const engine::QueueSnapshot& q : SiteQuery().Apply(std::move(queues)).queues) {
       sluice::v1::Site* site = response.add_sites();
       site->set_site(q.site);
       site->set_pool(q.pool);

@@ -40,13 +40,6 @@ std::string_view HttpAdmin::StateName(queue::proto::RecipientState state) {
   }
 }
 
-void HttpAdmin::SortQueues(std::vector<engine::QueueSnapshot>& queues) {
-  std::sort(queues.begin(), queues.end(),
-            [](const engine::QueueSnapshot& a, const engine::QueueSnapshot& b) {
-              return a.ready != b.ready ? a.ready > b.ready : a.key < b.key;
-            });
-}
-
 namespace {
 
 // ,"name":"value" for each field, escaped.

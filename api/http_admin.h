@@ -55,8 +55,6 @@ class HttpAdmin {
 
   // "pending", "deferred", "delivered", "bounced", "expired".
   static std::string_view StateName(queue::proto::RecipientState state);
-  // The order /api/v1/sites lists them in: most ready first, then by key.
-  static void SortQueues(std::vector<engine::QueueSnapshot>& queues);
 
  private:
   // The filter of an admin request, or nullopt after answering 400. A

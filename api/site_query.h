@@ -34,6 +34,9 @@ class SiteQuery {
  public:
   static constexpr size_t kMaxLimit = 1000;
 
+  // Every queue, most ready first (ties in key order): the default.
+  SiteQuery() = default;
+
   // InvalidArgument naming the parameter ("sort: ...") for an unknown one
   // or a bad value.
   static absl::StatusOr<SiteQuery> Parse(const HttpTarget& target);

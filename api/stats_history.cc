@@ -113,15 +113,15 @@ void StatsHistory::Sample(absl::Time now) {
 }
 
 std::string StatsHistory::Json(absl::Time now, absl::Time since) const {
-  const Reading live = Read(now);
   const Point latest = points_.empty() ? Point{} : points_.back();
   int64_t inbound = 0;
   for (const common::Gauge* gauge : sources_.inbound) inbound += ValueOf(gauge);
   std::string out = absl::StrCat(
       "{\"interval_seconds\":", absl::ToInt64Seconds(interval_),
-      ",\"now_unix_ms\":", absl::ToUnixMillis(now), ",\"totals\":{\"accepted\":", live.accepted,
-      ",\"delivered\":", live.delivered, ",\"deferred\":", live.deferred,
-      ",\"bounced\":", live.bounced, ",\"expired\":", ValueOf(sources_.expired),
+      ",\"now_unix_ms\":", absl::ToUnixMillis(now),
+      ",\"totals\":{\"accepted\":", Sum(sources_.accepted),
+      ",\"delivered\":", ValueOf(sources_.delivered), ",\"deferred\":", ValueOf(sources_.deferred),
+      ",\"bounced\":", ValueOf(sources_.bounced), ",\"expired\":", ValueOf(sources_.expired),
       "},\"gauges\":{\"queue_scheduled\":", ValueOf(sources_.scheduled),
       ",\"queue_ready\":", ValueOf(sources_.ready),
       ",\"connections_outbound\":", ValueOf(sources_.outbound),
